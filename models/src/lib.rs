@@ -1,1 +1,3 @@
+//! Model contracts, ONNX Runtime sessions, the ONNX writer and the face detector of sgpn.
 
+pub mod onnx;
