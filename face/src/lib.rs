@@ -1,1 +1,19 @@
+//! The per-frame face pipeline of sgpn, without GStreamer.
+//!
+//! One face goes through the steps of facexlib's `FaceRestoreHelper`, in this order and under these
+//! names: [`detect`] → [`track`] → [`align`] → warp (in `sgpn_kernels::warp`) → [`restore`] →
+//! [`paste`] (inverse warp + feathered mask, `sgpn_kernels::paste`). [`FaceRestorer`] runs them on
+//! one frame in its native pixel format; the GStreamer element and the batch tool both call it.
 
+pub mod align;
+pub mod detect;
+mod error;
+pub mod paste;
+mod pipeline;
+pub mod restore;
+pub mod timings;
+pub mod track;
+
+pub use error::FaceError;
+pub use pipeline::{FaceRestorer, RestoreParams, RestoredFace, RestorerConfig};
+pub use timings::StageTimings;

@@ -1,0 +1,199 @@
+//! [`FaceRestorer`]: one frame through detect → track → align → warp → restore → paste back.
+
+use std::path::PathBuf;
+
+use sgpn_kernels::frame::{FrameMut, read_region};
+use sgpn_kernels::image::Rect;
+use sgpn_kernels::warp::warp_face_crop;
+use sgpn_models::detector::FaceDetector;
+use sgpn_models::generator::Generator;
+use sgpn_models::runtime::{Device, SessionConfig};
+
+use crate::align::{Alignment, align_to_template};
+use crate::detect::{DEFAULT_WORKING_SIZE, DetectParams, detect_faces};
+use crate::paste::{PasteScratch, paste_face};
+use crate::restore::{CropBatch, restore_batch};
+use crate::timings::{StageTimings, timed};
+use crate::track::Tracker;
+use crate::FaceError;
+
+/// What the restorer loads once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RestorerConfig {
+    pub detector_model: PathBuf,
+    pub generator_model: PathBuf,
+    pub device: Device,
+    /// ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime choose.
+    pub threads: usize,
+}
+
+/// What may change from one frame to the next.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RestoreParams {
+    /// Minimum detector score (0–1).
+    pub detection_threshold: f32,
+    /// Smallest face restored, as the side of its box in frame pixels.
+    pub min_face_size: f32,
+    /// Highest-scoring faces restored per frame.
+    pub max_faces: usize,
+    /// 0 keeps the original face, 1 pastes the fully restored one.
+    pub blend: f32,
+    /// Run the detector every N frames and track in between (1 = every frame).
+    pub detect_interval: u32,
+    /// Landmark smoothing over time (0 = raw landmarks, 1 = strongest).
+    pub temporal_smoothing: f32,
+    /// Longest side of the detector's working copy.
+    pub detection_size: usize,
+}
+
+impl Default for RestoreParams {
+    fn default() -> Self {
+        Self {
+            detection_threshold: 0.8,
+            min_face_size: 24.0,
+            max_faces: 16,
+            blend: 1.0,
+            detect_interval: 1,
+            temporal_smoothing: 0.5,
+            detection_size: DEFAULT_WORKING_SIZE,
+        }
+    }
+}
+
+/// One face restored in a frame, for the element's region-of-interest metadata.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RestoredFace {
+    pub track_id: u64,
+    pub score: f32,
+    /// x0, y0, x1, y1 in frame pixels.
+    pub bbox: [f32; 4],
+    /// Smoothed landmarks in frame pixels: left eye, right eye, nose, left mouth, right mouth.
+    pub landmarks: [[f32; 2]; 5],
+}
+
+/// The face restoration pipeline for one stream.
+pub struct FaceRestorer {
+    detector: FaceDetector,
+    generator: Generator,
+    tracker: Tracker,
+    frame_index: u64,
+    batch: CropBatch,
+    scratch: PasteScratch,
+    timings: StageTimings,
+}
+
+/// A face of the current frame on its way through the steps.
+struct PlacedFace {
+    face: RestoredFace,
+    alignment: Alignment,
+    rect: Rect,
+}
+
+impl FaceRestorer {
+    /// Loads and validates both models (errors name the file and the problem).
+    pub fn new(cfg: &RestorerConfig) -> Result<Self, FaceError> {
+        let session = SessionConfig { device: cfg.device, intra_threads: cfg.threads };
+        let detector = FaceDetector::load(&cfg.detector_model, &session)?;
+        let generator = Generator::load(&cfg.generator_model, &session)?;
+        Ok(Self {
+            detector,
+            generator,
+            tracker: Tracker::default(),
+            frame_index: 0,
+            batch: CropBatch::default(),
+            scratch: PasteScratch::default(),
+            timings: StageTimings::default(),
+        })
+    }
+
+    /// The generator's contract data (crop size, template, variant).
+    pub fn generator_info(&self) -> &sgpn_models::contract::GeneratorInfo {
+        &self.generator.info
+    }
+
+    /// Forgets all tracks: call on a seek, a flush or a discontinuity.
+    pub fn reset(&mut self) {
+        self.tracker.reset();
+        self.frame_index = 0;
+    }
+
+    /// Time per step for the last frame.
+    pub fn timings(&self) -> &StageTimings {
+        &self.timings
+    }
+
+    /// Restores every face of `frame` in place and returns them. A frame without faces, or with
+    /// `blend` 0, is left bit-identical.
+    pub fn process_frame(
+        &mut self,
+        frame: &mut FrameMut<'_>,
+        params: &RestoreParams,
+    ) -> Result<Vec<RestoredFace>, FaceError> {
+        let mut t = StageTimings::default();
+        let detect_now = self.frame_index % u64::from(params.detect_interval.max(1)) == 0;
+        self.frame_index += 1;
+
+        // 1. detect (on a downscaled copy) and 2. track.
+        if detect_now {
+            let detect = DetectParams {
+                threshold: params.detection_threshold,
+                min_face_size: params.min_face_size,
+                max_faces: params.max_faces,
+                working_size: params.detection_size,
+            };
+            let found = timed(&mut t.detect, || detect_faces(&mut self.detector, &frame.as_ref(), &detect))?;
+            timed(&mut t.track, || self.tracker.update(&found, params.temporal_smoothing));
+        } else {
+            timed(&mut t.track, || self.tracker.predict());
+        }
+
+        // 3. align to the generator's template, and locate each crop in the frame.
+        let info = self.generator.info.clone();
+        let (width, height) = (frame.width, frame.height);
+        let faces: Vec<PlacedFace> = timed(&mut t.align_warp, || {
+            self.tracker
+                .tracks()
+                .iter()
+                .take(params.max_faces)
+                .filter_map(|track| {
+                    let alignment = align_to_template(&track.landmarks, info.template, info.size)?;
+                    let rect = alignment.frame_rect(width, height)?;
+                    let face = RestoredFace {
+                        track_id: track.id,
+                        score: track.score,
+                        bbox: track.bbox,
+                        landmarks: track.landmarks,
+                    };
+                    Some(PlacedFace { face, alignment, rect })
+                })
+                .collect()
+        });
+        if faces.is_empty() || params.blend <= 0.0 {
+            self.timings = t;
+            return Ok(faces.into_iter().map(|f| f.face).collect());
+        }
+
+        // 4. warp every crop into one batch, restore them in one run.
+        timed(&mut t.align_warp, || -> Result<(), FaceError> {
+            self.batch.clear(info.size);
+            for f in &faces {
+                let region = read_region(&frame.as_ref(), f.rect);
+                warp_face_crop(&region, &f.alignment.crop_to_region(&f.rect), info.size, self.batch.push())?;
+            }
+            Ok(())
+        })?;
+        let restored = timed(&mut t.restore, || restore_batch(&mut self.generator, &self.batch))?;
+
+        // 5. paste back, one face after the other.
+        let crop_len = 3 * info.size * info.size;
+        let blend = params.blend.min(1.0);
+        timed(&mut t.paste, || -> Result<(), FaceError> {
+            for (f, crop) in faces.iter().zip(restored.chunks_exact(crop_len)) {
+                paste_face(frame, &f.alignment, f.rect, crop, blend, &mut self.scratch)?;
+            }
+            Ok(())
+        })?;
+        self.timings = t;
+        Ok(faces.into_iter().map(|f| f.face).collect())
+    }
+}

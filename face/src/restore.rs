@@ -1,0 +1,73 @@
+//! Step 4, restore: every aligned crop of a frame goes through the generator in one batched run.
+
+use sgpn_models::error::ModelError;
+use sgpn_models::generator::Generator;
+
+/// The aligned crops of one frame as one [N,3,S,S] tensor (the generator contract's `lq`),
+/// allocated once and reused from frame to frame.
+#[derive(Debug, Default)]
+pub struct CropBatch {
+    size: usize,
+    len: usize,
+    data: Vec<f32>,
+}
+
+impl CropBatch {
+    /// Empties the batch for crops of `size`×`size`.
+    pub fn clear(&mut self, size: usize) {
+        self.size = size;
+        self.len = 0;
+    }
+
+    /// Appends a crop and returns its planar [3,S,S] slot for the warp to fill.
+    pub fn push(&mut self) -> &mut [f32] {
+        let n = 3 * self.size * self.size;
+        self.len += 1;
+        if self.data.len() < self.len * n {
+            self.data.resize(self.len * n, 0.0);
+        }
+        &mut self.data[(self.len - 1) * n..self.len * n]
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The filled part of the tensor.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.data[..self.len * 3 * self.size * self.size]
+    }
+}
+
+/// Restores all crops of the batch in one generator run; returns [N,3,S,S] in [-1, 1].
+pub fn restore_batch(generator: &mut Generator, batch: &CropBatch) -> Result<Vec<f32>, ModelError> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    generator.restore(batch.as_slice(), batch.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_slots_are_consecutive_and_reused() {
+        let mut b = CropBatch::default();
+        b.clear(2);
+        b.push().fill(1.0);
+        b.push().fill(2.0);
+        assert_eq!(b.len(), 2);
+        assert_eq!(&b.as_slice()[..12], &[1.0; 12]);
+        assert_eq!(&b.as_slice()[12..], &[2.0; 12]);
+        b.clear(2);
+        assert!(b.is_empty());
+        assert!(b.as_slice().is_empty());
+        b.push().fill(3.0);
+        assert_eq!(b.as_slice(), &[3.0; 12]);
+    }
+}
