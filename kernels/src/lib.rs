@@ -3,5 +3,14 @@
 //! Each kernel has a CPU reference; the CUDA twins live in `kernels/cuda/` behind the backend seam.
 
 pub mod affine;
+pub mod error;
+pub mod frame;
+pub mod image;
 
 pub use affine::{Affine2, umeyama_similarity};
+pub use error::KernelError;
+pub use frame::{
+    Colorimetry, FrameError, FrameMut, FrameRef, PixelFormat, YuvMatrix, read_region,
+    resize_to_rgb, write_region,
+};
+pub use image::{Rect, RgbImage};

@@ -1,0 +1,719 @@
+//! Raw video frames in their native pixel format (GStreamer's RGB, RGBx, RGBA, BGRx, BGRA,
+//! I420, NV12) and the only conversions the face pipeline needs: a face region to `RgbImage`
+//! and back (blended), and a downscaled RGB copy of the whole frame for the detector.
+//!
+//! For I420/NV12 nothing else is ever converted: pixels that no face covers keep their bytes.
+//! YUV ↔ RGB follows ITU-R BT.601 / BT.709 (Kr, Kb), limited range (Y 16..235, C 16..240) or
+//! full range.
+//!
+//! Chroma of 4:2:0 frames is read by nearest sample (each chroma sample colours its 2×2 luma
+//! block) and written as the alpha-weighted mean of that block. Nearest is chosen because that
+//! write is then its exact inverse: reading a region and writing it back unchanged leaves every
+//! byte within rounding, frame after frame, while bilinear upsampling followed by block averaging
+//! would blur chroma each time a face is pasted.
+
+use crate::image::{Rect, RgbImage, to_u8};
+
+/// How the pixels of a frame are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PixelFormat {
+    /// Packed R, G, B (3 bytes per pixel).
+    Rgb,
+    /// Packed R, G, B, unused byte.
+    Rgbx,
+    /// Packed R, G, B, alpha (alpha is never read or written).
+    Rgba,
+    /// Packed B, G, R, unused byte.
+    Bgrx,
+    /// Packed B, G, R, alpha (alpha is never read or written).
+    Bgra,
+    /// Planar Y, U, V; chroma planes are ceil(w/2) × ceil(h/2).
+    I420,
+    /// Planar Y, then one interleaved U, V plane of ceil(w/2) × ceil(h/2) pairs.
+    Nv12,
+}
+
+impl PixelFormat {
+    /// Number of planes a frame of this format has.
+    pub fn plane_count(self) -> usize {
+        match self {
+            PixelFormat::I420 => 3,
+            PixelFormat::Nv12 => 2,
+            _ => 1,
+        }
+    }
+
+    /// Byte offsets of R, G, B within a pixel and the bytes per pixel, for packed formats.
+    pub fn packed_layout(self) -> Option<([usize; 3], usize)> {
+        match self {
+            PixelFormat::Rgb => Some(([0, 1, 2], 3)),
+            PixelFormat::Rgbx | PixelFormat::Rgba => Some(([0, 1, 2], 4)),
+            PixelFormat::Bgrx | PixelFormat::Bgra => Some(([2, 1, 0], 4)),
+            PixelFormat::I420 | PixelFormat::Nv12 => None,
+        }
+    }
+
+    /// Minimum (bytes per row, rows) of plane `plane` for a `width × height` frame.
+    pub fn plane_extent(self, plane: usize, width: usize, height: usize) -> (usize, usize) {
+        let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+        match (self, plane) {
+            (PixelFormat::I420 | PixelFormat::Nv12, 0) => (width, height),
+            (PixelFormat::I420, _) => (cw, ch),
+            (PixelFormat::Nv12, _) => (2 * cw, ch),
+            (packed, _) => (width * packed.packed_layout().map_or(0, |l| l.1), height),
+        }
+    }
+}
+
+/// The YUV ↔ RGB matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum YuvMatrix {
+    #[default]
+    Bt601,
+    Bt709,
+}
+
+/// Matrix and range of a YUV frame (ignored for RGB formats).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Colorimetry {
+    pub matrix: YuvMatrix,
+    /// Full range (0..255) instead of limited (Y 16..235, chroma 16..240).
+    pub full_range: bool,
+}
+
+/// Why a frame description does not match its buffers.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FrameError {
+    #[error("{format:?} frame must be at least 1x1, found {width}x{height}")]
+    Empty {
+        format: PixelFormat,
+        width: usize,
+        height: usize,
+    },
+    #[error(
+        "{format:?} frame needs {expected} planes and strides, found {planes} planes and {strides} strides"
+    )]
+    PlaneCount {
+        format: PixelFormat,
+        expected: usize,
+        planes: usize,
+        strides: usize,
+    },
+    #[error(
+        "{format:?} {width}x{height} plane {plane}: stride {stride} is shorter than a row of {min} bytes"
+    )]
+    Stride {
+        format: PixelFormat,
+        width: usize,
+        height: usize,
+        plane: usize,
+        stride: usize,
+        min: usize,
+    },
+    #[error("{format:?} {width}x{height} plane {plane}: {found} bytes, expected at least {min}")]
+    PlaneSize {
+        format: PixelFormat,
+        width: usize,
+        height: usize,
+        plane: usize,
+        found: usize,
+        min: usize,
+    },
+}
+
+fn validate(
+    format: PixelFormat,
+    width: usize,
+    height: usize,
+    plane_lens: &[usize],
+    strides: &[usize],
+) -> Result<(), FrameError> {
+    if width == 0 || height == 0 {
+        return Err(FrameError::Empty {
+            format,
+            width,
+            height,
+        });
+    }
+    let expected = format.plane_count();
+    if plane_lens.len() != expected || strides.len() != expected {
+        return Err(FrameError::PlaneCount {
+            format,
+            expected,
+            planes: plane_lens.len(),
+            strides: strides.len(),
+        });
+    }
+    for (plane, (&len, &stride)) in plane_lens.iter().zip(strides).enumerate() {
+        let (row, rows) = format.plane_extent(plane, width, height);
+        if stride < row {
+            return Err(FrameError::Stride {
+                format,
+                width,
+                height,
+                plane,
+                stride,
+                min: row,
+            });
+        }
+        let min = stride * (rows - 1) + row;
+        if len < min {
+            return Err(FrameError::PlaneSize {
+                format,
+                width,
+                height,
+                plane,
+                found: len,
+                min,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A read-only view of one frame's planes.
+#[derive(Clone, Debug)]
+pub struct FrameRef<'a> {
+    pub format: PixelFormat,
+    pub width: usize,
+    pub height: usize,
+    pub planes: Vec<&'a [u8]>,
+    pub strides: Vec<usize>,
+    pub colorimetry: Colorimetry,
+}
+
+/// A writable view of one frame's planes.
+#[derive(Debug)]
+pub struct FrameMut<'a> {
+    pub format: PixelFormat,
+    pub width: usize,
+    pub height: usize,
+    pub planes: Vec<&'a mut [u8]>,
+    pub strides: Vec<usize>,
+    pub colorimetry: Colorimetry,
+}
+
+impl<'a> FrameRef<'a> {
+    /// A view whose plane count, strides and plane sizes are checked against the format.
+    pub fn new(
+        format: PixelFormat,
+        width: usize,
+        height: usize,
+        planes: Vec<&'a [u8]>,
+        strides: Vec<usize>,
+        colorimetry: Colorimetry,
+    ) -> Result<Self, FrameError> {
+        let lens: Vec<usize> = planes.iter().map(|p| p.len()).collect();
+        validate(format, width, height, &lens, &strides)?;
+        Ok(Self {
+            format,
+            width,
+            height,
+            planes,
+            strides,
+            colorimetry,
+        })
+    }
+
+    /// Checks the view (fields are public, so a view may have been built without `new`).
+    pub fn validate(&self) -> Result<(), FrameError> {
+        let lens: Vec<usize> = self.planes.iter().map(|p| p.len()).collect();
+        validate(self.format, self.width, self.height, &lens, &self.strides)
+    }
+}
+
+impl<'a> FrameMut<'a> {
+    /// A view whose plane count, strides and plane sizes are checked against the format.
+    pub fn new(
+        format: PixelFormat,
+        width: usize,
+        height: usize,
+        planes: Vec<&'a mut [u8]>,
+        strides: Vec<usize>,
+        colorimetry: Colorimetry,
+    ) -> Result<Self, FrameError> {
+        let lens: Vec<usize> = planes.iter().map(|p| p.len()).collect();
+        validate(format, width, height, &lens, &strides)?;
+        Ok(Self {
+            format,
+            width,
+            height,
+            planes,
+            strides,
+            colorimetry,
+        })
+    }
+
+    /// The same frame, read-only.
+    pub fn as_ref(&self) -> FrameRef<'_> {
+        FrameRef {
+            format: self.format,
+            width: self.width,
+            height: self.height,
+            planes: self.planes.iter().map(|p| &**p).collect(),
+            strides: self.strides.clone(),
+            colorimetry: self.colorimetry,
+        }
+    }
+}
+
+/// YUV ↔ RGB coefficients with the range scaling folded in.
+#[derive(Clone, Copy, Debug)]
+struct Yuv {
+    kr: f32,
+    kg: f32,
+    kb: f32,
+    /// Luma code of black (16 limited, 0 full).
+    y_black: f32,
+    /// RGB units per luma code (255/219 limited).
+    y_gain: f32,
+    /// RGB units per chroma code (255/224 limited).
+    c_gain: f32,
+}
+
+impl Yuv {
+    fn new(c: Colorimetry) -> Self {
+        let (kr, kb) = match c.matrix {
+            YuvMatrix::Bt601 => (0.299, 0.114),
+            YuvMatrix::Bt709 => (0.2126, 0.0722),
+        };
+        let (y_black, y_gain, c_gain) = if c.full_range {
+            (0.0, 1.0, 1.0)
+        } else {
+            (16.0, 255.0 / 219.0, 255.0 / 224.0)
+        };
+        Self {
+            kr,
+            kg: 1.0 - kr - kb,
+            kb,
+            y_black,
+            y_gain,
+            c_gain,
+        }
+    }
+
+    /// RGB (0..255, clamped) of one Y, U, V sample.
+    #[inline(always)]
+    fn to_rgb(&self, y: f32, u: f32, v: f32) -> [f32; 3] {
+        let l = (y - self.y_black) * self.y_gain;
+        let cb = (u - 128.0) * self.c_gain;
+        let cr = (v - 128.0) * self.c_gain;
+        let r = l + 2.0 * (1.0 - self.kr) * cr;
+        let b = l + 2.0 * (1.0 - self.kb) * cb;
+        let g = (l - self.kr * r - self.kb * b) / self.kg;
+        [r, g, b].map(|c| c.clamp(0.0, 255.0))
+    }
+
+    /// The Y code (unrounded) of one RGB colour.
+    #[inline(always)]
+    fn luma(&self, r: f32, g: f32, b: f32) -> f32 {
+        self.y_black + (self.kr * r + self.kg * g + self.kb * b) / self.y_gain
+    }
+
+    /// Y, U, V codes (unrounded) of one RGB colour.
+    #[inline(always)]
+    fn to_yuv(&self, rgb: [f32; 3]) -> [f32; 3] {
+        let l = self.kr * rgb[0] + self.kg * rgb[1] + self.kb * rgb[2];
+        let cb = (rgb[2] - l) / (2.0 * (1.0 - self.kb));
+        let cr = (rgb[0] - l) / (2.0 * (1.0 - self.kr));
+        [
+            self.y_black + l / self.y_gain,
+            128.0 + cb / self.c_gain,
+            128.0 + cr / self.c_gain,
+        ]
+    }
+}
+
+/// Chroma of pixel column `x` in chroma row `row` (I420: two planes, NV12: interleaved pairs).
+#[inline(always)]
+fn chroma_at(format: PixelFormat, u_row: &[u8], v_row: &[u8], x: usize) -> (u8, u8) {
+    if format == PixelFormat::Nv12 {
+        (u_row[2 * (x / 2)], u_row[2 * (x / 2) + 1])
+    } else {
+        (u_row[x / 2], v_row[x / 2])
+    }
+}
+
+fn expect_valid(
+    lens: &[usize],
+    frame_fmt: PixelFormat,
+    w: usize,
+    h: usize,
+    strides: &[usize],
+    rect: Rect,
+) {
+    if let Err(e) = validate(frame_fmt, w, h, lens, strides) {
+        panic!("invalid frame view: {e}");
+    }
+    assert!(
+        rect.fits_in(w, h),
+        "region {rect:?} lies outside the {w}x{h} frame"
+    );
+}
+
+/// The pixels of `rect` (which must lie inside the frame) as RGB.
+///
+/// Panics when the frame view is inconsistent (see [`FrameRef::validate`]) or `rect` is not
+/// inside the frame; both are caller bugs, not data errors.
+pub fn read_region(frame: &FrameRef, rect: Rect) -> RgbImage {
+    let lens: Vec<usize> = frame.planes.iter().map(|p| p.len()).collect();
+    expect_valid(
+        &lens,
+        frame.format,
+        frame.width,
+        frame.height,
+        &frame.strides,
+        rect,
+    );
+    let mut out = RgbImage::new(rect.width, rect.height);
+    if rect.area() == 0 {
+        return out;
+    }
+    let rows = out.data.chunks_exact_mut(rect.width * 3);
+    if let Some((off, bpp)) = frame.format.packed_layout() {
+        let (plane, stride) = (frame.planes[0], frame.strides[0]);
+        for (r, dst) in rows.enumerate() {
+            let start = (rect.y + r) * stride + rect.x * bpp;
+            let src = &plane[start..start + rect.width * bpp];
+            for (d, s) in dst.chunks_exact_mut(3).zip(src.chunks_exact(bpp)) {
+                d[0] = f32::from(s[off[0]]);
+                d[1] = f32::from(s[off[1]]);
+                d[2] = f32::from(s[off[2]]);
+            }
+        }
+    } else {
+        let yuv = Yuv::new(frame.colorimetry);
+        let v_plane = frame.planes.get(2).copied().unwrap_or(&[]);
+        for (r, dst) in rows.enumerate() {
+            let y = rect.y + r;
+            let y_row = &frame.planes[0][y * frame.strides[0]..];
+            let u_row = &frame.planes[1][(y / 2) * frame.strides[1]..];
+            let v_row = if frame.format == PixelFormat::I420 {
+                &v_plane[(y / 2) * frame.strides[2]..]
+            } else {
+                &[][..]
+            };
+            for (i, d) in dst.chunks_exact_mut(3).enumerate() {
+                let x = rect.x + i;
+                let (u, v) = chroma_at(frame.format, u_row, v_row, x);
+                d.copy_from_slice(&yuv.to_rgb(f32::from(y_row[x]), f32::from(u), f32::from(v)));
+            }
+        }
+    }
+    out
+}
+
+/// Blends `rgb` (the size of `rect`) into the frame in its native format:
+/// `native = orig + alpha·(convert(rgb) − orig)`, `alpha` per region pixel in 0..1.
+///
+/// Bytes of pixels with alpha 0 are not written (bit-identical). For 4:2:0 chroma each sample
+/// takes the alpha-weighted mean colour of its 2×2 luma block (pixels outside `rect` weigh 0)
+/// with the block's mean alpha, so a block only partly pasted moves only partly.
+///
+/// Panics when the frame view is inconsistent, `rect` is not inside the frame, or `rgb`/`alpha`
+/// do not have `rect`'s size; all are caller bugs, not data errors.
+pub fn write_region(frame: &mut FrameMut, rect: Rect, rgb: &RgbImage, alpha: &[f32]) {
+    let lens: Vec<usize> = frame.planes.iter().map(|p| p.len()).collect();
+    expect_valid(
+        &lens,
+        frame.format,
+        frame.width,
+        frame.height,
+        &frame.strides,
+        rect,
+    );
+    assert!(
+        rgb.width == rect.width && rgb.height == rect.height && rgb.data.len() == rect.area() * 3,
+        "write_region: image is {}x{} ({} values), region {rect:?}",
+        rgb.width,
+        rgb.height,
+        rgb.data.len()
+    );
+    assert_eq!(
+        alpha.len(),
+        rect.area(),
+        "write_region: alpha length vs region {rect:?}"
+    );
+    if rect.area() == 0 {
+        return;
+    }
+    // NaN or negative alpha writes nothing; alpha above 1 is 1.
+    let weight = |a: f32| if a > 0.0 { a.min(1.0) } else { 0.0 };
+    let rgb_rows = rgb.data.chunks_exact(rect.width * 3);
+    let alpha_rows = alpha.chunks_exact(rect.width);
+    if let Some((off, bpp)) = frame.format.packed_layout() {
+        let stride = frame.strides[0];
+        let plane = &mut *frame.planes[0];
+        for (r, (src, al)) in rgb_rows.zip(alpha_rows).enumerate() {
+            let start = (rect.y + r) * stride + rect.x * bpp;
+            let dst = &mut plane[start..start + rect.width * bpp];
+            for ((d, s), &a) in dst.chunks_exact_mut(bpp).zip(src.chunks_exact(3)).zip(al) {
+                let a = weight(a);
+                if a == 0.0 {
+                    continue;
+                }
+                for c in 0..3 {
+                    let o = f32::from(d[off[c]]);
+                    d[off[c]] = to_u8(o + a * (s[c] - o));
+                }
+            }
+        }
+        return;
+    }
+
+    let yuv = Yuv::new(frame.colorimetry);
+    // Luma, per pixel.
+    let y_stride = frame.strides[0];
+    for (r, (src, al)) in rgb_rows.zip(alpha_rows).enumerate() {
+        let start = (rect.y + r) * y_stride + rect.x;
+        let dst = &mut frame.planes[0][start..start + rect.width];
+        for ((d, s), &a) in dst.iter_mut().zip(src.chunks_exact(3)).zip(al) {
+            let a = weight(a);
+            if a == 0.0 {
+                continue;
+            }
+            let target = yuv.luma(s[0], s[1], s[2]);
+            let o = f32::from(*d);
+            *d = to_u8(o + a * (target - o));
+        }
+    }
+    // Chroma, per 2×2 block touching the rect.
+    let (x_end, y_end) = (rect.x + rect.width, rect.y + rect.height);
+    for cy in rect.y / 2..y_end.div_ceil(2) {
+        for cx in rect.x / 2..x_end.div_ceil(2) {
+            let (mut sa, mut su, mut sv) = (0.0f32, 0.0f32, 0.0f32);
+            let mut block_pixels = 0usize;
+            for y in 2 * cy..(2 * cy + 2).min(frame.height) {
+                for x in 2 * cx..(2 * cx + 2).min(frame.width) {
+                    block_pixels += 1;
+                    if !(rect.x..x_end).contains(&x) || !(rect.y..y_end).contains(&y) {
+                        continue;
+                    }
+                    let i = (y - rect.y) * rect.width + (x - rect.x);
+                    let a = weight(alpha[i]);
+                    if a == 0.0 {
+                        continue;
+                    }
+                    let c = yuv.to_yuv([rgb.data[3 * i], rgb.data[3 * i + 1], rgb.data[3 * i + 2]]);
+                    sa += a;
+                    su += a * c[1];
+                    sv += a * c[2];
+                }
+            }
+            if sa == 0.0 {
+                continue;
+            }
+            let (tu, tv) = (su / sa, sv / sa);
+            let a = sa / block_pixels as f32;
+            let (ui, vi) = if frame.format == PixelFormat::Nv12 {
+                (
+                    cy * frame.strides[1] + 2 * cx,
+                    cy * frame.strides[1] + 2 * cx + 1,
+                )
+            } else {
+                (cy * frame.strides[1] + cx, cy * frame.strides[2] + cx)
+            };
+            let vp = if frame.format == PixelFormat::Nv12 {
+                1
+            } else {
+                2
+            };
+            let o = f32::from(frame.planes[1][ui]);
+            frame.planes[1][ui] = to_u8(o + a * (tu - o));
+            let o = f32::from(frame.planes[vp][vi]);
+            frame.planes[vp][vi] = to_u8(o + a * (tv - o));
+        }
+    }
+}
+
+/// Source taps of one output coordinate along one axis.
+struct AxisTaps {
+    /// First source index per output index.
+    start: Vec<usize>,
+    /// `weights[offset[o]..offset[o + 1]]` are the weights of sources `start[o]..`.
+    offset: Vec<usize>,
+    weights: Vec<f32>,
+}
+
+impl AxisTaps {
+    /// Resampling `out_len` outputs from a frame axis of `frame_len` pixels whose plane stores
+    /// one sample per `sub` pixels (`plane_len` samples). Area average when shrinking,
+    /// bilinear (pixel centres aligned) when enlarging.
+    fn new(out_len: usize, frame_len: usize, sub: usize, plane_len: usize) -> Self {
+        let scale = frame_len as f64 / out_len as f64;
+        let sub = sub as f64;
+        let mut taps = AxisTaps {
+            start: Vec::with_capacity(out_len),
+            offset: vec![0],
+            weights: Vec::new(),
+        };
+        for o in 0..out_len {
+            let first = taps.weights.len();
+            if scale > 1.0 {
+                let a = (o as f64 * scale / sub).max(0.0);
+                let b = ((o + 1) as f64 * scale / sub).min(plane_len as f64);
+                let i0 = a.floor() as usize;
+                let i1 = (b.ceil() as usize).clamp(i0 + 1, plane_len);
+                taps.start.push(i0);
+                for i in i0..i1 {
+                    let overlap = (b.min(i as f64 + 1.0) - a.max(i as f64)).max(0.0);
+                    taps.weights.push(overlap as f32);
+                }
+            } else {
+                let c = (((o as f64 + 0.5) * scale) / sub - 0.5).clamp(0.0, (plane_len - 1) as f64);
+                let i0 = c.floor() as usize;
+                let f = c - i0 as f64;
+                taps.start.push(i0);
+                taps.weights.push((1.0 - f) as f32);
+                if i0 + 1 < plane_len {
+                    taps.weights.push(f as f32);
+                }
+            }
+            let total: f32 = taps.weights[first..].iter().sum();
+            for w in &mut taps.weights[first..] {
+                *w /= total;
+            }
+            taps.offset.push(taps.weights.len());
+        }
+        taps
+    }
+
+    #[inline(always)]
+    fn of(&self, o: usize) -> (usize, &[f32]) {
+        (
+            self.start[o],
+            &self.weights[self.offset[o]..self.offset[o + 1]],
+        )
+    }
+}
+
+/// Resamples channels `channels` (byte offsets within a `bpp`-byte sample) of one plane to
+/// `out_w × out_h`, one `f32` image per channel: vertical pass over whole rows (vectorises),
+/// then horizontal taps.
+#[allow(clippy::too_many_arguments)]
+fn resample_plane(
+    plane: &[u8],
+    stride: usize,
+    row_bytes: usize,
+    bpp: usize,
+    channels: &[usize],
+    xs: &AxisTaps,
+    ys: &AxisTaps,
+    out: &mut [Vec<f32>],
+) {
+    let out_w = xs.start.len();
+    let mut acc = vec![0.0f32; row_bytes];
+    for oy in 0..ys.start.len() {
+        let (y0, wy) = ys.of(oy);
+        acc.fill(0.0);
+        for (k, &w) in wy.iter().enumerate() {
+            let row = &plane[(y0 + k) * stride..(y0 + k) * stride + row_bytes];
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a += w * f32::from(v);
+            }
+        }
+        for (ch, &c) in out.iter_mut().zip(channels) {
+            let dst = &mut ch[oy * out_w..(oy + 1) * out_w];
+            for (ox, d) in dst.iter_mut().enumerate() {
+                let (x0, wx) = xs.of(ox);
+                let mut s = 0.0;
+                for (k, &w) in wx.iter().enumerate() {
+                    s += w * acc[(x0 + k) * bpp + c];
+                }
+                *d = s;
+            }
+        }
+    }
+}
+
+/// The whole frame as an `out_w × out_h` RGB image for the detector: area average (box filter)
+/// when shrinking, bilinear when enlarging, per axis. YUV frames are resampled per plane and
+/// only the small result is converted (averaging commutes with the affine YUV → RGB map).
+///
+/// Panics when the frame view is inconsistent (see [`FrameRef::validate`]).
+pub fn resize_to_rgb(frame: &FrameRef, out_w: usize, out_h: usize) -> RgbImage {
+    let lens: Vec<usize> = frame.planes.iter().map(|p| p.len()).collect();
+    expect_valid(
+        &lens,
+        frame.format,
+        frame.width,
+        frame.height,
+        &frame.strides,
+        Rect::new(0, 0, 0, 0),
+    );
+    let mut out = RgbImage::new(out_w, out_h);
+    if out_w == 0 || out_h == 0 {
+        return out;
+    }
+    let (w, h) = (frame.width, frame.height);
+    let n = out_w * out_h;
+    if let Some((off, bpp)) = frame.format.packed_layout() {
+        let (xs, ys) = (AxisTaps::new(out_w, w, 1, w), AxisTaps::new(out_h, h, 1, h));
+        let mut chans = vec![vec![0.0f32; n]; 3];
+        resample_plane(
+            frame.planes[0],
+            frame.strides[0],
+            w * bpp,
+            bpp,
+            &off,
+            &xs,
+            &ys,
+            &mut chans,
+        );
+        for (i, d) in out.data.chunks_exact_mut(3).enumerate() {
+            d.copy_from_slice(&[chans[0][i], chans[1][i], chans[2][i]]);
+        }
+        return out;
+    }
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let mut luma = vec![vec![0.0f32; n]];
+    let (xs, ys) = (AxisTaps::new(out_w, w, 1, w), AxisTaps::new(out_h, h, 1, h));
+    resample_plane(
+        frame.planes[0],
+        frame.strides[0],
+        w,
+        1,
+        &[0],
+        &xs,
+        &ys,
+        &mut luma,
+    );
+    let (cxs, cys) = (
+        AxisTaps::new(out_w, w, 2, cw),
+        AxisTaps::new(out_h, h, 2, ch),
+    );
+    let mut chroma = vec![vec![0.0f32; n]; 2];
+    if frame.format == PixelFormat::Nv12 {
+        resample_plane(
+            frame.planes[1],
+            frame.strides[1],
+            2 * cw,
+            2,
+            &[0, 1],
+            &cxs,
+            &cys,
+            &mut chroma,
+        );
+    } else {
+        for (p, c) in chroma.iter_mut().enumerate() {
+            resample_plane(
+                frame.planes[1 + p],
+                frame.strides[1 + p],
+                cw,
+                1,
+                &[0],
+                &cxs,
+                &cys,
+                std::slice::from_mut(c),
+            );
+        }
+    }
+    let yuv = Yuv::new(frame.colorimetry);
+    for (i, d) in out.data.chunks_exact_mut(3).enumerate() {
+        d.copy_from_slice(&yuv.to_rgb(luma[0][i], chroma[0][i], chroma[1][i]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

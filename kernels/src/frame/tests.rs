@@ -1,0 +1,574 @@
+//! Round trips per format and colorimetry, bit-identity where alpha is 0, odd and 1×1 sizes,
+//! the detector copy, and view validation.
+
+use super::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const FORMATS: [PixelFormat; 7] = [
+    PixelFormat::Rgb,
+    PixelFormat::Rgbx,
+    PixelFormat::Rgba,
+    PixelFormat::Bgrx,
+    PixelFormat::Bgra,
+    PixelFormat::I420,
+    PixelFormat::Nv12,
+];
+
+fn colorimetries() -> Vec<Colorimetry> {
+    let mut out = Vec::new();
+    for matrix in [YuvMatrix::Bt601, YuvMatrix::Bt709] {
+        for full_range in [false, true] {
+            out.push(Colorimetry { matrix, full_range });
+        }
+    }
+    out
+}
+
+/// A frame that owns its planes, rows padded by 5 bytes to exercise strides.
+#[derive(Clone, PartialEq, Debug)]
+struct Owned {
+    format: PixelFormat,
+    w: usize,
+    h: usize,
+    planes: Vec<Vec<u8>>,
+    strides: Vec<usize>,
+    colorimetry: Colorimetry,
+}
+
+impl Owned {
+    fn zeroed(format: PixelFormat, w: usize, h: usize, colorimetry: Colorimetry) -> Self {
+        let mut planes = Vec::new();
+        let mut strides = Vec::new();
+        for p in 0..format.plane_count() {
+            let (row, rows) = format.plane_extent(p, w, h);
+            strides.push(row + 5);
+            planes.push(vec![0u8; (row + 5) * rows]);
+        }
+        Self {
+            format,
+            w,
+            h,
+            planes,
+            strides,
+            colorimetry,
+        }
+    }
+
+    fn random(format: PixelFormat, w: usize, h: usize, rng: &mut ChaCha8Rng) -> Self {
+        let mut f = Self::zeroed(format, w, h, Colorimetry::default());
+        for p in &mut f.planes {
+            rng.fill(&mut p[..]);
+        }
+        f
+    }
+
+    /// Encodes an RGB image with an independent f64 reference of BT.601/709: chroma of each 2×2
+    /// block is the converted mean colour of the block.
+    fn encode(format: PixelFormat, img: &RgbImage, colorimetry: Colorimetry) -> Self {
+        let (w, h) = (img.width, img.height);
+        let mut f = Self::zeroed(format, w, h, colorimetry);
+        let px = |x: usize, y: usize| img.pixel(x, y).map(f64::from);
+        if let Some((off, bpp)) = format.packed_layout() {
+            for y in 0..h {
+                for x in 0..w {
+                    for c in 0..3 {
+                        f.planes[0][y * f.strides[0] + x * bpp + off[c]] =
+                            px(x, y)[c].round() as u8;
+                    }
+                    if bpp == 4 {
+                        f.planes[0][y * f.strides[0] + x * bpp + 3] = 77;
+                    }
+                }
+            }
+            return f;
+        }
+        let (kr, kb) = match colorimetry.matrix {
+            YuvMatrix::Bt601 => (0.299, 0.114),
+            YuvMatrix::Bt709 => (0.2126, 0.0722),
+        };
+        let (ys, yo, cs) = if colorimetry.full_range {
+            (1.0, 0.0, 1.0)
+        } else {
+            (219.0 / 255.0, 16.0, 224.0 / 255.0)
+        };
+        let luma = |p: [f64; 3]| kr * p[0] + (1.0 - kr - kb) * p[1] + kb * p[2];
+        for y in 0..h {
+            for x in 0..w {
+                f.planes[0][y * f.strides[0] + x] =
+                    (yo + ys * luma(px(x, y))).round().clamp(0.0, 255.0) as u8;
+            }
+        }
+        for cy in 0..h.div_ceil(2) {
+            for cx in 0..w.div_ceil(2) {
+                let mut m = [0.0f64; 3];
+                let mut n = 0.0;
+                for y in 2 * cy..(2 * cy + 2).min(h) {
+                    for x in 2 * cx..(2 * cx + 2).min(w) {
+                        let p = px(x, y);
+                        m = [m[0] + p[0], m[1] + p[1], m[2] + p[2]];
+                        n += 1.0;
+                    }
+                }
+                let m = m.map(|v| v / n);
+                let l = luma(m);
+                let u = (128.0 + cs * (m[2] - l) / (2.0 * (1.0 - kb)))
+                    .round()
+                    .clamp(0.0, 255.0) as u8;
+                let v = (128.0 + cs * (m[0] - l) / (2.0 * (1.0 - kr)))
+                    .round()
+                    .clamp(0.0, 255.0) as u8;
+                if format == PixelFormat::Nv12 {
+                    f.planes[1][cy * f.strides[1] + 2 * cx] = u;
+                    f.planes[1][cy * f.strides[1] + 2 * cx + 1] = v;
+                } else {
+                    f.planes[1][cy * f.strides[1] + cx] = u;
+                    f.planes[2][cy * f.strides[2] + cx] = v;
+                }
+            }
+        }
+        f
+    }
+
+    fn view(&self) -> FrameRef<'_> {
+        let planes = self.planes.iter().map(|p| &p[..]).collect();
+        FrameRef::new(
+            self.format,
+            self.w,
+            self.h,
+            planes,
+            self.strides.clone(),
+            self.colorimetry,
+        )
+        .unwrap()
+    }
+
+    fn view_mut(&mut self) -> FrameMut<'_> {
+        let planes = self.planes.iter_mut().map(|p| &mut p[..]).collect();
+        FrameMut::new(
+            self.format,
+            self.w,
+            self.h,
+            planes,
+            self.strides.clone(),
+            self.colorimetry,
+        )
+        .unwrap()
+    }
+
+    /// Largest byte difference to `other` over the meaningful bytes of each plane.
+    fn max_diff(&self, other: &Owned) -> u8 {
+        let mut worst = 0;
+        for p in 0..self.planes.len() {
+            let (row, rows) = self.format.plane_extent(p, self.w, self.h);
+            for r in 0..rows {
+                for i in 0..row {
+                    let (a, b) = (
+                        self.planes[p][r * self.strides[p] + i],
+                        other.planes[p][r * self.strides[p] + i],
+                    );
+                    worst = worst.max(a.abs_diff(b));
+                }
+            }
+        }
+        worst
+    }
+}
+
+/// Smooth content, like a face region at video resolution, in gamut for every matrix.
+fn smooth_image(w: usize, h: usize) -> RgbImage {
+    let mut img = RgbImage::new(w, h);
+    for y in 0..h {
+        for x in 0..w {
+            let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
+            let i = (y * w + x) * 3;
+            img.data[i] = (40.0 + 170.0 * fx + 20.0 * (fy * 6.0).sin()).round();
+            img.data[i + 1] = (60.0 + 120.0 * fy + 10.0 * (fx * 5.0).cos()).round();
+            img.data[i + 2] = (90.0 + 80.0 * (1.0 - fx) * fy).round();
+        }
+    }
+    img
+}
+
+#[test]
+fn conversion_matches_published_values() {
+    // ITU-R BT.601 / BT.709 limited-range 100 % red: (Y, Cb, Cr) = (81.5, 90.2, 240) and (62.6, 102.3, 240).
+    let red = [255.0, 0.0, 0.0];
+    let y601 = Yuv::new(Colorimetry::default()).to_yuv(red);
+    assert!(
+        (y601[0] - 81.48).abs() < 0.05
+            && (y601[1] - 90.22).abs() < 0.05
+            && (y601[2] - 240.0).abs() < 0.05,
+        "{y601:?}"
+    );
+    let c709 = Colorimetry {
+        matrix: YuvMatrix::Bt709,
+        full_range: false,
+    };
+    let y709 = Yuv::new(c709).to_yuv(red);
+    assert!(
+        (y709[0] - 62.56).abs() < 0.05
+            && (y709[1] - 102.34).abs() < 0.05
+            && (y709[2] - 240.0).abs() < 0.05,
+        "{y709:?}"
+    );
+    let back = Yuv::new(c709).to_rgb(63.0, 102.0, 240.0);
+    assert!(
+        (back[0] - 255.0).abs() < 1.0 && back[1] < 1.0 && back[2] < 1.5,
+        "{back:?}"
+    );
+    // Limited range black and white, full range white.
+    assert_eq!(
+        Yuv::new(Colorimetry::default()).to_rgb(16.0, 128.0, 128.0),
+        [0.0; 3]
+    );
+    let white = Yuv::new(Colorimetry::default()).to_rgb(235.0, 128.0, 128.0);
+    assert!(white.iter().all(|&v| (v - 255.0).abs() < 1e-3), "{white:?}");
+    let full = Colorimetry {
+        matrix: YuvMatrix::Bt601,
+        full_range: true,
+    };
+    assert_eq!(
+        Yuv::new(full).to_yuv([255.0; 3]).map(|v| v.round()),
+        [255.0, 128.0, 128.0]
+    );
+}
+
+#[test]
+fn read_then_write_round_trips_every_format_and_colorimetry() {
+    for (w, h) in [(17, 15), (1, 1), (2, 1), (64, 48)] {
+        let img = smooth_image(w, h);
+        for format in FORMATS {
+            for colorimetry in colorimetries() {
+                let frame = Owned::encode(format, &img, colorimetry);
+                let full = Rect::new(0, 0, w, h);
+                let read = read_region(&frame.view(), full);
+                // 4:2:0 shares one chroma sample per 2×2 block: allow the colour change across
+                // a pixel of this gradient.
+                let tol = if format.packed_layout().is_some() {
+                    0.0
+                } else {
+                    2.0 + 200.0 / w as f32 + 200.0 / h as f32
+                };
+                for (a, b) in read.data.iter().zip(&img.data) {
+                    assert!(
+                        (a - b).abs() <= tol,
+                        "{format:?} {colorimetry:?} {w}x{h}: read {a} vs source {b}"
+                    );
+                }
+                // Whole frame and an odd-placed sub-region written back unchanged.
+                let mut rects = vec![full];
+                if w > 12 && h > 9 {
+                    rects.push(Rect::new(3, 1, 9, 8));
+                }
+                for rect in rects {
+                    let part = read_region(&frame.view(), rect);
+                    let mut out = frame.clone();
+                    write_region(&mut out.view_mut(), rect, &part, &vec![1.0; rect.area()]);
+                    let d = frame.max_diff(&out);
+                    assert!(
+                        d <= 1,
+                        "{format:?} {colorimetry:?} {w}x{h} {rect:?}: round trip moved a byte by {d}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn sub_region_reads_the_same_pixels_as_the_whole_frame() {
+    let img = smooth_image(17, 15);
+    for format in FORMATS {
+        let frame = Owned::encode(format, &img, Colorimetry::default());
+        let all = read_region(&frame.view(), Rect::new(0, 0, 17, 15));
+        let part = read_region(&frame.view(), Rect::new(5, 3, 7, 9));
+        for y in 0..9 {
+            for x in 0..7 {
+                assert_eq!(
+                    part.pixel(x, y),
+                    all.pixel(x + 5, y + 3),
+                    "{format:?} at ({x}, {y})"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn zero_alpha_leaves_bytes_bit_identical() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let rect = Rect::new(1, 2, 14, 11);
+    for format in FORMATS {
+        for colorimetry in colorimetries() {
+            let mut frame = Owned::random(format, 17, 15, &mut rng);
+            frame.colorimetry = colorimetry;
+            let mut rgb = RgbImage::new(rect.width, rect.height);
+            rng.fill(&mut rgb.data[..]);
+            rgb.data.iter_mut().for_each(|v| *v *= 255.0);
+            // Alpha 0 in the region's left 6 columns (a 2×2 block boundary falls at frame x = 7
+            // only after them), random elsewhere.
+            let alpha: Vec<f32> = (0..rect.area())
+                .map(|i| {
+                    if i % rect.width < 6 {
+                        0.0
+                    } else {
+                        rng.random_range(0.05..1.0)
+                    }
+                })
+                .collect();
+            let mut out = frame.clone();
+            write_region(&mut out.view_mut(), rect, &rgb, &vec![0.0; rect.area()]);
+            assert_eq!(out, frame, "{format:?}: all-zero alpha changed the frame");
+            write_region(&mut out.view_mut(), rect, &rgb, &alpha);
+            assert_ne!(out, frame, "{format:?}: nonzero alpha changed nothing");
+            // Frame columns < 7 and pixels outside the rect must be untouched.
+            let untouched = |x: usize, y: usize| {
+                x < 7 || !(rect.y..rect.y + rect.height).contains(&y) || x >= rect.x + rect.width
+            };
+            if let Some((_, bpp)) = format.packed_layout() {
+                for y in 0..15 {
+                    for x in 0..17 {
+                        let i = y * frame.strides[0] + x * bpp;
+                        if untouched(x, y) {
+                            assert_eq!(
+                                out.planes[0][i..i + bpp],
+                                frame.planes[0][i..i + bpp],
+                                "{format:?} ({x}, {y})"
+                            );
+                        } else if bpp == 4 {
+                            assert_eq!(
+                                out.planes[0][i + 3],
+                                frame.planes[0][i + 3],
+                                "{format:?}: x/alpha byte touched"
+                            );
+                        }
+                    }
+                }
+            } else {
+                for y in 0..15 {
+                    for x in 0..17 {
+                        if untouched(x, y) {
+                            let i = y * frame.strides[0] + x;
+                            assert_eq!(
+                                out.planes[0][i], frame.planes[0][i],
+                                "{format:?} luma ({x}, {y})"
+                            );
+                        }
+                    }
+                }
+                for cy in 0..8 {
+                    for cx in 0..9 {
+                        let block_untouched =
+                            (0..2).all(|dy| (0..2).all(|dx| untouched(2 * cx + dx, 2 * cy + dy)));
+                        if !block_untouched {
+                            continue;
+                        }
+                        for p in 1..frame.planes.len() {
+                            let bytes = if format == PixelFormat::Nv12 { 2 } else { 1 };
+                            for b in 0..bytes {
+                                let i = cy * frame.strides[p] + bytes * cx + b;
+                                assert_eq!(
+                                    out.planes[p][i], frame.planes[p][i],
+                                    "{format:?} chroma ({cx}, {cy})"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn partial_alpha_blends_linearly() {
+    let grey = RgbImage {
+        width: 2,
+        height: 2,
+        data: vec![100.0; 12],
+    };
+    let white = RgbImage {
+        width: 2,
+        height: 2,
+        data: vec![200.0; 12],
+    };
+    for format in FORMATS {
+        let full = Colorimetry {
+            matrix: YuvMatrix::Bt709,
+            full_range: true,
+        };
+        let mut frame = Owned::encode(format, &grey, full);
+        write_region(
+            &mut frame.view_mut(),
+            Rect::new(0, 0, 2, 2),
+            &white,
+            &[0.5; 4],
+        );
+        let read = read_region(&frame.view(), Rect::new(0, 0, 2, 2));
+        assert!(
+            read.data.iter().all(|&v| (v - 150.0).abs() <= 1.0),
+            "{format:?}: {:?}",
+            read.data
+        );
+    }
+    // A chroma block half covered: its chroma moves by the block's mean alpha.
+    let red = RgbImage {
+        width: 1,
+        height: 2,
+        data: vec![255.0, 0.0, 0.0, 255.0, 0.0, 0.0],
+    };
+    let mut frame = Owned::encode(
+        PixelFormat::I420,
+        &smooth_image(2, 2),
+        Colorimetry::default(),
+    );
+    let (u0, v0) = (frame.planes[1][0], frame.planes[2][0]);
+    write_region(
+        &mut frame.view_mut(),
+        Rect::new(1, 0, 1, 2),
+        &red,
+        &[1.0, 1.0],
+    );
+    let expect_u = (f32::from(u0) + 0.5 * (90.22 - f32::from(u0))).round() as u8;
+    let expect_v = (f32::from(v0) + 0.5 * (240.0 - f32::from(v0))).round() as u8;
+    assert_eq!(
+        (frame.planes[1][0], frame.planes[2][0]),
+        (expect_u, expect_v)
+    );
+}
+
+#[test]
+fn resize_box_filters_when_shrinking() {
+    let img = smooth_image(40, 30);
+    for format in FORMATS {
+        let frame = Owned::encode(format, &img, Colorimetry::default());
+        let rgb = read_region(&frame.view(), Rect::new(0, 0, 40, 30));
+        let small = resize_to_rgb(&frame.view(), 20, 15);
+        for y in 0..15 {
+            for x in 0..20 {
+                let p = small.pixel(x, y);
+                for c in 0..3 {
+                    let mean = (0..4)
+                        .map(|k| rgb.pixel(2 * x + k % 2, 2 * y + k / 2)[c])
+                        .sum::<f32>()
+                        / 4.0;
+                    let tol = if format.packed_layout().is_some() {
+                        1e-3
+                    } else {
+                        1.5
+                    };
+                    assert!(
+                        (p[c] - mean).abs() <= tol,
+                        "{format:?} ({x}, {y}) c{c}: {} vs box mean {mean}",
+                        p[c]
+                    );
+                }
+            }
+        }
+        // Non-integer ratio still averages: a constant frame stays constant.
+        let flat = Owned::encode(
+            format,
+            &RgbImage {
+                width: 33,
+                height: 17,
+                data: vec![120.0; 33 * 17 * 3],
+            },
+            Colorimetry::default(),
+        );
+        let out = resize_to_rgb(&flat.view(), 10, 7);
+        let first = out.pixel(0, 0);
+        assert!(
+            out.data
+                .chunks(3)
+                .all(|p| p.iter().zip(&first).all(|(a, b)| (a - b).abs() < 1e-3)),
+            "{format:?}"
+        );
+        assert!((first[0] - 120.0).abs() <= 1.5, "{format:?}: {first:?}");
+    }
+}
+
+#[test]
+fn resize_same_size_is_identity_and_enlarging_interpolates() {
+    let img = smooth_image(9, 7);
+    let frame = Owned::encode(PixelFormat::Bgrx, &img, Colorimetry::default());
+    assert_eq!(resize_to_rgb(&frame.view(), 9, 7), img);
+    let two = RgbImage {
+        width: 2,
+        height: 1,
+        data: vec![0.0, 0.0, 0.0, 200.0, 100.0, 40.0],
+    };
+    let frame = Owned::encode(PixelFormat::Rgb, &two, Colorimetry::default());
+    let big = resize_to_rgb(&frame.view(), 4, 1);
+    // Pixel centres of the 4-wide output sit at source x = -0.25, 0.25, 0.75, 1.25.
+    let red: Vec<f32> = (0..4).map(|x| big.pixel(x, 0)[0]).collect();
+    assert_eq!(red, vec![0.0, 50.0, 150.0, 200.0]);
+    let one = Owned::encode(
+        PixelFormat::Nv12,
+        &smooth_image(1, 1),
+        Colorimetry::default(),
+    );
+    assert_eq!(resize_to_rgb(&one.view(), 3, 2).data.len(), 18);
+}
+
+#[test]
+fn views_are_validated() {
+    let buf = vec![0u8; 100];
+    let c = Colorimetry::default();
+    assert!(matches!(
+        FrameRef::new(PixelFormat::I420, 4, 4, vec![&buf[..]], vec![4], c),
+        Err(FrameError::PlaneCount {
+            expected: 3,
+            planes: 1,
+            ..
+        })
+    ));
+    assert!(matches!(
+        FrameRef::new(PixelFormat::Rgbx, 4, 4, vec![&buf[..]], vec![15], c),
+        Err(FrameError::Stride {
+            min: 16,
+            stride: 15,
+            ..
+        })
+    ));
+    assert!(matches!(
+        FrameRef::new(PixelFormat::Rgb, 5, 7, vec![&buf[..]], vec![15], c),
+        Err(FrameError::PlaneSize {
+            found: 100,
+            min: 105,
+            ..
+        })
+    ));
+    assert!(matches!(
+        FrameRef::new(PixelFormat::Rgb, 0, 7, vec![&buf[..]], vec![15], c),
+        Err(FrameError::Empty { .. })
+    ));
+    // Odd sizes: 5×3 I420 has 3×2 chroma planes.
+    let (y, u, v) = (vec![0u8; 15], vec![0u8; 6], vec![0u8; 6]);
+    assert!(
+        FrameRef::new(
+            PixelFormat::I420,
+            5,
+            3,
+            vec![&y[..], &u[..], &v[..]],
+            vec![5, 3, 3],
+            c
+        )
+        .is_ok()
+    );
+    assert!(
+        FrameRef::new(
+            PixelFormat::Nv12,
+            5,
+            3,
+            vec![&y[..], &u[..5]],
+            vec![5, 6],
+            c
+        )
+        .is_err()
+    );
+    let msg = FrameRef::new(PixelFormat::Rgb, 5, 7, vec![&buf[..]], vec![15], c)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(msg, "Rgb 5x7 plane 0: 100 bytes, expected at least 105");
+}
