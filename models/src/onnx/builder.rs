@@ -13,9 +13,9 @@ use std::path::Path;
 use prost::Message;
 
 use super::proto::{
-    AttributeProto, AttributeType, DataType, GraphProto, ModelProto, NodeProto,
-    OperatorSetIdProto, StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto,
-    ValueInfoProto, tensor_shape_proto, type_proto,
+    AttributeProto, AttributeType, DataType, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
+    StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    tensor_shape_proto, type_proto,
 };
 
 /// Written into `ModelProto.producer_name`.
@@ -220,7 +220,13 @@ impl GraphBuilder {
 
     /// Appends a node of the default `ai.onnx` domain. Nodes must be added in topological order.
     /// An empty string in `inputs` marks an omitted optional input (ONNX convention).
-    pub fn node(&mut self, op_type: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<Attribute>) {
+    pub fn node(
+        &mut self,
+        op_type: &str,
+        inputs: &[&str],
+        outputs: &[&str],
+        attrs: Vec<Attribute>,
+    ) {
         self.node_in_domain("", op_type, inputs, outputs, attrs);
     }
 
@@ -259,10 +265,11 @@ impl GraphBuilder {
             domain: String::new(),
             version: opset,
         }];
-        opset_import.extend(self.custom_domains.into_iter().map(|domain| OperatorSetIdProto {
-            domain,
-            version: 1,
-        }));
+        opset_import.extend(
+            self.custom_domains
+                .into_iter()
+                .map(|domain| OperatorSetIdProto { domain, version: 1 }),
+        );
         ModelProto {
             ir_version: ir_version_for_opset(opset),
             opset_import,

@@ -1,0 +1,231 @@
+//! The one place that creates ONNX Runtime sessions: the process-wide environment (loading the
+//! shared library once), execution providers in priority order TensorRT → CUDA → CPU, and the
+//! checks that turn a missing or broken model file into a [`ModelError`] naming that file.
+//!
+//! ONNX Runtime is loaded at run time (`ort` feature `load-dynamic`) from, in this order:
+//! `ORT_DYLIB_PATH`, `$SGPN_DEPS/onnxruntime/libonnxruntime.so.1.32.0`, and the `.deps/` folder of
+//! the source tree this crate was built from (where `scripts/setup.sh` puts it).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use ort::environment::Environment;
+use ort::ep;
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use prost::Message;
+
+use crate::error::ModelError;
+use crate::onnx::ModelProto;
+
+/// File name of the ONNX Runtime library that `scripts/setup.sh` fetches.
+pub const ORT_LIBRARY_FILE: &str = "libonnxruntime.so.1.32.0";
+
+/// Where inference runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Device {
+    #[default]
+    Cpu,
+    Cuda,
+    TensorRt,
+}
+
+impl Device {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Device::Cpu => "cpu",
+            Device::Cuda => "cuda",
+            Device::TensorRt => "tensorrt",
+        }
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Device {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda),
+            "tensorrt" | "trt" => Ok(Device::TensorRt),
+            other => Err(format!(
+                "unknown device '{other}': expected one of cpu, cuda, tensorrt"
+            )),
+        }
+    }
+}
+
+/// How to build a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    pub device: Device,
+    /// Threads ONNX Runtime may use inside one operator; 0 lets ONNX Runtime choose.
+    pub intra_threads: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            device: Device::Cpu,
+            intra_threads: 0,
+        }
+    }
+}
+
+/// The ONNX Runtime library this process loads (see the module header for the search order).
+pub fn ort_library_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    if let Some(deps) = std::env::var_os("SGPN_DEPS").filter(|p| !p.is_empty()) {
+        return Path::new(&deps).join("onnxruntime").join(ORT_LIBRARY_FILE);
+    }
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../.deps/onnxruntime/libonnxruntime.so.1.32.0"
+    ))
+}
+
+/// The process-wide ONNX Runtime environment, created on first use. ONNX Runtime allows one
+/// environment per process and `ort` would panic on a missing library if loaded implicitly, so
+/// every session goes through here; a failure is remembered and reported on every call.
+pub fn environment() -> Result<&'static Environment, ModelError> {
+    static ENV: OnceLock<Result<Environment, (PathBuf, String)>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let path = ort_library_path();
+        if !path.is_file() {
+            return Err((path, "no such file".to_owned()));
+        }
+        let builder = ort::init_from(&path).map_err(|e| (path.clone(), e.to_string()))?;
+        builder
+            .with_name("sgpn")
+            .build()
+            .map_err(|e| (path.clone(), e.to_string()))
+    })
+    .as_ref()
+    .map_err(|(path, reason)| ModelError::Library {
+        path: path.clone(),
+        reason: reason.clone(),
+    })
+}
+
+/// Builds a session for the model at `path`: the file is checked first (exists, parses as an
+/// ONNX model), then the providers for `cfg.device` are registered. An explicitly requested GPU
+/// device that this ONNX Runtime cannot provide is an error, never a silent CPU fallback.
+pub fn build_session(path: &Path, cfg: &SessionConfig) -> Result<Session, ModelError> {
+    check_model_file(path)?;
+    let env = environment()?;
+    let runtime_err = |e: ort::Error<_>| ModelError::Runtime {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let mut builder = Session::builder(env)
+        .map_err(|e| runtime_err(e))?
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(|e| runtime_err(e.into()))?;
+    if cfg.intra_threads > 0 {
+        builder = builder
+            .with_intra_threads(cfg.intra_threads)
+            .map_err(|e| runtime_err(e.into()))?;
+    }
+    builder = builder
+        .with_execution_providers(providers(path, cfg.device)?)
+        .map_err(|e| ModelError::Device {
+            path: path.to_owned(),
+            device: cfg.device,
+            reason: format!(
+                "this ONNX Runtime ({}) cannot provide it: {}",
+                ort_library_path().display(),
+                e.message()
+            ),
+        })?;
+    builder
+        .commit_from_file(path)
+        .map_err(|e| ModelError::Invalid {
+            path: path.to_owned(),
+            reason: format!("ONNX Runtime rejected it: {e}"),
+        })
+}
+
+/// Execution providers for `device`, highest priority first. TensorRT keeps its engines and
+/// timing cache in `<model>.trt-cache/` next to the model, so the minutes-long engine build
+/// happens once per model and GPU.
+fn providers(
+    path: &Path,
+    device: Device,
+) -> Result<Vec<ep::ExecutionProviderDispatch>, ModelError> {
+    let cpu = ep::CPU::default().build();
+    Ok(match device {
+        Device::Cpu => vec![cpu],
+        Device::Cuda => vec![ep::CUDA::default().build().error_on_failure(), cpu],
+        Device::TensorRt => {
+            let cache = tensorrt_cache_dir(path);
+            std::fs::create_dir_all(&cache).map_err(|source| ModelError::Io {
+                path: cache.clone(),
+                source,
+            })?;
+            let cache = cache.to_string_lossy().into_owned();
+            vec![
+                ep::TensorRT::default()
+                    .with_engine_cache(true)
+                    .with_engine_cache_path(&cache)
+                    .with_timing_cache(true)
+                    .with_timing_cache_path(&cache)
+                    .build()
+                    .error_on_failure(),
+                // Nodes TensorRT does not take run on CUDA, not on the CPU.
+                ep::CUDA::default().build().error_on_failure(),
+                cpu,
+            ]
+        }
+    })
+}
+
+/// `<dir>/<model file name>.trt-cache`.
+pub fn tensorrt_cache_dir(model: &Path) -> PathBuf {
+    let mut name = model.file_name().unwrap_or_default().to_owned();
+    name.push(".trt-cache");
+    model.with_file_name(name)
+}
+
+/// Missing → [`ModelError::Missing`]; unreadable → [`ModelError::Io`]; not a protobuf
+/// `ModelProto` with a graph (text, truncated, random bytes) → [`ModelError::Invalid`].
+/// Decoding here gives a message about the file itself instead of a later, vaguer one.
+fn check_model_file(path: &Path) -> Result<(), ModelError> {
+    let bytes = std::fs::read(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            ModelError::Missing {
+                path: path.to_owned(),
+            }
+        } else {
+            ModelError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    })?;
+    let invalid = |reason: String| ModelError::Invalid {
+        path: path.to_owned(),
+        reason,
+    };
+    let model = ModelProto::decode(bytes.as_slice()).map_err(|e| {
+        invalid(format!(
+            "protobuf decoding failed ({e}); the file is truncated or not ONNX"
+        ))
+    })?;
+    if model.ir_version <= 0 || model.graph.is_none() || model.opset_import.is_empty() {
+        return Err(invalid(format!(
+            "no ONNX model inside ({} bytes without ir_version, opset_import and graph)",
+            bytes.len()
+        )));
+    }
+    Ok(())
+}
