@@ -1,0 +1,252 @@
+//! The generator contract (`models/README.md` is the reference for users): the ONNX interface a
+//! face restoration network must have so the element can align faces for it, batch them and
+//! paste the results back.
+//!
+//! - input `lq`, float32 [N,3,S,S], RGB planar, values in [-1, 1] (`x / 127.5 - 1`);
+//! - output `restored`, float32 [N,3,S,S], same layout and range;
+//! - metadata `sgpn.template` (`sgpn` | `ffhq`: which 5-point alignment template the network was
+//!   trained on), `sgpn.size` (S in pixels), `sgpn.variant` (`no3d` | `full`).
+//!
+//! `full` (the paper's model with the rendered 3D face prior, sgpn-brief.md §1) will add inputs
+//! for the rendered face in a later version; this version recognises it and refuses it clearly.
+//! Templates: sgpn-brief.md §4 (official SGPN code and facexlib's FFHQ template).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use ort::session::Session;
+
+use crate::error::ModelError;
+use crate::session_io::{self, DimRule};
+
+pub const INPUT_LQ: &str = "lq";
+pub const OUTPUT_RESTORED: &str = "restored";
+pub const META_TEMPLATE: &str = "sgpn.template";
+pub const META_SIZE: &str = "sgpn.size";
+pub const META_VARIANT: &str = "sgpn.variant";
+
+/// Face sizes this version accepts for `sgpn.size`.
+pub const SIZE_RANGE: std::ops::RangeInclusive<usize> = 16..=2048;
+
+const ROLE: &str = "generator";
+
+/// The 5-point alignment template a generator was trained on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Template {
+    /// The official SGPN code's template.
+    Sgpn,
+    /// facexlib's FFHQ template (GFPGAN, CodeFormer).
+    Ffhq,
+}
+
+/// Template landmarks on a 512 face (sgpn-brief.md §4): left eye, right eye, nose,
+/// left mouth corner, right mouth corner.
+const SGPN_512: [[f32; 2]; 5] = [
+    [202.04, 242.88],
+    [309.43, 242.29],
+    [256.08, 303.96],
+    [211.96, 366.83],
+    [300.89, 366.34],
+];
+const FFHQ_512: [[f32; 2]; 5] = [
+    [192.98, 239.95],
+    [318.90, 240.19],
+    [256.63, 314.02],
+    [201.26, 371.41],
+    [313.10, 371.15],
+];
+
+impl Template {
+    /// The five landmarks on a `size`×`size` face (the 512 template scaled by size/512).
+    pub fn landmarks(self, size: usize) -> [[f32; 2]; 5] {
+        let base = match self {
+            Template::Sgpn => SGPN_512,
+            Template::Ffhq => FFHQ_512,
+        };
+        let s = size as f32 / 512.0;
+        base.map(|[x, y]| [x * s, y * s])
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Template::Sgpn => "sgpn",
+            Template::Ffhq => "ffhq",
+        }
+    }
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Template {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sgpn" => Ok(Template::Sgpn),
+            "ffhq" => Ok(Template::Ffhq),
+            other => Err(format!(
+                "unknown template '{other}': expected 'sgpn' or 'ffhq'"
+            )),
+        }
+    }
+}
+
+/// Which network family the file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// Generator conditioned on the LQ face only (no 3D prior inputs).
+    No3d,
+    /// The paper's full model with the rendered 3D face prior (inputs defined in a later version).
+    Full,
+}
+
+impl Variant {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Variant::No3d => "no3d",
+            Variant::Full => "full",
+        }
+    }
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Variant {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "no3d" => Ok(Variant::No3d),
+            "full" => Ok(Variant::Full),
+            other => Err(format!(
+                "unknown variant '{other}': expected 'no3d' or 'full'"
+            )),
+        }
+    }
+}
+
+/// What the element needs to know about a generator that passed [`check_generator`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GeneratorInfo {
+    pub path: PathBuf,
+    /// S: faces are aligned to S×S.
+    pub size: usize,
+    pub template: Template,
+    pub variant: Variant,
+}
+
+/// Checks a loaded generator session against the contract: metadata present and parseable,
+/// exactly the input `lq` and the output `restored`, both float32 [N,3,S,S] with a dynamic N.
+pub fn check_generator(path: &Path, session: &Session) -> Result<GeneratorInfo, ModelError> {
+    let problem = |problem: String| ModelError::Contract {
+        role: ROLE,
+        path: path.to_owned(),
+        problem,
+    };
+    let metadata = session
+        .metadata()
+        .map_err(|e| problem(format!("cannot read its metadata: {e}")))?;
+    let meta = |key: &str, expected: &str| {
+        metadata
+            .custom(key)
+            .ok_or_else(|| problem(format!("metadata '{key}' is missing (expected {expected})")))
+    };
+    let template_text = meta(META_TEMPLATE, "'sgpn' or 'ffhq'")?;
+    let template = template_text
+        .parse::<Template>()
+        .map_err(|e| problem(format!("metadata '{META_TEMPLATE}': {e}")))?;
+    let size_text = meta(META_SIZE, "the face size in pixels, e.g. 512")?;
+    let size = size_text
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|s| SIZE_RANGE.contains(s))
+        .ok_or_else(|| {
+            problem(format!(
+                "metadata '{META_SIZE}' must be a face size in pixels ({}..={}), found '{size_text}'",
+                SIZE_RANGE.start(),
+                SIZE_RANGE.end()
+            ))
+        })?;
+    let variant_text = meta(META_VARIANT, "'no3d' or 'full'")?;
+    let variant = variant_text
+        .parse::<Variant>()
+        .map_err(|e| problem(format!("metadata '{META_VARIANT}': {e}")))?;
+    if variant == Variant::Full {
+        return Err(problem(
+            "variant 'full' (inputs for the rendered 3D face) is not supported by this version \
+             of sgpn; export the generator as 'no3d'"
+                .to_owned(),
+        ));
+    }
+
+    let s = size as i64;
+    let rules = [
+        DimRule::Dynamic,
+        DimRule::Equals(3),
+        DimRule::Equals(s),
+        DimRule::Equals(s),
+    ];
+    let expected = format!("float32 [N,3,{s},{s}] with a dynamic N ({META_SIZE} = {size})");
+    check_single(
+        problem,
+        "input",
+        session.inputs(),
+        INPUT_LQ,
+        &rules,
+        &expected,
+    )?;
+    check_single(
+        problem,
+        "output",
+        session.outputs(),
+        OUTPUT_RESTORED,
+        &rules,
+        &expected,
+    )?;
+    Ok(GeneratorInfo {
+        path: path.to_owned(),
+        size,
+        template,
+        variant,
+    })
+}
+
+/// The outlets must be exactly one tensor called `name` that follows `rules`.
+fn check_single(
+    problem: impl Fn(String) -> ModelError,
+    kind: &str,
+    outlets: &[ort::value::Outlet],
+    name: &str,
+    rules: &[DimRule],
+    expected: &str,
+) -> Result<(), ModelError> {
+    let Some(outlet) = outlets.iter().find(|o| o.name() == name) else {
+        return Err(problem(format!(
+            "has no {kind} '{name}' (expected {kind} '{name}' {expected}; found {kind}s: {})",
+            session_io::list(outlets)
+        )));
+    };
+    if outlets.len() != 1 {
+        return Err(problem(format!(
+            "must have exactly one {kind} '{name}', found {kind}s: {}",
+            session_io::list(outlets)
+        )));
+    }
+    if !session_io::matches_f32(outlet, rules) {
+        return Err(problem(format!(
+            "{kind} '{name}' must be {expected}, found {}",
+            session_io::describe(outlet)
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! Small models for tests, written with the project's own ONNX writer ([`crate::onnx`]): a
+//! contract-satisfying identity generator and deliberately broken files for error tests.
+//! Never a stand-in for a trained model.
+
+use std::io;
+use std::path::Path;
+
+use crate::contract::{
+    INPUT_LQ, META_SIZE, META_TEMPLATE, META_VARIANT, OUTPUT_RESTORED, Template, Variant,
+};
+use crate::onnx::{
+    Attribute, Dim, ElemType, GraphBuilder, ModelProto, OPSET, encode_model, write_model,
+};
+
+/// Ways a generator file can break the contract or not be a model at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrokenGenerator {
+    /// The input is called `x` instead of `lq`.
+    WrongInputName,
+    /// The input is rank 3 [N,3,S·S] instead of [N,3,S,S].
+    WrongRank,
+    /// The input is int64.
+    WrongDtype,
+    /// No `sgpn.size` metadata.
+    MissingSize,
+    /// `sgpn.template` is not one of the known templates.
+    UnknownTemplate,
+    /// A valid identity generator cut in half.
+    Truncated,
+    /// A text file with an `.onnx` name.
+    NotOnnx,
+}
+
+fn face_dims(size: usize) -> [Dim; 4] {
+    let s = size as i64;
+    [Dim::named("N"), Dim::Fixed(3), Dim::Fixed(s), Dim::Fixed(s)]
+}
+
+fn metadata(size: usize, template: Template) -> [(String, String); 3] {
+    [
+        (META_TEMPLATE.to_owned(), template.to_string()),
+        (META_SIZE.to_owned(), size.to_string()),
+        (META_VARIANT.to_owned(), Variant::No3d.to_string()),
+    ]
+}
+
+fn finish(g: GraphBuilder, meta: &[(String, String)]) -> ModelProto {
+    let meta: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    g.finish(OPSET, &meta)
+}
+
+fn identity_model(size: usize, template: Template) -> ModelProto {
+    let mut g = GraphBuilder::new("identity_generator");
+    g.input(INPUT_LQ, ElemType::F32, &face_dims(size));
+    g.node("Identity", &[INPUT_LQ], &[OUTPUT_RESTORED], vec![]);
+    g.output(OUTPUT_RESTORED, ElemType::F32, &face_dims(size));
+    finish(g, &metadata(size, template))
+}
+
+/// A generator that satisfies the contract and returns its input (`restored = lq`), with a
+/// dynamic batch, `sgpn.variant = no3d`.
+pub fn write_identity_generator(path: &Path, size: usize, template: Template) -> io::Result<()> {
+    write_model(path, &identity_model(size, template))
+}
+
+/// A contract-satisfying generator computing `restored = clamp(scale·lq + offset, -1, 1)`: a
+/// visible, exactly predictable change for pipeline tests (e.g. `scale = -1` inverts the face).
+pub fn write_affine_generator(
+    path: &Path,
+    size: usize,
+    template: Template,
+    scale: f32,
+    offset: f32,
+) -> io::Result<()> {
+    let mut g = GraphBuilder::new("affine_generator");
+    g.input(INPUT_LQ, ElemType::F32, &face_dims(size));
+    let scale = g.initializer("scale", &[], &[scale]);
+    let offset = g.initializer("offset", &[], &[offset]);
+    let lo = g.initializer("lo", &[], &[-1.0]);
+    let hi = g.initializer("hi", &[], &[1.0]);
+    let scaled = g.fresh("scaled");
+    g.node("Mul", &[INPUT_LQ, &scale], &[&scaled], vec![]);
+    let shifted = g.fresh("shifted");
+    g.node("Add", &[&scaled, &offset], &[&shifted], vec![]);
+    g.node("Clip", &[&shifted, &lo, &hi], &[OUTPUT_RESTORED], vec![]);
+    g.output(OUTPUT_RESTORED, ElemType::F32, &face_dims(size));
+    write_model(path, &finish(g, &metadata(size, template)))
+}
+
+/// Writes a generator file broken in the way `kind` says (size 64, SGPN template otherwise).
+pub fn write_broken_generator(path: &Path, kind: BrokenGenerator) -> io::Result<()> {
+    let size = 64;
+    let template = Template::Sgpn;
+    match kind {
+        BrokenGenerator::WrongInputName => {
+            let mut g = GraphBuilder::new("wrong_input_name");
+            g.input("x", ElemType::F32, &face_dims(size));
+            g.node("Identity", &["x"], &[OUTPUT_RESTORED], vec![]);
+            g.output(OUTPUT_RESTORED, ElemType::F32, &face_dims(size));
+            write_model(path, &finish(g, &metadata(size, template)))
+        }
+        BrokenGenerator::WrongRank => {
+            let dims = [
+                Dim::named("N"),
+                Dim::Fixed(3),
+                Dim::Fixed((size * size) as i64),
+            ];
+            let mut g = GraphBuilder::new("wrong_rank");
+            g.input(INPUT_LQ, ElemType::F32, &dims);
+            let shape = g.initializer_i64("shape", &[4], &[-1, 3, size as i64, size as i64]);
+            g.node("Reshape", &[INPUT_LQ, &shape], &[OUTPUT_RESTORED], vec![]);
+            g.output(OUTPUT_RESTORED, ElemType::F32, &face_dims(size));
+            write_model(path, &finish(g, &metadata(size, template)))
+        }
+        BrokenGenerator::WrongDtype => {
+            let mut g = GraphBuilder::new("wrong_dtype");
+            g.input(INPUT_LQ, ElemType::I64, &face_dims(size));
+            g.node(
+                "Cast",
+                &[INPUT_LQ],
+                &[OUTPUT_RESTORED],
+                vec![Attribute::int("to", 1)],
+            );
+            g.output(OUTPUT_RESTORED, ElemType::F32, &face_dims(size));
+            write_model(path, &finish(g, &metadata(size, template)))
+        }
+        BrokenGenerator::MissingSize => {
+            let mut model = identity_model(size, template);
+            model.metadata_props.retain(|e| e.key != META_SIZE);
+            write_model(path, &model)
+        }
+        BrokenGenerator::UnknownTemplate => {
+            let mut model = identity_model(size, template);
+            for entry in &mut model.metadata_props {
+                if entry.key == META_TEMPLATE {
+                    entry.value = "arcface".to_owned();
+                }
+            }
+            write_model(path, &model)
+        }
+        BrokenGenerator::Truncated => {
+            let bytes = encode_model(&identity_model(size, template));
+            std::fs::write(path, &bytes[..bytes.len() / 2])
+        }
+        BrokenGenerator::NotOnnx => std::fs::write(
+            path,
+            "This is a text file, not an ONNX model.\nIt has an .onnx name by mistake.\n",
+        ),
+    }
+}

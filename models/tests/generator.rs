@@ -1,0 +1,203 @@
+//! The generator contract end to end: fixtures written with our writer load (or fail with a
+//! message naming the file and the problem), and `Generator::restore` runs batches.
+
+use std::path::PathBuf;
+
+use sgpn_models::fixtures::{
+    BrokenGenerator, write_affine_generator, write_broken_generator, write_identity_generator,
+};
+use sgpn_models::{Device, Generator, ModelError, SessionConfig, Template, Variant};
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("generator");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn cpu() -> SessionConfig {
+    SessionConfig {
+        device: Device::Cpu,
+        intra_threads: 1,
+    }
+}
+
+fn faces(batch: usize, size: usize) -> Vec<f32> {
+    (0..batch * 3 * size * size)
+        .map(|i| ((i * 7919) % 2001) as f32 / 1000.0 - 1.0)
+        .collect()
+}
+
+#[test]
+fn identity_generator_restores_any_batch_to_its_input() {
+    let path = tmp("identity_32.onnx");
+    write_identity_generator(&path, 32, Template::Ffhq).unwrap();
+    let mut g = Generator::load(&path, &cpu()).unwrap();
+    assert_eq!(g.info.size, 32);
+    assert_eq!(g.info.template, Template::Ffhq);
+    assert_eq!(g.info.variant, Variant::No3d);
+    assert_eq!(g.info.path, path);
+    for batch in [1, 3] {
+        let lq = faces(batch, 32);
+        assert_eq!(g.restore(&lq, batch).unwrap(), lq, "batch {batch}");
+    }
+}
+
+#[test]
+fn affine_generator_changes_faces_predictably() {
+    let path = tmp("affine_16.onnx");
+    write_affine_generator(&path, 16, Template::Sgpn, -1.0, 0.25).unwrap();
+    let mut g = Generator::load(&path, &cpu()).unwrap();
+    let lq = faces(2, 16);
+    let out = g.restore(&lq, 2).unwrap();
+    for (o, x) in out.iter().zip(&lq) {
+        assert!((o - (0.25 - x).clamp(-1.0, 1.0)).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn restore_rejects_a_buffer_of_the_wrong_size() {
+    let path = tmp("identity_16.onnx");
+    write_identity_generator(&path, 16, Template::Sgpn).unwrap();
+    let mut g = Generator::load(&path, &cpu()).unwrap();
+    let err = g.restore(&faces(1, 16), 2).unwrap_err();
+    assert!(matches!(err, ModelError::Shape { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("identity_16.onnx"), "{msg}");
+    assert!(
+        msg.contains("1536 values ([2,3,16,16])") && msg.contains("found 768 values"),
+        "{msg}"
+    );
+    assert!(g.restore(&[], 0).is_err());
+}
+
+/// Loads a broken fixture and returns the error message.
+fn load_error(kind: BrokenGenerator) -> (PathBuf, String) {
+    let path = tmp(&format!("broken_{kind:?}.onnx"));
+    write_broken_generator(&path, kind).unwrap();
+    let err = Generator::load(&path, &cpu())
+        .err()
+        .expect("broken fixture must not load");
+    let msg = err.to_string();
+    println!("{kind:?}: {msg}");
+    assert!(
+        msg.contains(&path.display().to_string()),
+        "message must name the file: {msg}"
+    );
+    (path, msg)
+}
+
+#[test]
+fn wrong_input_name_is_reported_with_what_was_found() {
+    let (_, msg) = load_error(BrokenGenerator::WrongInputName);
+    assert!(msg.starts_with("generator model "), "{msg}");
+    assert!(
+        msg.contains("has no input 'lq'") && msg.contains("'x' float32 [N,3,64,64]"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn wrong_rank_is_reported_with_expected_and_found_shapes() {
+    let (_, msg) = load_error(BrokenGenerator::WrongRank);
+    assert!(
+        msg.contains("input 'lq' must be float32 [N,3,64,64]")
+            && msg.contains("found float32 [N,3,4096]"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn wrong_dtype_is_reported() {
+    let (_, msg) = load_error(BrokenGenerator::WrongDtype);
+    assert!(msg.contains("found int64 [N,3,64,64]"), "{msg}");
+}
+
+#[test]
+fn missing_or_unknown_metadata_is_reported() {
+    let (_, msg) = load_error(BrokenGenerator::MissingSize);
+    assert!(msg.contains("metadata 'sgpn.size' is missing"), "{msg}");
+    let (_, msg) = load_error(BrokenGenerator::UnknownTemplate);
+    assert!(
+        msg.contains("metadata 'sgpn.template'") && msg.contains("'arcface'"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn truncated_and_non_onnx_files_are_not_valid_models() {
+    for kind in [BrokenGenerator::Truncated, BrokenGenerator::NotOnnx] {
+        let (_, msg) = load_error(kind);
+        assert!(msg.contains("is not a valid ONNX model"), "{kind:?}: {msg}");
+    }
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let path = tmp("does_not_exist.onnx");
+    let err = Generator::load(&path, &cpu()).err().unwrap();
+    assert!(matches!(err, ModelError::Missing { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!("model file {} does not exist", path.display())
+    );
+}
+
+#[test]
+fn gpu_devices_fail_loudly_on_a_cpu_only_runtime() {
+    let path = tmp("identity_gpu.onnx");
+    write_identity_generator(&path, 16, Template::Sgpn).unwrap();
+    for device in [Device::Cuda, Device::TensorRt] {
+        let cfg = SessionConfig {
+            device,
+            intra_threads: 1,
+        };
+        let err = Generator::load(&path, &cfg)
+            .err()
+            .expect("no GPU provider in this ONNX Runtime");
+        let msg = err.to_string();
+        println!("{device}: {msg}");
+        assert!(matches!(err, ModelError::Device { .. }), "{err:?}");
+        assert!(
+            msg.contains(&format!("device '{device}'")) && msg.contains("identity_gpu.onnx"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn templates_scale_with_the_face_size_and_keep_the_landmark_order() {
+    for template in [Template::Sgpn, Template::Ffhq] {
+        let full = template.landmarks(512);
+        let half = template.landmarks(256);
+        for (a, b) in full.iter().zip(&half) {
+            assert!((a[0] / 2.0 - b[0]).abs() < 1e-4 && (a[1] / 2.0 - b[1]).abs() < 1e-4);
+        }
+        let [le, re, nose, lm, rm] = full;
+        assert!(
+            le[0] < re[0] && lm[0] < rm[0],
+            "left before right in the image"
+        );
+        assert!(le[1] < nose[1] && re[1] < nose[1] && nose[1] < lm[1] && nose[1] < rm[1]);
+    }
+    assert_eq!(Template::Sgpn.landmarks(512)[0], [202.04, 242.88]);
+    assert_eq!(Template::Ffhq.landmarks(512)[4], [313.10, 371.15]);
+}
+
+#[test]
+fn names_parse_and_print() {
+    for d in [Device::Cpu, Device::Cuda, Device::TensorRt] {
+        assert_eq!(d.to_string().parse::<Device>(), Ok(d));
+    }
+    assert!(
+        "gpu"
+            .parse::<Device>()
+            .unwrap_err()
+            .contains("cpu, cuda, tensorrt")
+    );
+    for t in [Template::Sgpn, Template::Ffhq] {
+        assert_eq!(t.to_string().parse::<Template>(), Ok(t));
+    }
+    for v in [Variant::No3d, Variant::Full] {
+        assert_eq!(v.to_string().parse::<Variant>(), Ok(v));
+    }
+}
