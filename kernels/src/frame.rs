@@ -294,7 +294,7 @@ impl Yuv {
 
     /// RGB (0..255, clamped) of one Y, U, V sample.
     #[inline(always)]
-    fn to_rgb(&self, y: f32, u: f32, v: f32) -> [f32; 3] {
+    fn rgb_of(&self, y: f32, u: f32, v: f32) -> [f32; 3] {
         let l = (y - self.y_black) * self.y_gain;
         let cb = (u - 128.0) * self.c_gain;
         let cr = (v - 128.0) * self.c_gain;
@@ -312,7 +312,7 @@ impl Yuv {
 
     /// Y, U, V codes (unrounded) of one RGB colour.
     #[inline(always)]
-    fn to_yuv(&self, rgb: [f32; 3]) -> [f32; 3] {
+    fn yuv_of(&self, rgb: [f32; 3]) -> [f32; 3] {
         let l = self.kr * rgb[0] + self.kg * rgb[1] + self.kb * rgb[2];
         let cb = (rgb[2] - l) / (2.0 * (1.0 - self.kb));
         let cr = (rgb[0] - l) / (2.0 * (1.0 - self.kr));
@@ -396,7 +396,7 @@ pub fn read_region(frame: &FrameRef, rect: Rect) -> RgbImage {
             for (i, d) in dst.chunks_exact_mut(3).enumerate() {
                 let x = rect.x + i;
                 let (u, v) = chroma_at(frame.format, u_row, v_row, x);
-                d.copy_from_slice(&yuv.to_rgb(f32::from(y_row[x]), f32::from(u), f32::from(v)));
+                d.copy_from_slice(&yuv.rgb_of(f32::from(y_row[x]), f32::from(u), f32::from(v)));
             }
         }
     }
@@ -494,7 +494,7 @@ pub fn write_region(frame: &mut FrameMut, rect: Rect, rgb: &RgbImage, alpha: &[f
                     if a == 0.0 {
                         continue;
                     }
-                    let c = yuv.to_yuv([rgb.data[3 * i], rgb.data[3 * i + 1], rgb.data[3 * i + 2]]);
+                    let c = yuv.yuv_of([rgb.data[3 * i], rgb.data[3 * i + 1], rgb.data[3 * i + 2]]);
                     sa += a;
                     su += a * c[1];
                     sv += a * c[2];
@@ -710,7 +710,7 @@ pub fn resize_to_rgb(frame: &FrameRef, out_w: usize, out_h: usize) -> RgbImage {
     }
     let yuv = Yuv::new(frame.colorimetry);
     for (i, d) in out.data.chunks_exact_mut(3).enumerate() {
-        d.copy_from_slice(&yuv.to_rgb(luma[0][i], chroma[0][i], chroma[1][i]));
+        d.copy_from_slice(&yuv.rgb_of(luma[0][i], chroma[0][i], chroma[1][i]));
     }
     out
 }

@@ -6,6 +6,8 @@ pub mod affine;
 pub mod error;
 pub mod frame;
 pub mod image;
+pub mod paste;
+pub mod warp;
 
 pub use affine::{Affine2, umeyama_similarity};
 pub use error::KernelError;
@@ -14,3 +16,5 @@ pub use frame::{
     resize_to_rgb, write_region,
 };
 pub use image::{Rect, RgbImage};
+pub use paste::{PasteParams, paste_back};
+pub use warp::{BORDER_FILL, warp_face_crop};
