@@ -184,8 +184,8 @@ impl FaceDetector {
         let mut found = Vec::new();
         for (p, prior) in priors.iter().enumerate() {
             let score = conf[p * 2 + 1];
-            // `!(score > t)` also drops NaN scores.
-            if !(score > threshold) {
+            // `partial_cmp` is not `Greater` for NaN either, so NaN scores are dropped too.
+            if score.partial_cmp(&threshold) != Some(std::cmp::Ordering::Greater) {
                 continue;
             }
             let l = &loc[p * 4..p * 4 + 4];

@@ -128,7 +128,7 @@ pub fn build_session(path: &Path, cfg: &SessionConfig) -> Result<Session, ModelE
         reason: e.to_string(),
     };
     let mut builder = Session::builder(env)
-        .map_err(|e| runtime_err(e))?
+        .map_err(&runtime_err)?
         .with_optimization_level(GraphOptimizationLevel::Level3)
         .map_err(|e| runtime_err(e.into()))?;
     if cfg.intra_threads > 0 {
