@@ -16,6 +16,11 @@ pub enum KernelError {
         what: &'static str,
         transform: crate::Affine2,
     },
+    #[error("{what} has non-finite coefficients: {transform:?}")]
+    NonFiniteTransform {
+        what: &'static str,
+        transform: crate::Affine2,
+    },
     #[error("paste parameter {name} = {value} is outside {range}")]
     PasteParam {
         name: &'static str,

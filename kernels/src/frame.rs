@@ -13,6 +13,7 @@
 //! would blur chroma each time a face is pasted.
 
 use crate::image::{Rect, RgbImage, to_u8};
+use rayon::prelude::*;
 
 /// How the pixels of a frame are laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -369,10 +370,10 @@ pub fn read_region(frame: &FrameRef, rect: Rect) -> RgbImage {
     if rect.area() == 0 {
         return out;
     }
-    let rows = out.data.chunks_exact_mut(rect.width * 3);
+    let rows = out.data.par_chunks_exact_mut(rect.width * 3);
     if let Some((off, bpp)) = frame.format.packed_layout() {
         let (plane, stride) = (frame.planes[0], frame.strides[0]);
-        for (r, dst) in rows.enumerate() {
+        rows.enumerate().for_each(|(r, dst)| {
             let start = (rect.y + r) * stride + rect.x * bpp;
             let src = &plane[start..start + rect.width * bpp];
             for (d, s) in dst.chunks_exact_mut(3).zip(src.chunks_exact(bpp)) {
@@ -380,25 +381,24 @@ pub fn read_region(frame: &FrameRef, rect: Rect) -> RgbImage {
                 d[1] = f32::from(s[off[1]]);
                 d[2] = f32::from(s[off[2]]);
             }
-        }
+        });
     } else {
         let yuv = Yuv::new(frame.colorimetry);
         let v_plane = frame.planes.get(2).copied().unwrap_or(&[]);
-        for (r, dst) in rows.enumerate() {
+        rows.enumerate().for_each(|(r, dst)| {
             let y = rect.y + r;
-            let y_row = &frame.planes[0][y * frame.strides[0]..];
+            let y_row = &frame.planes[0][y * frame.strides[0] + rect.x..][..rect.width];
             let u_row = &frame.planes[1][(y / 2) * frame.strides[1]..];
             let v_row = if frame.format == PixelFormat::I420 {
                 &v_plane[(y / 2) * frame.strides[2]..]
             } else {
                 &[][..]
             };
-            for (i, d) in dst.chunks_exact_mut(3).enumerate() {
-                let x = rect.x + i;
-                let (u, v) = chroma_at(frame.format, u_row, v_row, x);
-                d.copy_from_slice(&yuv.rgb_of(f32::from(y_row[x]), f32::from(u), f32::from(v)));
+            for (i, (d, &luma)) in dst.chunks_exact_mut(3).zip(y_row).enumerate() {
+                let (u, v) = chroma_at(frame.format, u_row, v_row, rect.x + i);
+                d.copy_from_slice(&yuv.rgb_of(f32::from(luma), f32::from(u), f32::from(v)));
             }
-        }
+        });
     }
     out
 }
@@ -587,42 +587,39 @@ impl AxisTaps {
     }
 }
 
-/// Resamples channels `channels` (byte offsets within a `bpp`-byte sample) of one plane to
-/// `out_w × out_h`, one `f32` image per channel: vertical pass over whole rows (vectorises),
-/// then horizontal taps.
-#[allow(clippy::too_many_arguments)]
-fn resample_plane(
-    plane: &[u8],
+/// One plane resampled separably: a vertical pass over whole rows (vectorises), then
+/// horizontal taps per channel.
+struct PlaneResampler<'a> {
+    plane: &'a [u8],
     stride: usize,
+    /// Bytes per row that hold samples.
     row_bytes: usize,
+    /// Bytes per sample (all channels).
     bpp: usize,
-    channels: &[usize],
-    xs: &AxisTaps,
-    ys: &AxisTaps,
-    out: &mut [Vec<f32>],
-) {
-    let out_w = xs.start.len();
-    let mut acc = vec![0.0f32; row_bytes];
-    for oy in 0..ys.start.len() {
-        let (y0, wy) = ys.of(oy);
+    xs: AxisTaps,
+    ys: AxisTaps,
+}
+
+impl PlaneResampler<'_> {
+    /// Weighted sum of the source rows of output row `oy`, into `acc` (`row_bytes` long).
+    fn vertical(&self, oy: usize, acc: &mut [f32]) {
+        let (y0, wy) = self.ys.of(oy);
         acc.fill(0.0);
         for (k, &w) in wy.iter().enumerate() {
-            let row = &plane[(y0 + k) * stride..(y0 + k) * stride + row_bytes];
+            let start = (y0 + k) * self.stride;
+            let row = &self.plane[start..start + self.row_bytes];
             for (a, &v) in acc.iter_mut().zip(row) {
                 *a += w * f32::from(v);
             }
         }
-        for (ch, &c) in out.iter_mut().zip(channels) {
-            let dst = &mut ch[oy * out_w..(oy + 1) * out_w];
-            for (ox, d) in dst.iter_mut().enumerate() {
-                let (x0, wx) = xs.of(ox);
-                let mut s = 0.0;
-                for (k, &w) in wx.iter().enumerate() {
-                    s += w * acc[(x0 + k) * bpp + c];
-                }
-                *d = s;
-            }
-        }
+    }
+
+    /// Channel `c` (byte offset within a sample) at output column `ox`, from a vertical pass.
+    #[inline(always)]
+    fn horizontal(&self, acc: &[f32], ox: usize, c: usize) -> f32 {
+        let (x0, wx) = self.xs.of(ox);
+        let taps = acc[x0 * self.bpp + c..].iter().step_by(self.bpp);
+        wx.iter().zip(taps).map(|(w, v)| w * v).sum()
     }
 }
 
@@ -633,85 +630,95 @@ fn resample_plane(
 /// Panics when the frame view is inconsistent (see [`FrameRef::validate`]).
 pub fn resize_to_rgb(frame: &FrameRef, out_w: usize, out_h: usize) -> RgbImage {
     let lens: Vec<usize> = frame.planes.iter().map(|p| p.len()).collect();
+    let no_rect = Rect::new(0, 0, 0, 0);
     expect_valid(
         &lens,
         frame.format,
         frame.width,
         frame.height,
         &frame.strides,
-        Rect::new(0, 0, 0, 0),
+        no_rect,
     );
     let mut out = RgbImage::new(out_w, out_h);
     if out_w == 0 || out_h == 0 {
         return out;
     }
     let (w, h) = (frame.width, frame.height);
-    let n = out_w * out_h;
+    let rows = out.data.par_chunks_exact_mut(out_w * 3).enumerate();
     if let Some((off, bpp)) = frame.format.packed_layout() {
-        let (xs, ys) = (AxisTaps::new(out_w, w, 1, w), AxisTaps::new(out_h, h, 1, h));
-        let mut chans = vec![vec![0.0f32; n]; 3];
-        resample_plane(
-            frame.planes[0],
-            frame.strides[0],
-            w * bpp,
+        let rs = PlaneResampler {
+            plane: frame.planes[0],
+            stride: frame.strides[0],
+            row_bytes: w * bpp,
             bpp,
-            &off,
-            &xs,
-            &ys,
-            &mut chans,
+            xs: AxisTaps::new(out_w, w, 1, w),
+            ys: AxisTaps::new(out_h, h, 1, h),
+        };
+        rows.for_each_init(
+            || vec![0.0f32; rs.row_bytes],
+            |acc, (oy, dst)| {
+                rs.vertical(oy, acc);
+                for (ox, d) in dst.chunks_exact_mut(3).enumerate() {
+                    for c in 0..3 {
+                        d[c] = rs.horizontal(acc, ox, off[c]);
+                    }
+                }
+            },
         );
-        for (i, d) in out.data.chunks_exact_mut(3).enumerate() {
-            d.copy_from_slice(&[chans[0][i], chans[1][i], chans[2][i]]);
-        }
         return out;
     }
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-    let mut luma = vec![vec![0.0f32; n]];
-    let (xs, ys) = (AxisTaps::new(out_w, w, 1, w), AxisTaps::new(out_h, h, 1, h));
-    resample_plane(
-        frame.planes[0],
-        frame.strides[0],
-        w,
-        1,
-        &[0],
-        &xs,
-        &ys,
-        &mut luma,
-    );
-    let (cxs, cys) = (
-        AxisTaps::new(out_w, w, 2, cw),
-        AxisTaps::new(out_h, h, 2, ch),
-    );
-    let mut chroma = vec![vec![0.0f32; n]; 2];
-    if frame.format == PixelFormat::Nv12 {
-        resample_plane(
-            frame.planes[1],
-            frame.strides[1],
-            2 * cw,
-            2,
-            &[0, 1],
-            &cxs,
-            &cys,
-            &mut chroma,
-        );
-    } else {
-        for (p, c) in chroma.iter_mut().enumerate() {
-            resample_plane(
-                frame.planes[1 + p],
-                frame.strides[1 + p],
-                cw,
-                1,
-                &[0],
-                &cxs,
-                &cys,
-                std::slice::from_mut(c),
-            );
-        }
-    }
+    let luma = PlaneResampler {
+        plane: frame.planes[0],
+        stride: frame.strides[0],
+        row_bytes: w,
+        bpp: 1,
+        xs: AxisTaps::new(out_w, w, 1, w),
+        ys: AxisTaps::new(out_h, h, 1, h),
+    };
+    // NV12: one plane of U, V pairs; I420: two planes, one byte per sample.
+    let nv12 = frame.format == PixelFormat::Nv12;
+    let chroma_planes: Vec<PlaneResampler> = (1..frame.planes.len())
+        .map(|p| PlaneResampler {
+            plane: frame.planes[p],
+            stride: frame.strides[p],
+            row_bytes: if nv12 { 2 * cw } else { cw },
+            bpp: if nv12 { 2 } else { 1 },
+            xs: AxisTaps::new(out_w, w, 2, cw),
+            ys: AxisTaps::new(out_h, h, 2, ch),
+        })
+        .collect();
     let yuv = Yuv::new(frame.colorimetry);
-    for (i, d) in out.data.chunks_exact_mut(3).enumerate() {
-        d.copy_from_slice(&yuv.rgb_of(luma[0][i], chroma[0][i], chroma[1][i]));
-    }
+    rows.for_each_init(
+        || {
+            (
+                vec![0.0f32; w],
+                vec![vec![0.0f32; 2 * cw]; chroma_planes.len()],
+            )
+        },
+        |(acc_y, acc_c), (oy, dst)| {
+            luma.vertical(oy, acc_y);
+            for (rs, acc) in chroma_planes.iter().zip(acc_c.iter_mut()) {
+                rs.vertical(oy, &mut acc[..rs.row_bytes]);
+            }
+            for (ox, d) in dst.chunks_exact_mut(3).enumerate() {
+                let l = luma.horizontal(acc_y, ox, 0);
+                let (u, v) = if nv12 {
+                    let rs = &chroma_planes[0];
+                    (
+                        rs.horizontal(&acc_c[0], ox, 0),
+                        rs.horizontal(&acc_c[0], ox, 1),
+                    )
+                } else {
+                    (
+                        chroma_planes[0].horizontal(&acc_c[0], ox, 0),
+                        chroma_planes[1].horizontal(&acc_c[1], ox, 0),
+                    )
+                };
+                d.copy_from_slice(&yuv.rgb_of(l, u, v));
+            }
+        },
+    );
     out
 }
 

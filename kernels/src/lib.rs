@@ -3,6 +3,7 @@
 //! Each kernel has a CPU reference; the CUDA twins live in `kernels/cuda/` behind the backend seam.
 
 pub mod affine;
+pub mod backend;
 pub mod error;
 pub mod frame;
 pub mod image;
@@ -10,6 +11,7 @@ pub mod paste;
 pub mod warp;
 
 pub use affine::{Affine2, umeyama_similarity};
+pub use backend::{CpuKernels, FaceKernels};
 pub use error::KernelError;
 pub use frame::{
     Colorimetry, FrameError, FrameMut, FrameRef, PixelFormat, YuvMatrix, read_region,

@@ -58,7 +58,9 @@ pub fn paste_mask(cx: f32, cy: f32, size: usize, erode: f32, feather: f32) -> f3
     let radius = (erode + feather).min(half);
     let qx = (cx - centre).abs() - (half - radius);
     let qy = (cy - centre).abs() - (half - radius);
-    let outside = qx.max(0.0).hypot(qy.max(0.0)) + qx.max(qy).min(0.0);
+    // sqrt of the sum rather than `hypot` (a libm call): values are small, no overflow.
+    let (ox, oy) = (qx.max(0.0), qy.max(0.0));
+    let outside = (ox * ox + oy * oy).sqrt() + qx.max(qy).min(0.0);
     let inward = radius - outside;
     if feather <= 0.0 {
         return if inward > erode { 1.0 } else { 0.0 };

@@ -18,6 +18,9 @@ pub const BORDER_FILL: [f32; 3] = [135.0, 133.0, 132.0];
 /// Largest number of samples per crop axis when supersampling (a 512 crop of a 4096-pixel face).
 pub const MAX_SUPERSAMPLE: usize = 8;
 
+/// Scale from 0..255 to the network's [-1, 1] (before subtracting 1).
+const TO_UNIT: f32 = 1.0 / 127.5;
+
 /// Samples per crop axis for a transform whose footprint is `scale` source pixels wide.
 pub fn supersampling(scale: f32) -> usize {
     if scale > 1.5 {
@@ -28,47 +31,104 @@ pub fn supersampling(scale: f32) -> usize {
 }
 
 /// Bilinear sample of `src` at (sx, sy); taps outside the image read [`BORDER_FILL`].
+/// Coordinates must be finite.
 #[inline(always)]
 pub(crate) fn sample_bilinear(src: &[f32], w: usize, h: usize, sx: f32, sy: f32) -> [f32; 3] {
-    let (x0f, y0f) = (sx.floor(), sy.floor());
-    let (fx, fy) = (sx - x0f, sy - y0f);
-    // Clamp before the cast so that far-away or NaN coordinates stay in range of isize.
-    let x0 = x0f.clamp(-2.0, w as f32 + 1.0) as isize;
-    let y0 = y0f.clamp(-2.0, h as f32 + 1.0) as isize;
-    let (wi, hi) = (w as isize, h as isize);
-    let (top, bot);
-    let mut taps = [[0.0f32; 3]; 4];
-    if x0 >= 0 && y0 >= 0 && x0 + 1 < wi && y0 + 1 < hi {
-        let i = (y0 as usize * w + x0 as usize) * 3;
-        top = &src[i..i + 6];
-        bot = &src[i + 3 * w..i + 3 * w + 6];
-    } else if x0 < -1 || y0 < -1 || x0 >= wi || y0 >= hi || !(fx.is_finite() && fy.is_finite()) {
-        return BORDER_FILL;
-    } else {
-        for (k, t) in taps.iter_mut().enumerate() {
-            let (x, y) = (x0 + (k % 2) as isize, y0 + (k / 2) as isize);
-            *t = if (0..wi).contains(&x) && (0..hi).contains(&y) {
-                let i = (y as usize * w + x as usize) * 3;
-                [src[i], src[i + 1], src[i + 2]]
-            } else {
-                BORDER_FILL
-            };
-        }
+    // Beyond [-2, size + 1] every tap is border; clamping there keeps the casts in range, and
+    // truncating a value ≥ -2 shifted by +2 is `floor` without a libm call (no SSE4.1 baseline).
+    let sx = sx.clamp(-2.0, w as f32 + 1.0);
+    let sy = sy.clamp(-2.0, h as f32 + 1.0);
+    let x0 = (sx + 2.0) as isize - 2;
+    let y0 = (sy + 2.0) as isize - 2;
+    let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+    let lerp = |t: [f32; 6], b: [f32; 6]| -> [f32; 3] {
         let mut out = [0.0; 3];
         for c in 0..3 {
-            let t = taps[0][c] + fx * (taps[1][c] - taps[0][c]);
-            let b = taps[2][c] + fx * (taps[3][c] - taps[2][c]);
-            out[c] = t + fy * (b - t);
+            let top = t[c] + fx * (t[c + 3] - t[c]);
+            let bot = b[c] + fx * (b[c + 3] - b[c]);
+            out[c] = top + fy * (bot - top);
         }
-        return out;
+        out
+    };
+    // Negative values wrap to huge unsigned ones, so one compare per axis tests both ends.
+    if (x0 as usize) < w - 1 && (y0 as usize) < h - 1 {
+        let i = (y0 as usize * w + x0 as usize) * 3;
+        let top: [f32; 6] = src[i..i + 6].try_into().expect("6 values");
+        let bot: [f32; 6] = src[i + 3 * w..i + 3 * w + 6].try_into().expect("6 values");
+        return lerp(top, bot);
     }
+    let (wi, hi) = (w as isize, h as isize);
+    if x0 < -1 || y0 < -1 || x0 >= wi || y0 >= hi {
+        return BORDER_FILL;
+    }
+    let tap = |x: isize, y: isize| -> [f32; 3] {
+        if (0..wi).contains(&x) && (0..hi).contains(&y) {
+            let i = (y as usize * w + x as usize) * 3;
+            [src[i], src[i + 1], src[i + 2]]
+        } else {
+            BORDER_FILL
+        }
+    };
+    let (a, b) = (tap(x0, y0), tap(x0 + 1, y0));
+    let (c, d) = (tap(x0, y0 + 1), tap(x0 + 1, y0 + 1));
+    lerp(
+        [a[0], a[1], a[2], b[0], b[1], b[2]],
+        [c[0], c[1], c[2], d[0], d[1], d[2]],
+    )
+}
+
+/// Bilinear sample at a point known to lie in [0, w − 1) × [0, h − 1) (up to rounding).
+#[inline(always)]
+fn sample_interior(src: &[f32], w: usize, h: usize, sx: f32, sy: f32) -> [f32; 3] {
+    // `as usize` saturates a hair below 0 to 0 and `min` keeps a hair beyond the span inside:
+    // both taps always exist, at worst with a fraction a rounding error outside [0, 1].
+    let x0 = (sx as usize).min(w - 2);
+    let y0 = (sy as usize).min(h - 2);
+    let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+    let i = (y0 * w + x0) * 3;
+    let t = &src[i..i + 6];
+    let b = &src[i + 3 * w..i + 3 * w + 6];
     let mut out = [0.0; 3];
     for c in 0..3 {
-        let t = top[c] + fx * (top[c + 3] - top[c]);
-        let b = bot[c] + fx * (bot[c + 3] - bot[c]);
-        out[c] = t + fy * (b - t);
+        let top = t[c] + fx * (t[c + 3] - t[c]);
+        let bot = b[c] + fx * (b[c + 3] - b[c]);
+        out[c] = top + fy * (bot - top);
     }
     out
+}
+
+/// The columns `x` in `0..size` of a crop row starting at source (sx0, sy0) with per-column
+/// step (dx, dy) whose sample point lies in [0, w − 1) × [0, h − 1).
+fn interior_span(
+    sx0: f32,
+    sy0: f32,
+    dx: f32,
+    dy: f32,
+    w: usize,
+    h: usize,
+    size: usize,
+) -> std::ops::Range<usize> {
+    if w < 2 || h < 2 {
+        return 0..0;
+    }
+    let (mut lo, mut hi) = (0.0f32, (size - 1) as f32);
+    for (start, step, limit) in [(sx0, dx, (w - 1) as f32), (sy0, dy, (h - 1) as f32)] {
+        // Keep a small margin so that the span never relies on the clamping in sample_interior.
+        let (a, b) = (1e-3, limit - 1e-3);
+        if step.abs() < 1e-9 {
+            if !(a..=b).contains(&start) {
+                return 0..0;
+            }
+        } else {
+            let (e0, e1) = ((a - start) / step, (b - start) / step);
+            lo = lo.max(e0.min(e1));
+            hi = hi.min(e0.max(e1));
+        }
+    }
+    if lo > hi {
+        return 0..0;
+    }
+    lo.ceil() as usize..hi.floor() as usize + 1
 }
 
 /// Warps one `size × size` face crop out of `src`: crop pixel (x, y) samples `src` at
@@ -88,6 +148,12 @@ pub fn warp_face_crop(
         3 * size * size,
         out.len(),
     )?;
+    if !crop_to_src.m.iter().flatten().all(|v| v.is_finite()) {
+        return Err(KernelError::NonFiniteTransform {
+            what: "warp_face_crop crop_to_src",
+            transform: *crop_to_src,
+        });
+    }
     if src.width == 0 || src.height == 0 {
         for (plane, fill) in out.chunks_exact_mut(size * size).zip(BORDER_FILL) {
             plane.fill(fill / 127.5 - 1.0);
@@ -114,25 +180,33 @@ pub fn warp_face_crop(
         .zip(b_plane.par_chunks_mut(size))
         .enumerate()
         .for_each(|(y, ((r_row, g_row), b_row))| {
-            let (mut sx, mut sy) = crop_to_src.apply(0.0, y as f32);
-            for x in 0..size {
-                let v = if k == 1 {
+            let (sx0, sy0) = crop_to_src.apply(0.0, y as f32);
+            let (dx, dy) = (m[0][0], m[1][0]);
+            // Columns whose four taps all lie inside `src` take the branch-free path.
+            let interior = if k == 1 {
+                interior_span(sx0, sy0, dx, dy, w, h, size)
+            } else {
+                0..0
+            };
+            let pixels = r_row.iter_mut().zip(g_row.iter_mut()).zip(b_row.iter_mut());
+            for (x, ((r, g), b)) in pixels.enumerate() {
+                // Computed from the row origin, not accumulated, so rounding cannot drift.
+                let (sx, sy) = (sx0 + dx * x as f32, sy0 + dy * x as f32);
+                let v = if interior.contains(&x) {
+                    sample_interior(data, w, h, sx, sy)
+                } else if k == 1 {
                     sample_bilinear(data, w, h, sx, sy)
                 } else {
                     let mut acc = [0.0f32; 3];
-                    for &(dx, dy) in &subs {
-                        let s = sample_bilinear(data, w, h, sx + dx, sy + dy);
+                    for &(ox, oy) in &subs {
+                        let s = sample_bilinear(data, w, h, sx + ox, sy + oy);
                         acc = [acc[0] + s[0], acc[1] + s[1], acc[2] + s[2]];
                     }
                     acc.map(|a| a * inv_n)
                 };
-                r_row[x] = v[0] / 127.5 - 1.0;
-                g_row[x] = v[1] / 127.5 - 1.0;
-                b_row[x] = v[2] / 127.5 - 1.0;
-                // Per-pixel increment along the row; recomputed from the row start each row
-                // so that rounding does not drift across the crop.
-                sx += m[0][0];
-                sy += m[1][0];
+                *r = v[0] * TO_UNIT - 1.0;
+                *g = v[1] * TO_UNIT - 1.0;
+                *b = v[2] * TO_UNIT - 1.0;
             }
         });
     Ok(())
@@ -218,6 +292,42 @@ mod tests {
     }
 
     #[test]
+    fn interior_fast_path_matches_the_general_sampler() {
+        let src = pattern(37, 29);
+        let size = 40;
+        let t = Affine2 {
+            m: [[0.83, -0.31, 6.2], [0.29, 0.81, -3.7]],
+        };
+        assert_eq!(supersampling(t.scale()), 1);
+        let mut out = vec![0.0; 3 * size * size];
+        warp_face_crop(&src, &t, size, &mut out).unwrap();
+        let (mut inside, mut border) = (0, 0);
+        for y in 0..size {
+            for x in 0..size {
+                let (sx, sy) = t.apply(x as f32, y as f32);
+                let want = sample_bilinear(&src.data, 37, 29, sx, sy);
+                if want == BORDER_FILL {
+                    border += 1;
+                } else {
+                    inside += 1;
+                }
+                for c in 0..3 {
+                    let got = to_255(out[c * size * size + y * size + x]);
+                    assert!(
+                        (got - want[c]).abs() < 2e-3,
+                        "({x}, {y}) c{c}: {got} vs {}",
+                        want[c]
+                    );
+                }
+            }
+        }
+        assert!(
+            inside > 500 && border > 100,
+            "{inside} inside, {border} border"
+        );
+    }
+
+    #[test]
     fn mismatched_buffers_are_typed_errors() {
         let src = pattern(4, 4);
         let mut out = vec![0.0; 10];
@@ -239,5 +349,12 @@ mod tests {
             data: vec![0.0; 3],
         };
         assert!(warp_face_crop(&bad, &Affine2::identity(), 4, &mut [0.0; 48]).is_err());
+        let nan = Affine2 {
+            m: [[f32::NAN, 0.0, 0.0], [0.0, 1.0, 0.0]],
+        };
+        assert!(matches!(
+            warp_face_crop(&src, &nan, 4, &mut [0.0; 48]),
+            Err(KernelError::NonFiniteTransform { .. })
+        ));
     }
 }

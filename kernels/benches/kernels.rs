@@ -1,0 +1,222 @@
+//! Per-frame cost of the kernels around the network on a 1080p frame with 4 faces:
+//! detector copy, read_region + warp (crop 512 and 256), paste_back + write_region, for RGBx
+//! and I420. Prints a table of medians. Run: `cargo bench -p sgpn-kernels --bench kernels`.
+
+use sgpn_kernels::{
+    Affine2, Colorimetry, FrameMut, FrameRef, PasteParams, PixelFormat, Rect, RgbImage, paste_back,
+    read_region, resize_to_rgb, warp_face_crop, write_region,
+};
+use std::time::Instant;
+
+const W: usize = 1920;
+const H: usize = 1080;
+const ITERS: usize = 25;
+/// Side of each face's crop square in frame pixels.
+const FACE_PX: f32 = 300.0;
+
+/// A frame that owns its planes.
+struct Owned {
+    format: PixelFormat,
+    planes: Vec<Vec<u8>>,
+    strides: Vec<usize>,
+}
+
+impl Owned {
+    fn new(format: PixelFormat) -> Self {
+        let mut planes = Vec::new();
+        let mut strides = Vec::new();
+        for p in 0..format.plane_count() {
+            let (row, rows) = format.plane_extent(p, W, H);
+            // Deterministic texture so that nothing is constant.
+            planes.push(
+                (0..row * rows)
+                    .map(|i| ((i * 31 + i / row * 7) % 200 + 20) as u8)
+                    .collect(),
+            );
+            strides.push(row);
+        }
+        Self {
+            format,
+            planes,
+            strides,
+        }
+    }
+
+    fn view(&self) -> FrameRef<'_> {
+        let planes = self.planes.iter().map(|p| &p[..]).collect();
+        FrameRef::new(
+            self.format,
+            W,
+            H,
+            planes,
+            self.strides.clone(),
+            Colorimetry::default(),
+        )
+        .unwrap()
+    }
+
+    fn view_mut(&mut self) -> FrameMut<'_> {
+        let planes = self.planes.iter_mut().map(|p| &mut p[..]).collect();
+        FrameMut::new(
+            self.format,
+            W,
+            H,
+            planes,
+            self.strides.clone(),
+            Colorimetry::default(),
+        )
+        .unwrap()
+    }
+}
+
+/// One face: the crop → frame transform and the frame rectangle covering the crop.
+struct Face {
+    crop_to_frame: Affine2,
+    rect: Rect,
+}
+
+fn faces(size: usize) -> Vec<Face> {
+    let centres = [
+        (400.0, 300.0),
+        (900.0, 500.0),
+        (1400.0, 350.0),
+        (1000.0, 850.0),
+    ];
+    centres
+        .iter()
+        .enumerate()
+        .map(|(i, &(cx, cy))| {
+            let angle = 0.1 * i as f32 - 0.15;
+            let s = FACE_PX / size as f32;
+            let (sn, cs) = angle.sin_cos();
+            let half = (size as f32 - 1.0) / 2.0;
+            let lin = [[s * cs, -s * sn], [s * sn, s * cs]];
+            let crop_to_frame = Affine2 {
+                m: [
+                    [
+                        lin[0][0],
+                        lin[0][1],
+                        cx - lin[0][0] * half - lin[0][1] * half,
+                    ],
+                    [
+                        lin[1][0],
+                        lin[1][1],
+                        cy - lin[1][0] * half - lin[1][1] * half,
+                    ],
+                ],
+            };
+            let corners = [
+                (-0.5, -0.5),
+                (size as f32 - 0.5, -0.5),
+                (-0.5, size as f32 - 0.5),
+                (size as f32 - 0.5, size as f32 - 0.5),
+            ]
+            .map(|(x, y)| crop_to_frame.apply(x, y));
+            let (x0, x1) = corners
+                .iter()
+                .fold((f32::MAX, f32::MIN), |a, p| (a.0.min(p.0), a.1.max(p.0)));
+            let (y0, y1) = corners
+                .iter()
+                .fold((f32::MAX, f32::MIN), |a, p| (a.0.min(p.1), a.1.max(p.1)));
+            let rect = Rect::covering(x0 - 1.0, y0 - 1.0, x1 + 2.0, y1 + 2.0, W, H).unwrap();
+            Face {
+                crop_to_frame,
+                rect,
+            }
+        })
+        .collect()
+}
+
+fn region_offset(rect: Rect) -> Affine2 {
+    Affine2::scale_translate(1.0, -(rect.x as f32), -(rect.y as f32))
+}
+
+/// CPU time of this process (all threads), in ms: robust to other processes on a shared machine.
+fn cpu_ms() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer; CLOCK_PROCESS_CPUTIME_ID exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 * 1e-6
+}
+
+/// Median wall-clock ms and median CPU ms (summed over threads) of `f`.
+fn median_ms(mut f: impl FnMut()) -> (f64, f64) {
+    f();
+    let (mut wall, mut cpu): (Vec<f64>, Vec<f64>) = (0..ITERS)
+        .map(|_| {
+            let (t, c) = (Instant::now(), cpu_ms());
+            f();
+            (t.elapsed().as_secs_f64() * 1e3, cpu_ms() - c)
+        })
+        .unzip();
+    wall.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
+    (wall[ITERS / 2], cpu[ITERS / 2])
+}
+
+fn main() {
+    println!(
+        "sgpn-kernels, 1080p frame, 4 faces of ~{FACE_PX} px, median of {ITERS} runs, {} rayon threads",
+        rayon::current_num_threads()
+    );
+    println!("| format | stage | crop | wall ms / frame | CPU ms / frame |");
+    println!("|---|---|---|---|---|");
+    for format in [PixelFormat::Rgbx, PixelFormat::I420] {
+        let mut frame = Owned::new(format);
+        let (t, c) = median_ms(|| {
+            std::hint::black_box(resize_to_rgb(&frame.view(), 640, 360));
+        });
+        println!("| {format:?} | resize_to_rgb → 640×360 | - | {t:.2} | {c:.2} |");
+        let rects: Vec<Rect> = faces(512).iter().map(|f| f.rect).collect();
+        let (t, c) = median_ms(|| {
+            for &rect in &rects {
+                std::hint::black_box(read_region(&frame.view(), rect));
+            }
+        });
+        println!("| {format:?} | read_region ×4 | - | {t:.2} | {c:.2} |");
+        let mut regions: Vec<RgbImage> = rects
+            .iter()
+            .map(|&r| read_region(&frame.view(), r))
+            .collect();
+        for size in [512usize, 256] {
+            let faces = faces(size);
+            let mut crops = vec![0.0f32; 4 * 3 * size * size];
+            let (t, c) = median_ms(|| {
+                let crops = crops.chunks_exact_mut(3 * size * size);
+                for ((face, crop), region) in faces.iter().zip(crops).zip(&regions) {
+                    let crop_to_region = face.crop_to_frame.then(&region_offset(face.rect));
+                    warp_face_crop(region, &crop_to_region, size, crop).unwrap();
+                }
+            });
+            println!("| {format:?} | warp_face_crop ×4 | {size} | {t:.2} | {c:.2} |");
+            // The pipeline keeps each face's region from the warp step and pastes into it.
+            let params = PasteParams::for_crop(size, 1.0);
+            let mut alphas: Vec<Vec<f32>> =
+                faces.iter().map(|f| vec![0.0; f.rect.area()]).collect();
+            let (t, c) = median_ms(|| {
+                let crops = crops.chunks_exact(3 * size * size);
+                for (((face, crop), region), alpha) in
+                    faces.iter().zip(crops).zip(&mut regions).zip(&mut alphas)
+                {
+                    alpha.fill(0.0);
+                    let region_to_crop = face
+                        .crop_to_frame
+                        .then(&region_offset(face.rect))
+                        .inverse()
+                        .unwrap();
+                    paste_back(region, alpha, crop, size, &region_to_crop, &params).unwrap();
+                }
+            });
+            println!("| {format:?} | paste_back ×4 | {size} | {t:.2} | {c:.2} |");
+            let (t, c) = median_ms(|| {
+                for ((face, region), alpha) in faces.iter().zip(&regions).zip(&alphas) {
+                    write_region(&mut frame.view_mut(), face.rect, region, alpha);
+                }
+            });
+            println!("| {format:?} | write_region ×4 | {size} | {t:.2} | {c:.2} |");
+        }
+    }
+}
