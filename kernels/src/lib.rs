@@ -4,6 +4,7 @@
 
 pub mod affine;
 pub mod backend;
+pub mod cuda;
 pub mod error;
 pub mod frame;
 pub mod image;

@@ -47,6 +47,24 @@ impl PasteParams {
     }
 }
 
+/// Checks the parameters and that `region_to_crop` is finite and invertible (shared with the
+/// CUDA launcher).
+pub(crate) fn validate_inputs(
+    region_to_crop: &Affine2,
+    params: &PasteParams,
+) -> Result<(), KernelError> {
+    params.validate()?;
+    if !region_to_crop.m.iter().flatten().all(|v| v.is_finite())
+        || region_to_crop.inverse().is_none()
+    {
+        return Err(KernelError::SingularTransform {
+            what: "paste_back region_to_crop",
+            transform: *region_to_crop,
+        });
+    }
+    Ok(())
+}
+
 /// The paste mask at crop coordinates (cx, cy) of a `size` crop: 0 within `erode` of the crop
 /// square's edge, 1 beyond `erode + feather`, smoothstep between; corners rounded with radius
 /// `erode + feather`.
@@ -140,22 +158,14 @@ pub fn paste_back(
         3 * size * size,
         restored.len(),
     )?;
-    params.validate()?;
-    if !region_to_crop.m.iter().flatten().all(|v| v.is_finite())
-        || region_to_crop.inverse().is_none()
-    {
-        return Err(KernelError::SingularTransform {
-            what: "paste_back region_to_crop",
-            transform: *region_to_crop,
-        });
-    }
+    validate_inputs(region_to_crop, params)?;
     if region.width == 0 || region.height == 0 || params.blend == 0.0 {
         return Ok(());
     }
     // Pixels within `erode` of the crop edge get mask 0: skip them with the row spans.
     let lo = -0.5 + params.erode.min(size as f32 * 0.5);
     let hi = size as f32 - 0.5 - params.erode.min(size as f32 * 0.5);
-    let (w, m) = (region.width, region_to_crop.m);
+    let w = region.width;
     region
         .data
         .par_chunks_mut(w * 3)
@@ -165,8 +175,9 @@ pub fn paste_back(
             let Some((x0, x1)) = row_span(region_to_crop, y as f32, lo, hi, w) else {
                 return;
             };
-            let (mut cx, mut cy) = region_to_crop.apply(x0 as f32, y as f32);
             for x in x0..=x1 {
+                // Computed per pixel, not accumulated: no drift, and the CUDA twin matches.
+                let (cx, cy) = region_to_crop.apply(x as f32, y as f32);
                 let mask = paste_mask(cx, cy, size, params.erode, params.feather);
                 let a = params.blend * mask;
                 if a > 0.0 {
@@ -177,8 +188,6 @@ pub fn paste_back(
                     }
                     alpha_row[x] = alpha_row[x].max(a);
                 }
-                cx += m[0][0];
-                cy += m[1][0];
             }
         });
     Ok(())

@@ -1,0 +1,70 @@
+// CUDA twin of `paste::paste_back` (kernels/src/paste.rs): one thread per region pixel.
+// Maps the pixel into the crop, computes the rounded-square smoothstep mask, samples the
+// restored crop ([3, S, S] in [-1, 1]) bilinearly and blends it into the interleaved RGB region
+// (0..255); alpha keeps the largest weight pasted so far.
+
+struct PasteParams {
+    int width;      // region width in pixels
+    int height;     // region height in pixels
+    int size;       // crop side S in pixels
+    float m00;      // region → crop transform, row-major 2×3
+    float m01;
+    float m02;
+    float m10;
+    float m11;
+    float m12;
+    float blend;    // weight of the restored face where the mask is full, 0..1
+    float erode;    // crop pixels at the crop edge never pasted
+    float feather;  // width in crop pixels of the smooth ramp
+};
+
+__device__ __forceinline__ float paste_mask(float cx, float cy, int size, float erode,
+                                            float feather) {
+    float half = (float)size * 0.5f;
+    float centre = half - 0.5f;
+    float radius = fminf(erode + feather, half);
+    float qx = fabsf(cx - centre) - (half - radius);
+    float qy = fabsf(cy - centre) - (half - radius);
+    float ox = fmaxf(qx, 0.0f), oy = fmaxf(qy, 0.0f);
+    float outside = sqrtf(ox * ox + oy * oy) + fminf(fmaxf(qx, qy), 0.0f);
+    float inward = radius - outside;
+    if (feather <= 0.0f) return inward > erode ? 1.0f : 0.0f;
+    float t = fminf(fmaxf((inward - erode) / feather, 0.0f), 1.0f);
+    return t * t * (3.0f - 2.0f * t);
+}
+
+// grid: (ceil(width / block.x), ceil(height / block.y)); region: width × height × 3;
+// alpha: width × height; restored: 3 × S × S.
+extern "C" __global__ void paste_back(const PasteParams p, float* region, float* alpha,
+                                      const float* restored) {
+    int x = blockIdx.x * blockDim.x + threadIdx.x;
+    int y = blockIdx.y * blockDim.y + threadIdx.y;
+    if (x >= p.width || y >= p.height) return;
+
+    float cx = p.m00 * (float)x + p.m01 * (float)y + p.m02;
+    float cy = p.m10 * (float)x + p.m11 * (float)y + p.m12;
+    // Within `erode` of the crop edge (or outside it) the mask is 0.
+    float e = fminf(p.erode, (float)p.size * 0.5f);
+    float lo = -0.5f + e, hi = (float)p.size - 0.5f - e;
+    if (!(cx > lo && cx < hi && cy > lo && cy < hi)) return;
+
+    float a = p.blend * paste_mask(cx, cy, p.size, p.erode, p.feather);
+    if (!(a > 0.0f)) return;
+
+    float maxc = (float)(p.size - 1);
+    float sx = fminf(fmaxf(cx, 0.0f), maxc), sy = fminf(fmaxf(cy, 0.0f), maxc);
+    int x0 = (int)sx, y0 = (int)sy;
+    float fx = sx - (float)x0, fy = sy - (float)y0;
+    int x1 = min(x0 + 1, p.size - 1), y1 = min(y0 + 1, p.size - 1);
+    long long plane = (long long)p.size * p.size;
+    float* px = region + ((long long)y * p.width + x) * 3;
+    for (int ch = 0; ch < 3; ++ch) {
+        const float* r = restored + ch * plane;
+        float t = r[y0 * p.size + x0] + fx * (r[y0 * p.size + x1] - r[y0 * p.size + x0]);
+        float b = r[y1 * p.size + x0] + fx * (r[y1 * p.size + x1] - r[y1 * p.size + x0]);
+        float v = (t + fy * (b - t) + 1.0f) * 127.5f;
+        px[ch] += a * (v - px[ch]);
+    }
+    long long i = (long long)y * p.width + x;
+    alpha[i] = fmaxf(alpha[i], a);
+}

@@ -1,0 +1,535 @@
+//! The CUDA path of the backend seam (docs/gpu-path.md): kernel sources in `kernels/cuda/*.cu`,
+//! compiled with NVRTC at run time, loaded once per [`CudaKernels`], launched by typed Rust
+//! functions through `cudarc`.
+//!
+//! NVRTC is loaded by absolute path from `$SGPN_DEPS/cuda/` (docs/environment.md: `cargo test`
+//! replaces `LD_LIBRARY_PATH`, and `libnvrtc.so.13` finds its builtins only if they are already
+//! loaded). cudarc opens its libraries by file name; once our absolute-path load has put
+//! `libnvrtc.so.13` into the process, the dynamic loader resolves that name to the loaded copy
+//! (matched by SONAME), so cudarc uses ours. Without `.deps`, cudarc's own search applies.
+
+use crate::affine::Affine2;
+use crate::backend::FaceKernels;
+use crate::error::{KernelError, check_len};
+use crate::image::RgbImage;
+use crate::paste::PasteParams;
+use crate::warp::{BORDER_FILL, MAX_SUPERSAMPLE};
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaSlice, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg,
+};
+use cudarc::nvrtc::{CompileOptions, Ptx, compile_ptx_with_opts};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+/// Kernel sources: (file name, CUDA C source, kernel function names).
+pub const SOURCES: [(&str, &str, &[&str]); 2] = [
+    (
+        "warp.cu",
+        include_str!("../cuda/warp.cu"),
+        &["warp_face_crops"],
+    ),
+    (
+        "paste.cu",
+        include_str!("../cuda/paste.cu"),
+        &["paste_back"],
+    ),
+];
+
+/// Architectures the sources are checked for; the run-time build targets `sm_80` PTX, which the
+/// driver JIT-compiles for newer GPUs (H100 is sm_90).
+pub const ARCHES: [&str; 2] = ["sm_80", "sm_90"];
+
+/// Threads per block side for the 2-D kernels.
+const BLOCK: u32 = 16;
+
+impl From<cudarc::driver::DriverError> for KernelError {
+    fn from(e: cudarc::driver::DriverError) -> Self {
+        KernelError::Cuda(format!("driver: {e}"))
+    }
+}
+
+/// `.deps` of this checkout: `$SGPN_DEPS` at run time, else the path cargo gave at build time.
+pub fn deps_dir() -> PathBuf {
+    std::env::var_os("SGPN_DEPS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(
+                option_env!("SGPN_DEPS")
+                    .unwrap_or(concat!(env!("CARGO_MANIFEST_DIR"), "/../.deps")),
+            )
+        })
+}
+
+/// Loads NVRTC from `$SGPN_DEPS/cuda` (builtins first) once per process. Returns a
+/// description of what was loaded, or an error naming the missing library.
+pub fn load_nvrtc() -> Result<&'static str, KernelError> {
+    static LOADED: OnceLock<Result<String, String>> = OnceLock::new();
+    let result = LOADED.get_or_init(|| {
+        let dir = deps_dir().join("cuda");
+        let builtins = dir.join("libnvrtc-builtins.so.13.0");
+        let nvrtc = dir.join("libnvrtc.so.13");
+        if builtins.is_file() && nvrtc.is_file() {
+            for lib in [&builtins, &nvrtc] {
+                // SAFETY: NVRTC's initialisers only set up its own state. The handles are
+                // leaked on purpose: the libraries must stay loaded for the process lifetime.
+                match unsafe { libloading::Library::new(lib) } {
+                    Ok(handle) => std::mem::forget(handle),
+                    Err(e) => return Err(format!("cannot load {}: {e}", lib.display())),
+                }
+            }
+            return Ok(format!("NVRTC from {}", nvrtc.display()));
+        }
+        // SAFETY: only probes whether the library can be opened.
+        if unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+            Ok("NVRTC from the system library path".to_owned())
+        } else {
+            Err(format!(
+                "NVRTC not found: neither {} nor a system libnvrtc (run scripts/setup.sh)",
+                nvrtc.display()
+            ))
+        }
+    });
+    result.as_deref().map_err(|e| KernelError::Cuda(e.clone()))
+}
+
+/// Compiles one kernel source to PTX for `arch` (e.g. `sm_80`).
+pub fn compile_to_ptx(name: &str, source: &str, arch: &'static str) -> Result<Ptx, KernelError> {
+    load_nvrtc()?;
+    let opts = CompileOptions {
+        arch: Some(arch),
+        name: Some(name.to_owned()),
+        ..Default::default()
+    };
+    compile_ptx_with_opts(source, opts)
+        .map_err(|e| KernelError::Cuda(format!("NVRTC compiling {name} for {arch}: {e}")))
+}
+
+/// Scalars of `warp_face_crops` (kernels/cuda/warp.cu `WarpParams`, same field order).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+struct WarpParams {
+    src_w: i32,
+    src_h: i32,
+    size: i32,
+    count: i32,
+    max_supersample: i32,
+    border: [f32; 3],
+}
+
+// SAFETY: `#[repr(C)]` plain data laid out as the CUDA struct (ints then floats, no padding).
+unsafe impl DeviceRepr for WarpParams {}
+
+/// Scalars of `paste_back` (kernels/cuda/paste.cu `PasteParams`, same field order).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+struct PasteLaunch {
+    width: i32,
+    height: i32,
+    size: i32,
+    m: [f32; 6],
+    blend: f32,
+    erode: f32,
+    feather: f32,
+}
+
+// SAFETY: `#[repr(C)]` plain data laid out as the CUDA struct (ints then floats, no padding).
+unsafe impl DeviceRepr for PasteLaunch {}
+
+fn to_i32(what: &'static str, v: usize) -> Result<i32, KernelError> {
+    i32::try_from(v)
+        .map_err(|_| KernelError::Cuda(format!("{what} = {v} exceeds the kernel's int range")))
+}
+
+fn grid(width: usize, height: usize, depth: usize) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (
+            (width as u32).div_ceil(BLOCK),
+            (height as u32).div_ceil(BLOCK),
+            depth as u32,
+        ),
+        block_dim: (BLOCK, BLOCK, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// The CUDA implementation of [`FaceKernels`]: one context, one stream, kernels compiled once.
+pub struct CudaKernels {
+    stream: Arc<CudaStream>,
+    warp: CudaFunction,
+    paste: CudaFunction,
+}
+
+impl CudaKernels {
+    /// Opens GPU `ordinal` and compiles the kernels. Fails with a clear error (never panics)
+    /// when the CUDA driver or NVRTC is missing.
+    pub fn new(ordinal: usize) -> Result<Self, KernelError> {
+        // SAFETY: only probes whether libcuda can be opened; CudaContext::new panics without it.
+        if !unsafe { cudarc::driver::sys::is_culib_present() } {
+            return Err(KernelError::Cuda(
+                "CUDA driver library (libcuda.so) not found".to_owned(),
+            ));
+        }
+        let ctx = CudaContext::new(ordinal)?;
+        let mut functions = Vec::new();
+        for (name, source, kernels) in SOURCES {
+            let ptx = compile_to_ptx(name, source, ARCHES[0])?;
+            let module = ctx.load_module(ptx)?;
+            for kernel in kernels {
+                functions.push(module.load_function(kernel)?);
+            }
+        }
+        let paste = functions.pop().expect("paste_back loaded");
+        let warp = functions.pop().expect("warp_face_crops loaded");
+        Ok(Self {
+            stream: ctx.default_stream(),
+            warp,
+            paste,
+        })
+    }
+
+    /// The stream every launch goes to (for callers that keep buffers on the device).
+    pub fn stream(&self) -> &Arc<CudaStream> {
+        &self.stream
+    }
+
+    /// Launches `warp_face_crops` on device buffers: `src` interleaved RGB `src_w × src_h`,
+    /// `transforms` N × 6 floats (crop → source), `out` N × 3 × S × S.
+    pub fn launch_warp(
+        &self,
+        src: &CudaSlice<f32>,
+        src_w: usize,
+        src_h: usize,
+        transforms: &CudaSlice<f32>,
+        size: usize,
+        out: &mut CudaSlice<f32>,
+    ) -> Result<(), KernelError> {
+        let count = transforms.len() / 6;
+        check_len(
+            "warp_face_crops transforms [N, 6]",
+            count * 6,
+            transforms.len(),
+        )?;
+        check_len("warp_face_crops source", src_w * src_h * 3, src.len())?;
+        check_len(
+            "warp_face_crops output [N, 3, S, S]",
+            count * 3 * size * size,
+            out.len(),
+        )?;
+        if size == 0 {
+            return Err(KernelError::EmptyCrop(size));
+        }
+        if count == 0 {
+            return Ok(());
+        }
+        let params = WarpParams {
+            src_w: to_i32("source width", src_w)?,
+            src_h: to_i32("source height", src_h)?,
+            size: to_i32("crop size", size)?,
+            count: to_i32("crop count", count)?,
+            max_supersample: MAX_SUPERSAMPLE as i32,
+            border: BORDER_FILL,
+        };
+        let mut launch = self.stream.launch_builder(&self.warp);
+        launch.arg(&params).arg(src).arg(transforms).arg(out);
+        // SAFETY: argument types and order match `warp_face_crops` in warp.cu; buffer lengths
+        // were checked above against the sizes the kernel indexes.
+        unsafe { launch.launch(grid(size, size, count)) }?;
+        Ok(())
+    }
+
+    /// Launches `paste_back` on device buffers: `region` interleaved RGB `width × height`,
+    /// `alpha` width × height, `restored` 3 × S × S.
+    #[allow(clippy::too_many_arguments)]
+    pub fn launch_paste(
+        &self,
+        region: &mut CudaSlice<f32>,
+        alpha: &mut CudaSlice<f32>,
+        width: usize,
+        height: usize,
+        restored: &CudaSlice<f32>,
+        size: usize,
+        region_to_crop: &Affine2,
+        params: &PasteParams,
+    ) -> Result<(), KernelError> {
+        check_len("paste_back region", width * height * 3, region.len())?;
+        check_len("paste_back alpha", width * height, alpha.len())?;
+        check_len(
+            "paste_back restored crop [3, S, S]",
+            3 * size * size,
+            restored.len(),
+        )?;
+        if size == 0 {
+            return Err(KernelError::EmptyCrop(size));
+        }
+        crate::paste::validate_inputs(region_to_crop, params)?;
+        if width == 0 || height == 0 {
+            return Ok(());
+        }
+        let [[m00, m01, m02], [m10, m11, m12]] = region_to_crop.m;
+        let p = PasteLaunch {
+            width: to_i32("region width", width)?,
+            height: to_i32("region height", height)?,
+            size: to_i32("crop size", size)?,
+            m: [m00, m01, m02, m10, m11, m12],
+            blend: params.blend,
+            erode: params.erode,
+            feather: params.feather,
+        };
+        let mut launch = self.stream.launch_builder(&self.paste);
+        launch.arg(&p).arg(region).arg(alpha).arg(restored);
+        // SAFETY: argument types and order match `paste_back` in paste.cu; buffer lengths were
+        // checked above against the sizes the kernel indexes.
+        unsafe { launch.launch(grid(width, height, 1)) }?;
+        Ok(())
+    }
+}
+
+impl FaceKernels for CudaKernels {
+    /// Host-memory convenience: upload, launch, download (the device path uses `launch_warp`).
+    fn warp_face_crops(
+        &self,
+        src: &RgbImage,
+        transforms: &[Affine2],
+        size: usize,
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
+        src.check("warp_face_crops source image")?;
+        check_len(
+            "warp_face_crops output [N, 3, S, S]",
+            transforms.len() * 3 * size * size,
+            out.len(),
+        )?;
+        if let Some(t) = transforms
+            .iter()
+            .find(|t| !t.m.iter().flatten().all(|v| v.is_finite()))
+        {
+            return Err(KernelError::NonFiniteTransform {
+                what: "warp_face_crops transform",
+                transform: *t,
+            });
+        }
+        if size == 0 {
+            return Err(KernelError::EmptyCrop(size));
+        }
+        if transforms.is_empty() {
+            return Ok(());
+        }
+        if src.width == 0 || src.height == 0 {
+            return crate::backend::CpuKernels.warp_face_crops(src, transforms, size, out);
+        }
+        let flat: Vec<f32> = transforms
+            .iter()
+            .flat_map(|t| t.m.into_iter().flatten())
+            .collect();
+        let d_src = self.stream.clone_htod(&src.data)?;
+        let d_t = self.stream.clone_htod(&flat)?;
+        let mut d_out = self.stream.alloc_zeros::<f32>(out.len())?;
+        self.launch_warp(&d_src, src.width, src.height, &d_t, size, &mut d_out)?;
+        self.stream.memcpy_dtoh(&d_out, out)?;
+        self.stream.synchronize()?;
+        Ok(())
+    }
+
+    /// Host-memory convenience: upload, launch, download (the device path uses `launch_paste`).
+    fn paste_back(
+        &self,
+        region: &mut RgbImage,
+        alpha: &mut [f32],
+        restored: &[f32],
+        size: usize,
+        region_to_crop: &Affine2,
+        params: &PasteParams,
+    ) -> Result<(), KernelError> {
+        region.check("paste_back region image")?;
+        check_len(
+            "paste_back alpha",
+            region.width * region.height,
+            alpha.len(),
+        )?;
+        check_len(
+            "paste_back restored crop [3, S, S]",
+            3 * size * size,
+            restored.len(),
+        )?;
+        if size == 0 {
+            return Err(KernelError::EmptyCrop(size));
+        }
+        crate::paste::validate_inputs(region_to_crop, params)?;
+        if region.width == 0 || region.height == 0 {
+            return Ok(());
+        }
+        let mut d_region = self.stream.clone_htod(&region.data)?;
+        let mut d_alpha = self.stream.clone_htod(alpha)?;
+        let d_restored = self.stream.clone_htod(restored)?;
+        self.launch_paste(
+            &mut d_region,
+            &mut d_alpha,
+            region.width,
+            region.height,
+            &d_restored,
+            size,
+            region_to_crop,
+            params,
+        )?;
+        self.stream.memcpy_dtoh(&d_region, &mut region.data)?;
+        self.stream.memcpy_dtoh(&d_alpha, alpha)?;
+        self.stream.synchronize()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::CpuKernels;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// Compares with `tol + |ref|·eps`, printing the first mismatches (llm.c style).
+    fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32, eps: f32) {
+        assert_eq!(got.len(), want.len(), "{what}: lengths");
+        let bad: Vec<usize> = (0..want.len())
+            .filter(|&i| {
+                let diff = (got[i] - want[i]).abs();
+                diff.is_nan() || diff > tol + want[i].abs() * eps
+            })
+            .collect();
+        for &i in bad.iter().take(8) {
+            eprintln!("{what}[{i}]: gpu {} cpu {}", got[i], want[i]);
+        }
+        assert!(
+            bad.is_empty(),
+            "{what}: {} of {} values differ",
+            bad.len(),
+            want.len()
+        );
+    }
+
+    #[test]
+    fn sources_compile_with_nvrtc_and_assemble_with_ptxas() {
+        let dir = deps_dir().join("cuda");
+        let ptxas = dir.join("ptxas");
+        if !ptxas.is_file() || !dir.join("libnvrtc.so.13").is_file() {
+            println!(
+                "skipped: {} has no NVRTC/ptxas (run scripts/setup.sh)",
+                dir.display()
+            );
+            return;
+        }
+        let out_dir = std::env::temp_dir().join(format!("sgpn-kernels-ptx-{}", std::process::id()));
+        std::fs::create_dir_all(&out_dir).unwrap();
+        for (name, source, kernels) in SOURCES {
+            for arch in ARCHES {
+                let ptx = compile_to_ptx(name, source, arch).unwrap_or_else(|e| panic!("{e}"));
+                let text = ptx.to_src();
+                for kernel in kernels {
+                    assert!(
+                        text.contains(&format!(".entry {kernel}")),
+                        "{name}: no entry {kernel} in PTX"
+                    );
+                }
+                let ptx_path = out_dir.join(format!("{name}.{arch}.ptx"));
+                std::fs::write(&ptx_path, &text).unwrap();
+                let cubin = out_dir.join(format!("{name}.{arch}.cubin"));
+                let result = std::process::Command::new(&ptxas)
+                    .arg(format!("-arch={arch}"))
+                    .arg(&ptx_path)
+                    .arg("-o")
+                    .arg(&cubin)
+                    .output()
+                    .expect("run ptxas");
+                assert!(
+                    result.status.success(),
+                    "ptxas {name} for {arch}: {}",
+                    String::from_utf8_lossy(&result.stderr)
+                );
+                let bytes = std::fs::metadata(&cubin).unwrap().len();
+                assert!(bytes > 0);
+                println!("{name}: NVRTC → PTX → ptxas {arch}: {bytes} byte cubin");
+            }
+        }
+        // The check is real: NVRTC rejects broken source with its log.
+        let broken = compile_to_ptx("broken.cu", "extern \"C\" __global__ void f( {", "sm_80");
+        assert!(matches!(broken, Err(KernelError::Cuda(msg)) if msg.contains("broken.cu")));
+        std::fs::remove_dir_all(&out_dir).ok();
+    }
+
+    #[test]
+    fn gpu_kernels_match_the_cpu_reference() {
+        // SAFETY: only probes whether libcuda can be opened.
+        if !unsafe { cudarc::driver::sys::is_culib_present() } {
+            println!("skipped: no CUDA driver (libcuda.so) on this machine");
+            return;
+        }
+        let gpu = CudaKernels::new(0).unwrap_or_else(|e| panic!("{e}"));
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut src = RgbImage::new(203, 157);
+        src.data
+            .iter_mut()
+            .for_each(|v| *v = rng.random_range(0.0..255.0));
+        let rot = |s: f32, a: f32, tx: f32, ty: f32| {
+            let (sn, cs) = a.sin_cos();
+            Affine2 {
+                m: [[s * cs, -s * sn, tx], [s * sn, s * cs, ty]],
+            }
+        };
+        // Upscaling, rotated with border, and supersampled downscaling (k = 3).
+        let transforms = [
+            rot(0.4, 0.1, 20.0, 10.0),
+            rot(0.9, -0.5, -30.0, 60.0),
+            rot(2.6, 0.2, 5.0, -8.0),
+        ];
+        let size = 96;
+        let mut want = vec![0.0; transforms.len() * 3 * size * size];
+        let mut got = want.clone();
+        CpuKernels
+            .warp_face_crops(&src, &transforms, size, &mut want)
+            .unwrap();
+        gpu.warp_face_crops(&src, &transforms, size, &mut got)
+            .unwrap();
+        assert_close("warp_face_crops", &got, &want, 1e-3, 1e-5);
+
+        let crop = &want[..3 * size * size];
+        let region_to_crop = transforms[1]
+            .then(&Affine2::scale_translate(1.0, 3.0, -2.0))
+            .inverse()
+            .unwrap();
+        let params = PasteParams::for_crop(size, 0.9);
+        let mut region = src.clone();
+        let mut alpha: Vec<f32> = (0..203 * 157)
+            .map(|i| if i % 7 == 0 { 0.3 } else { 0.0 })
+            .collect();
+        let (mut region_gpu, mut alpha_gpu) = (region.clone(), alpha.clone());
+        CpuKernels
+            .paste_back(
+                &mut region,
+                &mut alpha,
+                crop,
+                size,
+                &region_to_crop,
+                &params,
+            )
+            .unwrap();
+        gpu.paste_back(
+            &mut region_gpu,
+            &mut alpha_gpu,
+            crop,
+            size,
+            &region_to_crop,
+            &params,
+        )
+        .unwrap();
+        assert_close(
+            "paste_back region",
+            &region_gpu.data,
+            &region.data,
+            0.05,
+            1e-5,
+        );
+        assert_close("paste_back alpha", &alpha_gpu, &alpha, 1e-4, 1e-5);
+        assert!(
+            alpha.iter().filter(|&&a| a > 0.5).count() > 1000,
+            "paste covered too little"
+        );
+    }
+}
