@@ -117,9 +117,11 @@ pub fn environment() -> Result<&'static Environment, ModelError> {
     })
 }
 
-/// Builds a session for the model at `path`: the file is checked first (exists, parses as an
-/// ONNX model), then the providers for `cfg.device` are registered. An explicitly requested GPU
-/// device that this ONNX Runtime cannot provide is an error, never a silent CPU fallback.
+/// Builds a session for the model at `path`: the file must exist, then the providers for
+/// `cfg.device` are registered, then ONNX Runtime loads the model (a refusal is reported as
+/// [`ModelError::Invalid`] with ONNX Runtime's message and what our own decoder makes of it).
+/// An explicitly requested GPU device that this ONNX Runtime cannot provide is an error, never
+/// a silent CPU fallback.
 pub fn build_session(path: &Path, cfg: &SessionConfig) -> Result<Session, ModelError> {
     check_model_file(path)?;
     let env = environment()?;
@@ -158,7 +160,7 @@ pub fn build_session(path: &Path, cfg: &SessionConfig) -> Result<Session, ModelE
         .commit_from_file(path)
         .map_err(|e| ModelError::Invalid {
             path: path.to_owned(),
-            reason: format!("ONNX Runtime rejected it: {e}"),
+            reason: format!("ONNX Runtime rejected it: {e}{}", protobuf_diagnosis(path)),
         })
 }
 
@@ -203,36 +205,37 @@ pub fn tensorrt_cache_dir(model: &Path) -> PathBuf {
     model.with_file_name(name)
 }
 
-/// Missing → [`ModelError::Missing`]; unreadable → [`ModelError::Io`]; not a protobuf
-/// `ModelProto` with a graph (text, truncated, random bytes) → [`ModelError::Invalid`].
-/// Decoding here gives a message about the file itself instead of a later, vaguer one.
+/// Missing → [`ModelError::Missing`]; unreadable or not a file → [`ModelError::Io`], so that
+/// ONNX Runtime is only asked about files that exist.
 fn check_model_file(path: &Path) -> Result<(), ModelError> {
-    let bytes = std::fs::read(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            ModelError::Missing {
-                path: path.to_owned(),
-            }
-        } else {
-            ModelError::Io {
-                path: path.to_owned(),
-                source,
-            }
-        }
-    })?;
-    let invalid = |reason: String| ModelError::Invalid {
-        path: path.to_owned(),
-        reason,
-    };
-    let model = ModelProto::decode(bytes.as_slice()).map_err(|e| {
-        invalid(format!(
-            "protobuf decoding failed ({e}); the file is truncated or not ONNX"
-        ))
-    })?;
-    if model.ir_version <= 0 || model.graph.is_none() || model.opset_import.is_empty() {
-        return Err(invalid(format!(
-            "no ONNX model inside ({} bytes without ir_version, opset_import and graph)",
-            bytes.len()
-        )));
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(_) => Err(ModelError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
+        }),
+        Err(source) if source.kind() == std::io::ErrorKind::NotFound => Err(ModelError::Missing {
+            path: path.to_owned(),
+        }),
+        Err(source) => Err(ModelError::Io {
+            path: path.to_owned(),
+            source,
+        }),
     }
-    Ok(())
+}
+
+/// After ONNX Runtime refused a file: what our own protobuf decoder says about it, which
+/// tells a truncated or non-ONNX file apart from a model ONNX Runtime cannot run.
+fn protobuf_diagnosis(path: &Path) -> String {
+    let Ok(bytes) = std::fs::read(path) else {
+        return String::new();
+    };
+    match ModelProto::decode(bytes.as_slice()) {
+        Err(e) => format!(" (the file is truncated or not ONNX: {e})"),
+        Ok(m) if m.graph.is_none() || m.ir_version <= 0 => format!(
+            " (the file is not ONNX: its {} bytes hold no ir_version and graph)",
+            bytes.len()
+        ),
+        Ok(_) => String::new(),
+    }
 }
