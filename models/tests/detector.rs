@@ -153,6 +153,20 @@ fn images_without_faces_give_none() {
         }
     }
     assert_eq!(det.detect(&gradient, 0.8, 0.4).unwrap(), vec![]);
+    // Real photo content without a face: the lower part of the group photo (shirts, jackets,
+    // hands, a belt), below every chin.
+    let group = image::open(shared_data().join("real-lq/whole/02.png"))
+        .unwrap()
+        .to_rgb8();
+    let (w, h) = (group.width(), group.height());
+    let bottom = image::imageops::crop_imm(&group, 0, h * 2 / 3, w, h - h * 2 / 3).to_image();
+    let bottom = RgbImage::from_rgb8(
+        bottom.width() as usize,
+        bottom.height() as usize,
+        bottom.as_raw(),
+    )
+    .unwrap();
+    assert_eq!(det.detect(&bottom, 0.8, 0.4).unwrap(), vec![]);
 }
 
 #[test]
