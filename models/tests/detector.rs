@@ -199,3 +199,26 @@ fn a_generator_is_not_accepted_as_a_detector() {
         "{msg}"
     );
 }
+
+#[test]
+fn tiny_and_odd_sized_images_are_handled() {
+    let mut det = detector();
+    for (w, h) in [(1, 1), (7, 5), (33, 17), (641, 359)] {
+        let img = RgbImage {
+            width: w,
+            height: h,
+            data: vec![100.0; w * h * 3],
+        };
+        let faces = det.detect(&img, 0.8, 0.4);
+        println!("{w}x{h}: {faces:?}");
+        assert_eq!(faces.unwrap(), vec![], "{w}x{h}");
+    }
+}
+
+#[test]
+fn sessions_move_between_threads() {
+    fn assert_send<T: Send>() {}
+    assert_send::<FaceDetector>();
+    assert_send::<sgpn_models::Generator>();
+    assert_send::<ModelError>();
+}

@@ -201,3 +201,49 @@ fn names_parse_and_print() {
         assert_eq!(v.to_string().parse::<Variant>(), Ok(v));
     }
 }
+
+/// A generator like the identity fixture but with its own input dims and metadata.
+fn custom_generator(name: &str, batch: sgpn_models::onnx::Dim, variant: &str) -> PathBuf {
+    use sgpn_models::onnx::{Dim, ElemType, GraphBuilder, OPSET, write_model};
+    let dims = [batch, Dim::Fixed(3), Dim::Fixed(32), Dim::Fixed(32)];
+    let mut g = GraphBuilder::new(name);
+    g.input("lq", ElemType::F32, &dims);
+    g.node("Identity", &["lq"], &["restored"], vec![]);
+    g.output("restored", ElemType::F32, &dims);
+    let meta = [
+        ("sgpn.template", "sgpn"),
+        ("sgpn.size", "32"),
+        ("sgpn.variant", variant),
+    ];
+    let path = tmp(&format!("{name}.onnx"));
+    write_model(&path, &g.finish(OPSET, &meta)).unwrap();
+    path
+}
+
+#[test]
+fn a_fixed_batch_breaks_the_contract() {
+    let path = custom_generator("fixed_batch", sgpn_models::onnx::Dim::Fixed(1), "no3d");
+    let msg = Generator::load(&path, &cpu()).err().unwrap().to_string();
+    assert!(
+        msg.contains("with a dynamic N") && msg.contains("found float32 [1,3,32,32]"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn variant_full_is_recognised_and_refused_until_the_3d_branch_exists() {
+    let path = custom_generator("variant_full", sgpn_models::onnx::Dim::named("N"), "full");
+    let msg = Generator::load(&path, &cpu()).err().unwrap().to_string();
+    assert!(
+        msg.contains("variant_full.onnx")
+            && msg.contains("variant 'full'")
+            && msg.contains("not supported"),
+        "{msg}"
+    );
+    let path = custom_generator("variant_bad", sgpn_models::onnx::Dim::named("N"), "3d");
+    let msg = Generator::load(&path, &cpu()).err().unwrap().to_string();
+    assert!(
+        msg.contains("metadata 'sgpn.variant': unknown variant '3d'"),
+        "{msg}"
+    );
+}
