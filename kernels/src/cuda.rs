@@ -119,6 +119,19 @@ struct WarpParams {
 // SAFETY: `#[repr(C)]` plain data laid out as the CUDA struct (ints then floats, no padding).
 unsafe impl DeviceRepr for WarpParams {}
 
+impl WarpParams {
+    fn new(src_w: usize, src_h: usize, size: usize, count: usize) -> Result<Self, KernelError> {
+        Ok(Self {
+            src_w: to_i32("source width", src_w)?,
+            src_h: to_i32("source height", src_h)?,
+            size: to_i32("crop size", size)?,
+            count: to_i32("crop count", count)?,
+            max_supersample: MAX_SUPERSAMPLE as i32,
+            border: BORDER_FILL,
+        })
+    }
+}
+
 /// Scalars of `paste_back` (kernels/cuda/paste.cu `PasteParams`, same field order).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -134,6 +147,27 @@ struct PasteLaunch {
 
 // SAFETY: `#[repr(C)]` plain data laid out as the CUDA struct (ints then floats, no padding).
 unsafe impl DeviceRepr for PasteLaunch {}
+
+impl PasteLaunch {
+    fn new(
+        width: usize,
+        height: usize,
+        size: usize,
+        region_to_crop: &Affine2,
+        params: &PasteParams,
+    ) -> Result<Self, KernelError> {
+        let [[m00, m01, m02], [m10, m11, m12]] = region_to_crop.m;
+        Ok(Self {
+            width: to_i32("region width", width)?,
+            height: to_i32("region height", height)?,
+            size: to_i32("crop size", size)?,
+            m: [m00, m01, m02, m10, m11, m12],
+            blend: params.blend,
+            erode: params.erode,
+            feather: params.feather,
+        })
+    }
+}
 
 fn to_i32(what: &'static str, v: usize) -> Result<i32, KernelError> {
     i32::try_from(v)
@@ -221,14 +255,7 @@ impl CudaKernels {
         if count == 0 {
             return Ok(());
         }
-        let params = WarpParams {
-            src_w: to_i32("source width", src_w)?,
-            src_h: to_i32("source height", src_h)?,
-            size: to_i32("crop size", size)?,
-            count: to_i32("crop count", count)?,
-            max_supersample: MAX_SUPERSAMPLE as i32,
-            border: BORDER_FILL,
-        };
+        let params = WarpParams::new(src_w, src_h, size, count)?;
         let mut launch = self.stream.launch_builder(&self.warp);
         launch.arg(&params).arg(src).arg(transforms).arg(out);
         // SAFETY: argument types and order match `warp_face_crops` in warp.cu; buffer lengths
@@ -265,16 +292,7 @@ impl CudaKernels {
         if width == 0 || height == 0 {
             return Ok(());
         }
-        let [[m00, m01, m02], [m10, m11, m12]] = region_to_crop.m;
-        let p = PasteLaunch {
-            width: to_i32("region width", width)?,
-            height: to_i32("region height", height)?,
-            size: to_i32("crop size", size)?,
-            m: [m00, m01, m02, m10, m11, m12],
-            blend: params.blend,
-            erode: params.erode,
-            feather: params.feather,
-        };
+        let p = PasteLaunch::new(width, height, size, region_to_crop, params)?;
         let mut launch = self.stream.launch_builder(&self.paste);
         launch.arg(&p).arg(region).arg(alpha).arg(restored);
         // SAFETY: argument types and order match `paste_back` in paste.cu; buffer lengths were
@@ -454,14 +472,25 @@ mod tests {
         std::fs::remove_dir_all(&out_dir).ok();
     }
 
-    #[test]
-    fn gpu_kernels_match_the_cpu_reference() {
-        // SAFETY: only probes whether libcuda can be opened.
-        if !unsafe { cudarc::driver::sys::is_culib_present() } {
-            println!("skipped: no CUDA driver (libcuda.so) on this machine");
-            return;
-        }
-        let gpu = CudaKernels::new(0).unwrap_or_else(|e| panic!("{e}"));
+    fn floats_to_bytes(v: &[f32]) -> Vec<u8> {
+        v.iter().flat_map(|f| f.to_le_bytes()).collect()
+    }
+
+    fn bytes_to_floats(b: &[u8]) -> Vec<f32> {
+        b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    }
+
+    /// The bytes of a params struct exactly as the launcher passes it to the kernel.
+    fn struct_bytes<T: DeviceRepr>(v: &T) -> Vec<u8> {
+        // SAFETY: T is a `#[repr(C)]` struct of i32/f32 fields without padding.
+        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
+    }
+
+    /// Random source, transforms covering upscaling, rotation with border and supersampled
+    /// downscaling (k = 3), and a paste setup.
+    fn scene() -> (RgbImage, Vec<Affine2>, usize) {
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         let mut src = RgbImage::new(203, 157);
         src.data
@@ -473,13 +502,125 @@ mod tests {
                 m: [[s * cs, -s * sn, tx], [s * sn, s * cs, ty]],
             }
         };
-        // Upscaling, rotated with border, and supersampled downscaling (k = 3).
-        let transforms = [
+        let transforms = vec![
             rot(0.4, 0.1, 20.0, 10.0),
             rot(0.9, -0.5, -30.0, 60.0),
             rot(2.6, 0.2, 5.0, -8.0),
         ];
-        let size = 96;
+        (src, transforms, 96)
+    }
+
+    #[test]
+    fn cuda_sources_emulated_on_the_cpu_match_the_reference() {
+        let cuda_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/cuda"));
+        let dir = std::env::temp_dir().join(format!("sgpn-kernels-emulate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let exe = dir.join("emulate");
+        let built = std::process::Command::new("c++")
+            .args(["-O2", "-std=c++17", "-ffp-contract=off", "-I"])
+            .arg(&cuda_dir)
+            .arg(cuda_dir.join("emulate_main.cpp"))
+            .arg("-o")
+            .arg(&exe)
+            .output();
+        let built = match built {
+            Ok(out) => out,
+            Err(e) => {
+                println!("skipped: no C++ compiler to emulate the CUDA kernels ({e})");
+                return;
+            }
+        };
+        assert!(
+            built.status.success(),
+            "emulation build: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        let run = |mode: &str| {
+            let out = std::process::Command::new(&exe)
+                .arg(mode)
+                .arg(&dir)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "emulate {mode}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let write = |name: &str, bytes: &[u8]| std::fs::write(dir.join(name), bytes).unwrap();
+        let read = |name: &str| bytes_to_floats(&std::fs::read(dir.join(name)).unwrap());
+
+        let (src, transforms, size) = scene();
+        let mut want = vec![0.0; transforms.len() * 3 * size * size];
+        CpuKernels
+            .warp_face_crops(&src, &transforms, size, &mut want)
+            .unwrap();
+        let params = WarpParams::new(src.width, src.height, size, transforms.len()).unwrap();
+        write("params.bin", &struct_bytes(&params));
+        write("src.bin", &floats_to_bytes(&src.data));
+        let flat: Vec<f32> = transforms
+            .iter()
+            .flat_map(|t| t.m.into_iter().flatten())
+            .collect();
+        write("transforms.bin", &floats_to_bytes(&flat));
+        run("warp");
+        assert_close(
+            "emulated warp_face_crops",
+            &read("out.bin"),
+            &want,
+            1e-4,
+            1e-5,
+        );
+
+        let crop = &want[..3 * size * size];
+        let region_to_crop = transforms[1]
+            .then(&Affine2::scale_translate(1.0, 3.0, -2.0))
+            .inverse()
+            .unwrap();
+        let paste = PasteParams::for_crop(size, 0.9);
+        let mut region = src.clone();
+        let mut alpha: Vec<f32> = (0..203 * 157)
+            .map(|i| if i % 7 == 0 { 0.3 } else { 0.0 })
+            .collect();
+        let launch = PasteLaunch::new(203, 157, size, &region_to_crop, &paste).unwrap();
+        write("params.bin", &struct_bytes(&launch));
+        write("region.bin", &floats_to_bytes(&region.data));
+        write("alpha.bin", &floats_to_bytes(&alpha));
+        write("restored.bin", &floats_to_bytes(crop));
+        run("paste");
+        CpuKernels
+            .paste_back(&mut region, &mut alpha, crop, size, &region_to_crop, &paste)
+            .unwrap();
+        assert_close(
+            "emulated paste_back region",
+            &read("region.bin"),
+            &region.data,
+            1e-3,
+            1e-5,
+        );
+        assert_close(
+            "emulated paste_back alpha",
+            &read("alpha.bin"),
+            &alpha,
+            1e-5,
+            1e-5,
+        );
+        assert!(
+            alpha.iter().filter(|&&a| a > 0.5).count() > 1000,
+            "paste covered too little"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn gpu_kernels_match_the_cpu_reference() {
+        // SAFETY: only probes whether libcuda can be opened.
+        if !unsafe { cudarc::driver::sys::is_culib_present() } {
+            println!("skipped: no CUDA driver (libcuda.so) on this machine");
+            return;
+        }
+        let gpu = CudaKernels::new(0).unwrap_or_else(|e| panic!("{e}"));
+        let (src, transforms, size) = scene();
         let mut want = vec![0.0; transforms.len() * 3 * size * size];
         let mut got = want.clone();
         CpuKernels
