@@ -63,21 +63,12 @@ impl FromStr for Device {
     }
 }
 
-/// How to build a session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How to build a session; the default is CPU with ONNX Runtime's own thread count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct SessionConfig {
     pub device: Device,
     /// Threads ONNX Runtime may use inside one operator; 0 lets ONNX Runtime choose.
     pub intra_threads: usize,
-}
-
-impl Default for SessionConfig {
-    fn default() -> Self {
-        Self {
-            device: Device::Cpu,
-            intra_threads: 0,
-        }
-    }
 }
 
 /// The ONNX Runtime library this process loads (see the module header for the search order).

@@ -148,13 +148,15 @@ fn check_len(name: &str, dims: &[i64], len: usize) {
 
 /// The ONNX IR version that goes with an opset of the default domain (ONNX `docs/Versioning.md`:
 /// ONNX 1.12 = IR 8 / opset 17, 1.13 = IR 8 / 18, 1.14 = IR 9 / 19, 1.15 = IR 9 / 20,
-/// 1.16 = IR 10 / 21). ONNX Runtime 1.32 reads all of these.
+/// 1.16 = IR 10 / 21, 1.17 = IR 10 / 22, 1.18 = IR 11 / 23). ONNX Runtime 1.32 reads all of
+/// these.
 pub fn ir_version_for_opset(opset: i64) -> i64 {
     match opset {
         ..=12 => 7,
         13..=18 => 8,
         19..=20 => 9,
-        _ => 10,
+        21..=22 => 10,
+        _ => 11,
     }
 }
 
