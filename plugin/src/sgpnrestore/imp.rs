@@ -1,0 +1,622 @@
+//! `sgpnrestore` implementation: a `GstVideoFilter` working in place on the negotiated frame.
+//!
+//! Per buffer: map every plane of the frame onto an `sgpn_kernels::frame::FrameMut` in its native
+//! pixel format, let `sgpn_face::FaceRestorer` run facexlib's steps on it (detect → track → align →
+//! warp → restore → paste back), then tag each restored face with a
+//! `GstVideoRegionOfInterestMeta` of type `face`. Models load in `start()`, so a bad path or file
+//! fails the READY → PAUSED transition with an error naming the file, before any buffer flows.
+
+use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, Mutex};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::prelude::*;
+use gst_video::subclass::prelude::*;
+use gst_video::{VideoColorMatrix, VideoColorRange, VideoFormat};
+
+use sgpn_face::{FaceRestorer, RestoreParams, RestoredFace, RestorerConfig};
+use sgpn_kernels::frame::{Colorimetry, FrameError, FrameMut, PixelFormat, YuvMatrix};
+
+const DEFAULT_DEVICE: Device = Device::Cpu;
+const DEFAULT_DETECTION_THRESHOLD: f32 = 0.8;
+const DEFAULT_MIN_FACE_SIZE: u32 = 24;
+const DEFAULT_MAX_FACES: u32 = 16;
+const DEFAULT_BLEND: f32 = 1.0;
+const DEFAULT_DETECT_INTERVAL: u32 = 1;
+const DEFAULT_TEMPORAL_SMOOTHING: f32 = 0.5;
+const DEFAULT_THREADS: u32 = 0;
+/// The detector `scripts/setup.sh` fetches, relative to the `.deps` folder (`SGPN_DEPS`).
+const DETECTOR_IN_DEPS: &str = "models/retinaface_mnet025.onnx";
+/// Where that detector lies in the source tree this plugin was built from.
+const DETECTOR_AT_BUILD: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../.deps/models/retinaface_mnet025.onnx"
+);
+/// The generator the training issue ships with the project.
+const DEFAULT_GENERATOR_MODEL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../models/sgpn-small256-no3d.onnx"
+);
+/// Frame sizes the element accepts; below 16 px no face is detectable anyway.
+const MIN_FRAME_SIDE: i32 = 16;
+/// Structure name of the parameters attached to each `face` region-of-interest meta.
+const FACE_PARAMS_NAME: &str = "sgpn-face";
+/// Landmark names in the order of `RestoredFace::landmarks` (the project-wide landmark order).
+const LANDMARK_FIELDS: [[&str; 2]; 5] = [
+    ["left-eye-x", "left-eye-y"],
+    ["right-eye-x", "right-eye-y"],
+    ["nose-x", "nose-y"],
+    ["left-mouth-x", "left-mouth-y"],
+    ["right-mouth-x", "right-mouth-y"],
+];
+
+/// The detector path: `$SGPN_DEPS` at run time wins over the build tree, so an installed plugin
+/// finds the file wherever the set-up script put it.
+static DEFAULT_DETECTOR_MODEL: LazyLock<String> =
+    LazyLock::new(|| match std::env::var_os("SGPN_DEPS") {
+        Some(deps) => Path::new(&deps)
+            .join(DETECTOR_IN_DEPS)
+            .to_string_lossy()
+            .into_owned(),
+        None => DETECTOR_AT_BUILD.to_owned(),
+    });
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "sgpnrestore",
+        gst::DebugColorFlags::empty(),
+        Some("SGPN face restoration"),
+    )
+});
+
+/// Where the networks run; maps onto `sgpn_models::runtime::Device`.
+#[derive(Debug, Eq, PartialEq, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstSgpnDevice")]
+pub enum Device {
+    #[enum_value(name = "CPU (ONNX Runtime CPU execution provider)", nick = "cpu")]
+    Cpu = 0,
+    #[enum_value(name = "CUDA (ONNX Runtime CUDA execution provider)", nick = "cuda")]
+    Cuda = 1,
+    #[enum_value(
+        name = "TensorRT (ONNX Runtime TensorRT execution provider)",
+        nick = "tensorrt"
+    )]
+    TensorRt = 2,
+}
+
+impl From<Device> for sgpn_models::runtime::Device {
+    fn from(device: Device) -> Self {
+        match device {
+            Device::Cpu => Self::Cpu,
+            Device::Cuda => Self::Cuda,
+            Device::TensorRt => Self::TensorRt,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Settings {
+    detector_model: PathBuf,
+    generator_model: PathBuf,
+    device: Device,
+    detection_threshold: f32,
+    min_face_size: u32,
+    max_faces: u32,
+    blend: f32,
+    detect_interval: u32,
+    temporal_smoothing: f32,
+    threads: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            detector_model: PathBuf::from(DEFAULT_DETECTOR_MODEL.as_str()),
+            generator_model: PathBuf::from(DEFAULT_GENERATOR_MODEL),
+            device: DEFAULT_DEVICE,
+            detection_threshold: DEFAULT_DETECTION_THRESHOLD,
+            min_face_size: DEFAULT_MIN_FACE_SIZE,
+            max_faces: DEFAULT_MAX_FACES,
+            blend: DEFAULT_BLEND,
+            detect_interval: DEFAULT_DETECT_INTERVAL,
+            temporal_smoothing: DEFAULT_TEMPORAL_SMOOTHING,
+            threads: DEFAULT_THREADS,
+        }
+    }
+}
+
+impl Settings {
+    fn restorer_config(&self) -> RestorerConfig {
+        RestorerConfig {
+            detector_model: self.detector_model.clone(),
+            generator_model: self.generator_model.clone(),
+            device: self.device.into(),
+            threads: self.threads as usize,
+        }
+    }
+
+    fn restore_params(&self) -> RestoreParams {
+        RestoreParams {
+            detection_threshold: self.detection_threshold,
+            min_face_size: self.min_face_size as f32,
+            max_faces: self.max_faces as usize,
+            blend: self.blend,
+            detect_interval: self.detect_interval,
+            temporal_smoothing: self.temporal_smoothing,
+            // Not a property: the restorer's default working size of the detector.
+            ..RestoreParams::default()
+        }
+    }
+}
+
+/// How the negotiated frames are laid out, fixed in `set_info`.
+#[derive(Debug, Clone, Copy)]
+struct FrameLayout {
+    format: PixelFormat,
+    colorimetry: Colorimetry,
+    width: u32,
+    height: u32,
+}
+
+struct State {
+    restorer: FaceRestorer,
+    /// `None` until caps are negotiated.
+    layout: Option<FrameLayout>,
+    /// Faces restored in the current buffer, handed from `transform_frame_ip` (frame mapped) to
+    /// `transform_ip` (frame unmapped, buffer free to take metas).
+    faces: Vec<RestoredFace>,
+}
+
+#[derive(Default)]
+pub struct SgpnRestore {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+}
+
+/// The kernels' pixel format for a negotiated GStreamer format; `None` for formats outside the
+/// pad template.
+fn pixel_format(format: VideoFormat) -> Option<PixelFormat> {
+    match format {
+        VideoFormat::Rgb => Some(PixelFormat::Rgb),
+        VideoFormat::Rgbx => Some(PixelFormat::Rgbx),
+        VideoFormat::Rgba => Some(PixelFormat::Rgba),
+        VideoFormat::Bgrx => Some(PixelFormat::Bgrx),
+        VideoFormat::Bgra => Some(PixelFormat::Bgra),
+        VideoFormat::I420 => Some(PixelFormat::I420),
+        VideoFormat::Nv12 => Some(PixelFormat::Nv12),
+        _ => None,
+    }
+}
+
+/// YUV ↔ RGB conversion the restorer must use. The caps' matrix when it is one the kernels know;
+/// otherwise GStreamer's own default rule (BT.709 above SD heights, BT.601 up to 576 lines).
+fn colorimetry(info: &gst_video::VideoInfo) -> Colorimetry {
+    let colorimetry = info.colorimetry();
+    let matrix = match colorimetry.matrix() {
+        VideoColorMatrix::Bt709 => YuvMatrix::Bt709,
+        VideoColorMatrix::Bt601 => YuvMatrix::Bt601,
+        _ if info.height() > 576 => YuvMatrix::Bt709,
+        _ => YuvMatrix::Bt601,
+    };
+    let full_range =
+        info.format_info().is_rgb() || colorimetry.range() == VideoColorRange::Range0_255;
+    Colorimetry { matrix, full_range }
+}
+
+/// All planes of a mapped, writable frame as one `FrameMut`.
+fn frame_mut<'a>(
+    frame: &'a mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+    layout: FrameLayout,
+) -> Result<FrameMut<'a>, FrameError> {
+    let width = frame.width() as usize;
+    let height = frame.height() as usize;
+    let n_planes = frame.n_planes() as usize;
+    // Strides of these formats are positive: GStreamer only uses negative strides for flipped
+    // system-memory layouts that none of the negotiated formats produce.
+    let strides = frame.plane_stride()[..n_planes]
+        .iter()
+        .map(|&stride| stride as usize)
+        .collect();
+    let planes = frame.planes_data_mut().into_iter().take(n_planes).collect();
+    FrameMut::new(
+        layout.format,
+        width,
+        height,
+        planes,
+        strides,
+        layout.colorimetry,
+    )
+}
+
+/// The integer rectangle (x, y, w, h) of a face box, clipped to the frame.
+fn roi_rect(bbox: [f32; 4], width: u32, height: u32) -> (u32, u32, u32, u32) {
+    let clip = |v: f32, max: u32| v.round().clamp(0.0, max as f32) as u32;
+    let (x0, y0) = (clip(bbox[0], width), clip(bbox[1], height));
+    let (x1, y1) = (clip(bbox[2], width), clip(bbox[3], height));
+    (x0, y0, x1.saturating_sub(x0), y1.saturating_sub(y0))
+}
+
+/// One `face` region-of-interest meta per restored face, with track id, score and landmarks.
+fn attach_face_metas(buffer: &mut gst::BufferRef, faces: &[RestoredFace], width: u32, height: u32) {
+    for face in faces {
+        let mut params = gst::Structure::builder(FACE_PARAMS_NAME)
+            .field("track-id", face.track_id)
+            .field("score", face.score as f64);
+        for (point, [x_name, y_name]) in face.landmarks.iter().zip(LANDMARK_FIELDS) {
+            params = params
+                .field(x_name, point[0] as f64)
+                .field(y_name, point[1] as f64);
+        }
+        let mut meta = gst_video::VideoRegionOfInterestMeta::add(
+            buffer,
+            "face",
+            roi_rect(face.bbox, width, height),
+        );
+        // The meta's id is an i32; ids past that range stay in the params only.
+        if let Ok(id) = i32::try_from(face.track_id) {
+            meta.set_id(id);
+        }
+        meta.add_param(params.build());
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for SgpnRestore {
+    const NAME: &'static str = "GstSgpnRestore";
+    type Type = super::SgpnRestore;
+    type ParentType = gst_video::VideoFilter;
+}
+
+impl ObjectImpl for SgpnRestore {
+    fn constructed(&self) {
+        self.parent_constructed();
+        // GstVideoFilter turns QoS on, which would drop late frames unprocessed; restoring a
+        // recording must deliver every frame. Users of live previews can set qos=true.
+        self.obj().set_qos(false);
+    }
+
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecString::builder("detector-model")
+                    .nick("Detector model")
+                    .blurb("RetinaFace ONNX file giving face boxes and 5 landmarks")
+                    .default_value(Some(DEFAULT_DETECTOR_MODEL.as_str()))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("generator-model")
+                    .nick("Generator model")
+                    .blurb("SGPN generator ONNX file following the sgpn generator contract")
+                    .default_value(Some(DEFAULT_GENERATOR_MODEL))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("device", DEFAULT_DEVICE)
+                    .nick("Device")
+                    .blurb("Where the networks run (only cpu is available in this build)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecFloat::builder("detection-threshold")
+                    .nick("Detection threshold")
+                    .blurb("Minimum detector score of a face")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_DETECTION_THRESHOLD)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("min-face-size")
+                    .nick("Minimum face size")
+                    .blurb("Smallest face restored, in frame pixels (box side)")
+                    .default_value(DEFAULT_MIN_FACE_SIZE)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("max-faces")
+                    .nick("Maximum faces")
+                    .blurb("Faces restored per frame; the highest-scoring are kept")
+                    .minimum(1)
+                    .maximum(1024)
+                    .default_value(DEFAULT_MAX_FACES)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecFloat::builder("blend")
+                    .nick("Blend")
+                    .blurb("0 keeps the original face, 1 pastes the fully restored face")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_BLEND)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("detect-interval")
+                    .nick("Detect interval")
+                    .blurb("Run the detector every N frames and track faces in between")
+                    .minimum(1)
+                    .maximum(1000)
+                    .default_value(DEFAULT_DETECT_INTERVAL)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecFloat::builder("temporal-smoothing")
+                    .nick("Temporal smoothing")
+                    .blurb("Landmark smoothing across frames against flicker (0 = none)")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_TEMPORAL_SMOOTHING)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("threads")
+                    .nick("Threads")
+                    .blurb("ONNX Runtime intra-op threads (0 = automatic)")
+                    .maximum(1024)
+                    .default_value(DEFAULT_THREADS)
+                    .mutable_ready()
+                    .build(),
+            ]
+        });
+
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut settings = self.settings.lock().unwrap();
+        match pspec.name() {
+            "detector-model" => {
+                let path: Option<String> = value.get().expect("type checked upstream");
+                settings.detector_model =
+                    PathBuf::from(path.unwrap_or_else(|| DEFAULT_DETECTOR_MODEL.clone()));
+            }
+            "generator-model" => {
+                let path: Option<String> = value.get().expect("type checked upstream");
+                settings.generator_model =
+                    path.map_or_else(|| PathBuf::from(DEFAULT_GENERATOR_MODEL), PathBuf::from);
+            }
+            "device" => settings.device = value.get().expect("type checked upstream"),
+            "detection-threshold" => {
+                settings.detection_threshold = value.get().expect("type checked upstream")
+            }
+            "min-face-size" => settings.min_face_size = value.get().expect("type checked upstream"),
+            "max-faces" => settings.max_faces = value.get().expect("type checked upstream"),
+            "blend" => settings.blend = value.get().expect("type checked upstream"),
+            "detect-interval" => {
+                settings.detect_interval = value.get().expect("type checked upstream")
+            }
+            "temporal-smoothing" => {
+                settings.temporal_smoothing = value.get().expect("type checked upstream")
+            }
+            "threads" => settings.threads = value.get().expect("type checked upstream"),
+            _ => unimplemented!(),
+        }
+        gst::info!(CAT, imp = self, "{} set to {:?}", pspec.name(), value);
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let settings = self.settings.lock().unwrap();
+        match pspec.name() {
+            "detector-model" => settings.detector_model.to_string_lossy().to_value(),
+            "generator-model" => settings.generator_model.to_string_lossy().to_value(),
+            "device" => settings.device.to_value(),
+            "detection-threshold" => settings.detection_threshold.to_value(),
+            "min-face-size" => settings.min_face_size.to_value(),
+            "max-faces" => settings.max_faces.to_value(),
+            "blend" => settings.blend.to_value(),
+            "detect-interval" => settings.detect_interval.to_value(),
+            "temporal-smoothing" => settings.temporal_smoothing.to_value(),
+            "threads" => settings.threads.to_value(),
+            _ => unimplemented!(),
+        }
+    }
+}
+
+impl GstObjectImpl for SgpnRestore {}
+
+impl ElementImpl for SgpnRestore {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "SGPN face restoration",
+                "Filter/Effect/Video",
+                "Detects, tracks and restores every face with an SGPN generator \
+                 (Zhu et al., CVPR 2022), tagging each with a face region-of-interest meta",
+                "The sgpn developers",
+            )
+        });
+
+        Some(&*ELEMENT_METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = gst_video::VideoCapsBuilder::new()
+                .format_list([
+                    VideoFormat::Rgb,
+                    VideoFormat::Rgbx,
+                    VideoFormat::Rgba,
+                    VideoFormat::Bgrx,
+                    VideoFormat::Bgra,
+                    VideoFormat::I420,
+                    VideoFormat::Nv12,
+                ])
+                .width_range(MIN_FRAME_SIDE..=i32::MAX)
+                .height_range(MIN_FRAME_SIDE..=i32::MAX)
+                .build();
+            let sink_pad_template = gst::PadTemplate::new(
+                "sink",
+                gst::PadDirection::Sink,
+                gst::PadPresence::Always,
+                &caps,
+            )
+            .unwrap();
+            let src_pad_template = gst::PadTemplate::new(
+                "src",
+                gst::PadDirection::Src,
+                gst::PadPresence::Always,
+                &caps,
+            )
+            .unwrap();
+
+            vec![sink_pad_template, src_pad_template]
+        });
+
+        PAD_TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for SgpnRestore {
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = self.settings.lock().unwrap().clone();
+        if settings.generator_model == Path::new(DEFAULT_GENERATOR_MODEL)
+            && !settings.generator_model.exists()
+        {
+            return Err(gst::error_msg!(
+                gst::LibraryError::Settings,
+                (
+                    "The default generator model {} is not shipped yet: set generator-model to an SGPN generator ONNX file",
+                    settings.generator_model.display()
+                )
+            ));
+        }
+
+        let restorer = FaceRestorer::new(&settings.restorer_config()).map_err(|err| {
+            gst::error_msg!(
+                gst::LibraryError::Settings,
+                ("Cannot load the face models: {}", err),
+                [
+                    "detector-model={} generator-model={} device={:?} threads={}",
+                    settings.detector_model.display(),
+                    settings.generator_model.display(),
+                    settings.device,
+                    settings.threads
+                ]
+            )
+        })?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "Loaded detector {} and generator {} on {:?}",
+            settings.detector_model.display(),
+            settings.generator_model.display(),
+            settings.device
+        );
+
+        *self.state.lock().unwrap() = Some(State {
+            restorer,
+            layout: None,
+            faces: Vec::new(),
+        });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap() = None;
+        gst::info!(CAT, imp = self, "Stopped");
+        Ok(())
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        // After a flush (seek) the next frame is unrelated to the tracked faces.
+        if let gst::EventView::FlushStop(_) = event.view()
+            && let Some(state) = self.state.lock().unwrap().as_mut()
+        {
+            state.restorer.reset();
+        }
+        self.parent_sink_event(event)
+    }
+
+    fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        // The VideoFilter parent maps the frame and calls `transform_frame_ip`; the metas go on
+        // once the frame is unmapped and the buffer is ours again.
+        let flow = self.parent_transform_ip(buf)?;
+        let mut state_guard = self.state.lock().unwrap();
+        if let Some(State {
+            layout: Some(layout),
+            faces,
+            ..
+        }) = state_guard.as_mut()
+        {
+            attach_face_metas(buf, faces, layout.width, layout.height);
+            faces.clear();
+        }
+        Ok(flow)
+    }
+}
+
+impl VideoFilterImpl for SgpnRestore {
+    fn set_info(
+        &self,
+        incaps: &gst::Caps,
+        in_info: &gst_video::VideoInfo,
+        _outcaps: &gst::Caps,
+        _out_info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
+        let format = pixel_format(in_info.format())
+            .ok_or_else(|| gst::loggable_error!(CAT, "Unsupported caps {}", incaps))?;
+        let layout = FrameLayout {
+            format,
+            colorimetry: colorimetry(in_info),
+            width: in_info.width(),
+            height: in_info.height(),
+        };
+        let mut state_guard = self.state.lock().unwrap();
+        let state = state_guard
+            .as_mut()
+            .ok_or_else(|| gst::loggable_error!(CAT, "Caps set before the models were loaded"))?;
+        // New caps may mean a new size or source: earlier tracks no longer apply.
+        state.restorer.reset();
+        state.layout = Some(layout);
+        gst::debug!(CAT, imp = self, "Configured for {} as {:?}", incaps, layout);
+        Ok(())
+    }
+
+    fn transform_frame_ip(
+        &self,
+        frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        // Copy the numbers out so a property change while playing never waits on a frame.
+        let params = self.settings.lock().unwrap().restore_params();
+
+        let mut state_guard = self.state.lock().unwrap();
+        let Some(state) = state_guard.as_mut() else {
+            gst::element_imp_error!(self, gst::CoreError::Negotiation, ["Have no state yet"]);
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        let Some(layout) = state.layout else {
+            gst::element_imp_error!(self, gst::CoreError::Negotiation, ["Have no caps yet"]);
+            return Err(gst::FlowError::NotNegotiated);
+        };
+
+        if frame.buffer().flags().contains(gst::BufferFlags::DISCONT) {
+            gst::debug!(CAT, imp = self, "Discontinuity: forgetting tracked faces");
+            state.restorer.reset();
+        }
+
+        let mut frame_mut = frame_mut(frame, layout).map_err(|err| {
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::Format,
+                ("Cannot map the frame: {}", err)
+            );
+            gst::FlowError::Error
+        })?;
+        state.faces = state
+            .restorer
+            .process_frame(&mut frame_mut, &params)
+            .map_err(|err| {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Failed,
+                    ("Face restoration failed: {}", err)
+                );
+                gst::FlowError::Error
+            })?;
+        gst::trace!(CAT, imp = self, "Restored {} faces", state.faces.len());
+
+        Ok(gst::FlowSuccess::Ok)
+    }
+}

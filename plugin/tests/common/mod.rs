@@ -1,0 +1,212 @@
+//! Shared set-up of the `sgpnrestore` tests: GStreamer and plugin registration, the identity
+//! generator fixture, a real photo placed in a frame, and frames in every negotiated format.
+
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Once, OnceLock};
+
+use gst_video::VideoFormat;
+use gst_video::prelude::*;
+
+/// Every format in the element's pad template.
+pub const FORMATS: [VideoFormat; 7] = [
+    VideoFormat::Rgb,
+    VideoFormat::Rgbx,
+    VideoFormat::Rgba,
+    VideoFormat::Bgrx,
+    VideoFormat::Bgra,
+    VideoFormat::I420,
+    VideoFormat::Nv12,
+];
+
+/// Side of the identity generator's square crop.
+pub const GENERATOR_SIZE: usize = 256;
+
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        gstsgpn::plugin_register_static().expect("sgpn plugin registers");
+    });
+}
+
+/// `.deps` as `scripts/setup.sh` filled it (`SGPN_DEPS`, set for cargo by `.cargo/config.toml`).
+pub fn deps_dir() -> PathBuf {
+    std::env::var_os("SGPN_DEPS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.deps"),
+        PathBuf::from,
+    )
+}
+
+/// A temporary folder that lives as long as the test process.
+pub fn scratch_dir() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("temporary folder"))
+        .path()
+}
+
+/// An SGPN-contract generator whose output equals its input, written once per test process.
+pub fn identity_generator() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = scratch_dir().join("identity-generator.onnx");
+        sgpn_models::fixtures::write_identity_generator(
+            &path,
+            GENERATOR_SIZE,
+            sgpn_models::contract::Template::Sgpn,
+        )
+        .expect("identity generator fixture");
+        path
+    })
+}
+
+/// The element with the identity generator and the shipped detector.
+pub fn restore_element() -> gst::Element {
+    gst::ElementFactory::make("sgpnrestore")
+        .property("generator-model", identity_generator().to_str().unwrap())
+        .build()
+        .expect("sgpnrestore element")
+}
+
+/// A White House portrait (one face, about 90 px high after scaling) on the left of a flat grey
+/// 480×360 canvas, so that the right half lies far from any face.
+pub fn portrait_frame() -> image::RgbImage {
+    let photo = image::open(deps_dir().join("data/whitehouse/obama.jpg"))
+        .expect("decode .deps/data/whitehouse/obama.jpg")
+        .to_rgb8();
+    let photo = image::imageops::resize(&photo, 240, 300, image::imageops::FilterType::Triangle);
+    let mut canvas = image::RgbImage::from_pixel(480, 360, image::Rgb([128, 128, 128]));
+    image::imageops::replace(&mut canvas, &photo, 0, 30);
+    canvas
+}
+
+/// A smooth, face-free test pattern: each channel a different gradient.
+pub fn gradient_frame(width: u32, height: u32) -> image::RgbImage {
+    image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([
+            (x * 255 / width.max(2)) as u8,
+            (y * 255 / height.max(2)) as u8,
+            ((x + y) * 127 / (width + height)) as u8,
+        ])
+    })
+}
+
+pub fn video_info(format: VideoFormat, width: u32, height: u32) -> gst_video::VideoInfo {
+    gst_video::VideoInfo::builder(format, width, height)
+        .fps(gst::Fraction::new(25, 1))
+        .build()
+        .expect("valid video info")
+}
+
+/// `image` in `format` (converted by GStreamer's own converter), as one buffer.
+pub fn frame_buffer(image: &image::RgbImage, format: VideoFormat) -> gst::Buffer {
+    let (width, height) = image.dimensions();
+    let rgb_info = video_info(VideoFormat::Rgb, width, height);
+    let mut rgb = gst::Buffer::with_size(rgb_info.size()).unwrap();
+    {
+        let rgb = rgb.get_mut().unwrap();
+        let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(rgb, &rgb_info).unwrap();
+        let stride = frame.plane_stride()[0] as usize;
+        let row = 3 * width as usize;
+        let data = frame.plane_data_mut(0).unwrap();
+        for (y, src) in image.as_raw().chunks_exact(row).enumerate() {
+            data[y * stride..y * stride + row].copy_from_slice(src);
+        }
+    }
+    if format == VideoFormat::Rgb {
+        return rgb;
+    }
+
+    let out_info = video_info(format, width, height);
+    let converter = gst_video::VideoConverter::new(&rgb_info, &out_info, None).unwrap();
+    let src = gst_video::VideoFrame::from_buffer_readable(rgb, &rgb_info).unwrap();
+    let mut out = gst::Buffer::with_size(out_info.size()).unwrap();
+    {
+        let out = out.get_mut().unwrap();
+        let mut dst = gst_video::VideoFrameRef::from_buffer_ref_writable(out, &out_info).unwrap();
+        converter.frame_ref(&src.as_video_frame_ref(), &mut dst);
+    }
+    out
+}
+
+/// A `face` region of interest and its parameters, read back from a buffer.
+#[derive(Debug, Clone)]
+pub struct FaceRoi {
+    pub rect: (u32, u32, u32, u32),
+    pub track_id: u64,
+    pub score: f64,
+    pub landmarks: [[f64; 2]; 5],
+}
+
+pub fn face_rois(buffer: &gst::BufferRef) -> Vec<FaceRoi> {
+    const LANDMARKS: [&str; 5] = ["left-eye", "right-eye", "nose", "left-mouth", "right-mouth"];
+    buffer
+        .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+        .filter(|meta| meta.roi_type() == "face")
+        .map(|meta| {
+            let params = meta
+                .param("sgpn-face")
+                .expect("face ROI carries sgpn-face params");
+            let coord = |name: String| params.get::<f64>(name.as_str()).unwrap();
+            FaceRoi {
+                rect: meta.rect(),
+                track_id: params.get("track-id").unwrap(),
+                score: params.get("score").unwrap(),
+                landmarks: LANDMARKS
+                    .map(|name| [coord(format!("{name}-x")), coord(format!("{name}-y"))]),
+            }
+        })
+        .collect()
+}
+
+/// Whether pixel (x, y) lies within `margin` times the larger box side of any face box.
+pub fn near_a_face(rois: &[FaceRoi], x: u32, y: u32, margin: f64) -> bool {
+    rois.iter().any(|roi| {
+        let (rx, ry, rw, rh) = roi.rect;
+        let pad = margin * rw.max(rh) as f64;
+        let (x, y) = (x as f64, y as f64);
+        x >= rx as f64 - pad
+            && x < (rx + rw) as f64 + pad
+            && y >= ry as f64 - pad
+            && y < (ry + rh) as f64 + pad
+    })
+}
+
+/// Every visible byte of a frame in plane order, with the frame pixel (x, y) it belongs to
+/// (the top-left pixel of its block for sub-sampled chroma), so comparisons can skip bytes near a
+/// face. Row padding is left out.
+pub fn frame_bytes(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Vec<(u32, u32, u8)> {
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info).unwrap();
+    let finfo = info.format_info();
+    let mut bytes = Vec::new();
+    for plane in 0..frame.n_planes() {
+        let stride = frame.plane_stride()[plane as usize] as usize;
+        let data = frame.plane_data(plane).unwrap();
+        // The first component stored in the plane gives its sub-sampling and pixel stride.
+        let comp = (0..finfo.n_components() as usize)
+            .find(|&c| finfo.plane()[c] == plane)
+            .unwrap();
+        let (wsub, hsub) = (finfo.w_sub()[comp], finfo.h_sub()[comp]);
+        let pixel_stride = finfo.pixel_stride()[comp] as usize;
+        let plane_w = info.width().div_ceil(1 << wsub) as usize;
+        let plane_h = info.height().div_ceil(1 << hsub) as usize;
+        for py in 0..plane_h {
+            for bx in 0..plane_w * pixel_stride {
+                let (x, y) = ((bx / pixel_stride) << wsub, py << hsub);
+                bytes.push((x as u32, y as u32, data[py * stride + bx]));
+            }
+        }
+    }
+    bytes
+}
+
+/// Reads the first error message from a bus, waiting up to `timeout`.
+pub fn bus_error(bus: &gst::Bus, timeout: gst::ClockTime) -> Option<gst::glib::Error> {
+    bus.timed_pop_filtered(timeout, &[gst::MessageType::Error])
+        .and_then(|msg| match msg.view() {
+            gst::MessageView::Error(err) => Some(err.error()),
+            _ => None,
+        })
+}

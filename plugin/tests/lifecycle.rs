@@ -1,0 +1,292 @@
+//! `sgpnrestore` across its life: bad models or devices fail the start with a bus error naming
+//! the culprit, a failed or stopped element restarts cleanly, property changes while playing lose
+//! or reorder no buffer, and tracks are forgotten at discontinuities and flushes.
+
+mod common;
+
+use common::*;
+use gst::prelude::*;
+use gst_video::VideoFormat;
+
+/// `videotestsrc ! sgpnrestore ! fakesink`, with `configure` applied to the restorer.
+fn pipeline(configure: impl FnOnce(&gst::Element)) -> (gst::Pipeline, gst::Element) {
+    init();
+    let pipeline = gst::Pipeline::new();
+    let src = gst::ElementFactory::make("videotestsrc")
+        .property("num-buffers", 2)
+        .build()
+        .unwrap();
+    let restore = restore_element();
+    configure(&restore);
+    let sink = gst::ElementFactory::make("fakesink").build().unwrap();
+    pipeline.add_many([&src, &restore, &sink]).unwrap();
+    gst::Element::link_many([&src, &restore, &sink]).unwrap();
+    (pipeline, restore)
+}
+
+/// Starts a pipeline whose restorer `configure` breaks; returns the bus error's message.
+fn start_error(configure: impl FnOnce(&gst::Element)) -> String {
+    let (pipeline, _) = pipeline(configure);
+    let result = pipeline.set_state(gst::State::Paused);
+    let error = bus_error(&pipeline.bus().unwrap(), gst::ClockTime::from_seconds(10));
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(result.is_err(), "the start must fail");
+    error
+        .expect("an error message on the bus")
+        .message()
+        .to_string()
+}
+
+/// Runs a pipeline to the end of its stream; panics with the bus error if there is one.
+fn run_to_eos(pipeline: &gst::Pipeline) {
+    pipeline
+        .set_state(gst::State::Playing)
+        .expect("pipeline plays");
+    let bus = pipeline.bus().unwrap();
+    let msg = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(60),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("EOS within 60 s");
+    if let gst::MessageView::Error(err) = msg.view() {
+        panic!("pipeline error: {} ({:?})", err.error(), err.debug());
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+}
+
+fn set_path(element: &gst::Element, property: &str, path: &std::path::Path) {
+    element.set_property(property, path.to_str().unwrap());
+}
+
+#[test]
+fn missing_generator_is_named() {
+    let path = scratch_dir().join("no-such-generator.onnx");
+    let message = start_error(|e| set_path(e, "generator-model", &path));
+    assert!(message.contains(path.to_str().unwrap()), "{message}");
+}
+
+#[test]
+fn missing_detector_is_named() {
+    let path = scratch_dir().join("no-such-detector.onnx");
+    let message = start_error(|e| set_path(e, "detector-model", &path));
+    assert!(message.contains(path.to_str().unwrap()), "{message}");
+}
+
+#[test]
+fn broken_generators_are_named() {
+    use sgpn_models::fixtures::{BrokenGenerator, write_broken_generator};
+    for kind in [
+        BrokenGenerator::WrongInputName,
+        BrokenGenerator::WrongRank,
+        BrokenGenerator::WrongDtype,
+        BrokenGenerator::MissingSize,
+        BrokenGenerator::UnknownTemplate,
+        BrokenGenerator::Truncated,
+        BrokenGenerator::NotOnnx,
+    ] {
+        let path = scratch_dir().join(format!("broken-{kind:?}.onnx"));
+        write_broken_generator(&path, kind).unwrap();
+        let message = start_error(|e| set_path(e, "generator-model", &path));
+        assert!(
+            message.contains(path.to_str().unwrap()),
+            "{kind:?}: {message}"
+        );
+    }
+}
+
+#[test]
+fn detector_given_as_generator_violates_the_contract() {
+    // A valid ONNX file, but not a generator: wrong inputs, outputs and metadata.
+    let path = deps_dir().join("models/retinaface_mnet025.onnx");
+    let message = start_error(|e| set_path(e, "generator-model", &path));
+    assert!(message.contains(path.to_str().unwrap()), "{message}");
+}
+
+#[test]
+fn generator_given_as_detector_is_named() {
+    let path = identity_generator();
+    let message = start_error(|e| set_path(e, "detector-model", path));
+    assert!(message.contains(path.to_str().unwrap()), "{message}");
+}
+
+#[test]
+fn unavailable_devices_fail_clearly() {
+    for device in ["cuda", "tensorrt"] {
+        let message = start_error(|e| e.set_property_from_str("device", device));
+        assert!(
+            message.to_lowercase().contains(device),
+            "device={device}: the error must name the device: {message}"
+        );
+    }
+}
+
+#[test]
+fn default_generator_is_loaded_or_reported_as_not_shipped() {
+    init();
+    let element = gst::ElementFactory::make("sgpnrestore").build().unwrap();
+    let default: String = element.property("generator-model");
+    assert!(
+        default.ends_with("models/sgpn-small256-no3d.onnx"),
+        "{default}"
+    );
+    let (pipeline, _) = pipeline(|e| e.set_property("generator-model", None::<&str>));
+    if std::path::Path::new(&default).exists() {
+        run_to_eos(&pipeline);
+    } else {
+        let result = pipeline.set_state(gst::State::Paused);
+        let error = bus_error(&pipeline.bus().unwrap(), gst::ClockTime::from_seconds(10));
+        pipeline.set_state(gst::State::Null).unwrap();
+        assert!(result.is_err());
+        let message = error.unwrap().message().to_string();
+        assert!(
+            message.contains("not shipped yet") && message.contains(&default),
+            "{message}"
+        );
+        assert!(message.contains("generator-model"), "{message}");
+    }
+}
+
+#[test]
+fn restarts_cleanly_after_a_failed_start_and_after_stop() {
+    let missing = scratch_dir().join("absent-generator.onnx");
+    let (pipeline, restore) = pipeline(|e| set_path(e, "generator-model", &missing));
+    assert!(pipeline.set_state(gst::State::Paused).is_err());
+    pipeline.set_state(gst::State::Null).unwrap();
+    // Drop the failed start's error so the runs below see only their own messages.
+    while pipeline.bus().unwrap().pop().is_some() {}
+
+    set_path(&restore, "generator-model", identity_generator());
+    run_to_eos(&pipeline);
+    run_to_eos(&pipeline);
+}
+
+/// `appsrc ! sgpnrestore ! appsink` fed face frames while the playing-mutable properties change
+/// before every push (appsrc's streaming thread runs the element meanwhile); every buffer must
+/// come out, once, in order.
+#[test]
+fn property_changes_while_playing_lose_no_buffer() {
+    init();
+    const COUNT: u64 = 24;
+    let image = portrait_frame();
+    let info = video_info(VideoFormat::Rgb, image.width(), image.height());
+    let pipeline = gst::Pipeline::new();
+    let src = gst_app::AppSrc::builder()
+        .caps(&info.to_caps().unwrap())
+        .format(gst::Format::Time)
+        .build();
+    let restore = restore_element();
+    assert!(
+        !restore.property::<bool>("qos"),
+        "QoS would drop late frames unprocessed"
+    );
+    let sink = gst_app::AppSink::builder().sync(false).build();
+    pipeline
+        .add_many([src.upcast_ref(), &restore, sink.upcast_ref()])
+        .unwrap();
+    gst::Element::link_many([src.upcast_ref(), &restore, sink.upcast_ref()]).unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+
+    let frame = gst::ClockTime::from_mseconds(40);
+    let pushed: Vec<gst::ClockTime> = (0..COUNT).map(|n| frame * n).collect();
+    for (n, &pts) in pushed.iter().enumerate() {
+        let step = n % 4;
+        restore.set_property("blend", [0.0f32, 0.5, 1.0, 0.25][step]);
+        restore.set_property("detection-threshold", [0.5f32, 0.99, 0.8, 0.7][step]);
+        restore.set_property("detect-interval", step as u32 + 1);
+        restore.set_property("temporal-smoothing", step as f32 / 4.0);
+        restore.set_property("min-face-size", 16 + 8 * step as u32);
+        restore.set_property("max-faces", step as u32 + 1);
+        let mut buffer = frame_buffer(&image, VideoFormat::Rgb);
+        let buf = buffer.get_mut().unwrap();
+        buf.set_pts(pts);
+        buf.set_duration(frame);
+        src.push_buffer(buffer).expect("push while playing");
+    }
+    src.end_of_stream().unwrap();
+
+    let mut pulled = Vec::new();
+    while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(60)) {
+        pulled.push(sample.buffer().unwrap().pts().unwrap());
+    }
+    let error = bus_error(&pipeline.bus().unwrap(), gst::ClockTime::ZERO);
+    pipeline.set_state(gst::State::Null).unwrap();
+
+    assert!(error.is_none(), "pipeline error: {error:?}");
+    assert_eq!(pulled, pushed, "every buffer, once, in order");
+}
+
+#[test]
+fn blend_zero_keeps_the_original_face() {
+    init();
+    let image = portrait_frame();
+    let info = video_info(VideoFormat::Rgb, image.width(), image.height());
+    let restore = restore_element();
+    restore.set_property("blend", 0.0f32);
+    let mut h = gst_check::Harness::with_element(&restore, Some("sink"), Some("src"));
+    h.set_src_caps(info.to_caps().unwrap());
+    let input = frame_buffer(&image, VideoFormat::Rgb);
+    let kept = input.copy_deep().unwrap();
+    let output = h.push_and_pull(input).unwrap();
+    assert_eq!(
+        face_rois(&output).len(),
+        1,
+        "the face is still found and tagged"
+    );
+    assert!(
+        frame_bytes(&kept, &info) == frame_bytes(&output, &info),
+        "blend=0 changes nothing"
+    );
+}
+
+/// The track id of the single face in each of `flags.len()` pushes of the portrait, with a
+/// flush before the pushes marked `true` in `flush_before`.
+fn track_ids(flags: &[gst::BufferFlags], flush_before: &[bool]) -> Vec<u64> {
+    init();
+    let image = portrait_frame();
+    let info = video_info(VideoFormat::I420, image.width(), image.height());
+    let mut h = gst_check::Harness::with_element(&restore_element(), Some("sink"), Some("src"));
+    h.set_src_caps(info.to_caps().unwrap());
+    let frame = gst::ClockTime::from_mseconds(40);
+    flags
+        .iter()
+        .zip(flush_before)
+        .enumerate()
+        .map(|(n, (&flags, &flush))| {
+            if flush {
+                assert!(h.push_event(gst::event::FlushStart::new()));
+                assert!(h.push_event(gst::event::FlushStop::new(true)));
+                h.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
+                    gst::ClockTime,
+                >::new()));
+            }
+            let mut buffer = frame_buffer(&image, VideoFormat::I420);
+            let buf = buffer.get_mut().unwrap();
+            buf.set_pts(frame * n as u64);
+            buf.set_flags(flags);
+            let output = h.push_and_pull(buffer).unwrap();
+            let rois = face_rois(&output);
+            assert_eq!(rois.len(), 1, "push {n}: {rois:?}");
+            rois[0].track_id
+        })
+        .collect()
+}
+
+#[test]
+fn tracks_continue_and_are_forgotten_at_discont_and_flush() {
+    let none = gst::BufferFlags::empty();
+    let discont = gst::BufferFlags::DISCONT;
+    let ids = track_ids(
+        &[none, none, none, discont, none, none, none],
+        &[false, false, false, false, false, true, false],
+    );
+    assert_eq!(ids[0], ids[1], "{ids:?}: one face, one track");
+    assert_eq!(ids[1], ids[2], "{ids:?}");
+    assert_ne!(
+        ids[3], ids[2],
+        "{ids:?}: a DISCONT buffer starts new tracks"
+    );
+    assert_eq!(ids[3], ids[4], "{ids:?}");
+    assert_ne!(ids[5], ids[4], "{ids:?}: a flush starts new tracks");
+    assert_eq!(ids[5], ids[6], "{ids:?}");
+}

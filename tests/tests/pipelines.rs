@@ -1,0 +1,419 @@
+//! End to end on real footage: decode a clip, restore its faces with `sgpnrestore` (identity
+//! generator, the shipped RetinaFace detector), encode to MP4, then decode the file again.
+//!
+//! Checked as a user would: the file exists and holds every frame, faces are found where people
+//! are, bytes far from every face are untouched, and the whole frame stays close to the input
+//! (an identity generator may only cost resampling error inside the pasted faces).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Once, OnceLock};
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+use gst_video::prelude::*;
+
+/// Side of the identity generator's square crop.
+const GENERATOR_SIZE: usize = 256;
+/// Bytes closer to a face box than this many box sides may change (paste-back footprint).
+const FACE_MARGIN: f64 = 1.0;
+
+fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        gstsgpn::plugin_register_static().expect("sgpn plugin registers");
+    });
+}
+
+/// `shared/data` (`SGPN_SHARED_DATA`, set for cargo by `.cargo/config.toml`).
+fn shared_data() -> PathBuf {
+    std::env::var_os("SGPN_SHARED_DATA").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
+        PathBuf::from,
+    )
+}
+
+fn scratch_dir() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("temporary folder"))
+        .path()
+}
+
+fn identity_generator() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = scratch_dir().join("identity-generator.onnx");
+        sgpn_models::fixtures::write_identity_generator(
+            &path,
+            GENERATOR_SIZE,
+            sgpn_models::contract::Template::Sgpn,
+        )
+        .expect("identity generator fixture");
+        path
+    })
+}
+
+/// One frame as it entered and left `sgpnrestore`.
+struct Frame {
+    pts: Option<gst::ClockTime>,
+    before: Vec<u8>,
+    after: Vec<u8>,
+    faces: Vec<(u32, u32, u32, u32)>,
+    track_ids: Vec<u64>,
+}
+
+/// Where a visible byte of a frame lies: plane, row and byte in the row, and the frame pixel
+/// (x, y) it belongs to (the top-left pixel of its block for sub-sampled chroma).
+#[derive(Clone, Copy)]
+struct BytePosition {
+    plane: usize,
+    row: usize,
+    column: usize,
+    x: u32,
+    y: u32,
+}
+
+/// Every visible byte of a frame of `info`, in plane order; row padding left out.
+fn byte_positions(info: &gst_video::VideoInfo) -> Vec<BytePosition> {
+    let finfo = info.format_info();
+    let mut positions = Vec::new();
+    for plane in 0..info.n_planes() as usize {
+        let comp = (0..finfo.n_components() as usize)
+            .find(|&c| finfo.plane()[c] as usize == plane)
+            .unwrap();
+        let (wsub, hsub) = (finfo.w_sub()[comp], finfo.h_sub()[comp]);
+        let pixel_stride = finfo.pixel_stride()[comp] as usize;
+        let plane_w = info.width().div_ceil(1 << wsub) as usize;
+        let plane_h = info.height().div_ceil(1 << hsub) as usize;
+        for row in 0..plane_h {
+            for column in 0..plane_w * pixel_stride {
+                let (x, y) = ((column / pixel_stride) << wsub, row << hsub);
+                positions.push(BytePosition {
+                    plane,
+                    row,
+                    column,
+                    x: x as u32,
+                    y: y as u32,
+                });
+            }
+        }
+    }
+    positions
+}
+
+/// The visible bytes of a buffer, in the order of `byte_positions` (strides from the buffer's
+/// own video meta, as decoders may pad rows differently from `info`).
+fn visible_bytes(
+    buffer: &gst::BufferRef,
+    info: &gst_video::VideoInfo,
+    positions: &[BytePosition],
+) -> Vec<u8> {
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info).unwrap();
+    let planes: Vec<&[u8]> = (0..frame.n_planes())
+        .map(|p| frame.plane_data(p).unwrap())
+        .collect();
+    let strides = frame.plane_stride();
+    positions
+        .iter()
+        .map(|p| planes[p.plane][p.row * strides[p.plane] as usize + p.column])
+        .collect()
+}
+
+fn near_a_face(faces: &[(u32, u32, u32, u32)], x: u32, y: u32) -> bool {
+    faces.iter().any(|&(rx, ry, rw, rh)| {
+        let pad = FACE_MARGIN * rw.max(rh) as f64;
+        let (x, y) = (x as f64, y as f64);
+        x >= rx as f64 - pad
+            && x < (rx + rw) as f64 + pad
+            && y >= ry as f64 - pad
+            && y < (ry + rh) as f64 + pad
+    })
+}
+
+fn psnr(a: impl Iterator<Item = (u8, u8)>) -> f64 {
+    let (sum, n) = a.fold((0f64, 0usize), |(sum, n), (x, y)| {
+        let d = x as f64 - y as f64;
+        (sum + d * d, n + 1)
+    });
+    let mse = sum / n as f64;
+    if mse == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (255.0f64 * 255.0 / mse).log10()
+    }
+}
+
+/// Runs `pipeline` to EOS (at most `limit`); panics with the bus error if there is one.
+fn run_to_eos(pipeline: &gst::Pipeline, limit: Duration) -> Duration {
+    let start = Instant::now();
+    pipeline
+        .set_state(gst::State::Playing)
+        .expect("pipeline plays");
+    let msg = pipeline
+        .bus()
+        .unwrap()
+        .timed_pop_filtered(
+            gst::ClockTime::from_nseconds(limit.as_nanos() as u64),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("EOS in time");
+    let elapsed = start.elapsed();
+    pipeline.set_state(gst::State::Null).unwrap();
+    if let gst::MessageView::Error(err) = msg.view() {
+        panic!("pipeline error: {} ({:?})", err.error(), err.debug());
+    }
+    elapsed
+}
+
+/// What one restore run produced.
+struct Restored {
+    frames: Vec<Frame>,
+    info: gst_video::VideoInfo,
+    positions: Vec<BytePosition>,
+    output: PathBuf,
+    elapsed: Duration,
+}
+
+/// Decodes about the first `max_frames` of `clip`, restores and encodes them to an MP4 file; records
+/// every frame before and after `sgpnrestore`.
+fn restore_clip(clip: &str, max_frames: u32) -> Restored {
+    init();
+    let input = shared_data().join("video").join(clip);
+    assert!(input.exists(), "{} is missing", input.display());
+    let output = scratch_dir().join(format!("{clip}.restored.mp4"));
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location={input} ! decodebin ! videoconvert ! identity eos-after={max_frames} \
+         ! sgpnrestore name=restore generator-model={generator} \
+         ! videoconvert ! x264enc speed-preset=ultrafast ! mp4mux ! filesink location={output}",
+        input = input.display(),
+        generator = identity_generator().display(),
+        output = output.display(),
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let restore = pipeline.by_name("restore").unwrap();
+
+    // In place: the sink probe sees the bytes before restoration, the src probe after.
+    let before = Arc::new(Mutex::new(Vec::<(Option<gst::ClockTime>, Vec<u8>)>::new()));
+    let frames = Arc::new(Mutex::new(Vec::<Frame>::new()));
+    let layout = Arc::new(Mutex::new(
+        None::<(gst_video::VideoInfo, Vec<BytePosition>)>,
+    ));
+    let sink_pad = restore.static_pad("sink").unwrap();
+    let src_pad = restore.static_pad("src").unwrap();
+    {
+        let (before, layout) = (before.clone(), layout.clone());
+        sink_pad.add_probe(gst::PadProbeType::BUFFER, move |pad, probe| {
+            let buffer = probe.buffer().unwrap();
+            let mut layout = layout.lock().unwrap();
+            let (info, positions) = layout.get_or_insert_with(|| {
+                let info = gst_video::VideoInfo::from_caps(&pad.current_caps().unwrap()).unwrap();
+                let positions = byte_positions(&info);
+                (info, positions)
+            });
+            before
+                .lock()
+                .unwrap()
+                .push((buffer.pts(), visible_bytes(buffer, info, positions)));
+            gst::PadProbeReturn::Ok
+        });
+    }
+    {
+        let (before, frames, layout) = (before.clone(), frames.clone(), layout.clone());
+        src_pad.add_probe(gst::PadProbeType::BUFFER, move |_, probe| {
+            let buffer = probe.buffer().unwrap();
+            let layout = layout.lock().unwrap();
+            let (info, positions) = layout.as_ref().unwrap();
+            let (pts, bytes_before) = before.lock().unwrap().remove(0);
+            let rois: Vec<_> = buffer
+                .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+                .filter(|meta| meta.roi_type() == "face")
+                .map(|meta| {
+                    let params = meta.param("sgpn-face").unwrap();
+                    (meta.rect(), params.get::<u64>("track-id").unwrap())
+                })
+                .collect();
+            assert_eq!(pts, buffer.pts(), "buffers leave in the order they came");
+            frames.lock().unwrap().push(Frame {
+                pts,
+                before: bytes_before,
+                after: visible_bytes(buffer, info, positions),
+                faces: rois.iter().map(|r| r.0).collect(),
+                track_ids: rois.iter().map(|r| r.1).collect(),
+            });
+            gst::PadProbeReturn::Ok
+        });
+    }
+
+    let elapsed = run_to_eos(&pipeline, Duration::from_secs(300));
+    let frames = std::mem::take(&mut *frames.lock().unwrap());
+    assert!(
+        before.lock().unwrap().is_empty(),
+        "every frame that entered sgpnrestore left it"
+    );
+    let (info, positions) = layout.lock().unwrap().take().unwrap();
+    eprintln!(
+        "{clip}: {} frames {}x{} {:?} through sgpnrestore in {:.2} s ({:.1} ms/frame, decode+encode included)",
+        frames.len(),
+        info.width(),
+        info.height(),
+        info.format(),
+        elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1e3 / frames.len() as f64
+    );
+    Restored {
+        frames,
+        info,
+        positions,
+        output,
+        elapsed,
+    }
+}
+
+/// Decodes an MP4 file; returns its frames' visible I420 bytes (luma plane first).
+fn decode_i420(path: &Path) -> Vec<Vec<u8>> {
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=I420 ! fakesink name=sink signal-handoffs=true",
+        path.display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let frames = Arc::new(Mutex::new(Vec::new()));
+    let sink = pipeline.by_name("sink").unwrap();
+    let collected = frames.clone();
+    sink.connect("handoff", false, move |args| {
+        let buffer = args[1].get::<gst::Buffer>().unwrap();
+        let pad = args[2].get::<gst::Pad>().unwrap();
+        let info = gst_video::VideoInfo::from_caps(&pad.current_caps().unwrap()).unwrap();
+        let positions = byte_positions(&info);
+        collected
+            .lock()
+            .unwrap()
+            .push(visible_bytes(&buffer, &info, &positions));
+        None
+    });
+    run_to_eos(&pipeline, Duration::from_secs(120));
+    std::mem::take(&mut *frames.lock().unwrap())
+}
+
+/// The checks every clip passes; returns the share of frames with at least one face.
+fn check_restored(clip: &str, restored: &Restored, min_frames: usize) -> f64 {
+    let frames = &restored.frames;
+    // `identity eos-after` bounds the clip; a decoder may hand over a few frames more.
+    assert!(
+        frames.len() >= min_frames,
+        "{clip}: only {} frames came out of sgpnrestore",
+        frames.len()
+    );
+    // Decoders give YUV and videoconvert passes it through; plane 0 is then luma.
+    assert!(
+        restored.info.is_yuv(),
+        "{clip}: negotiated {:?}",
+        restored.info.format()
+    );
+
+    for (n, frame) in frames.iter().enumerate() {
+        let (mut changed_far, mut far) = (0usize, 0usize);
+        for ((p, &a), &b) in restored
+            .positions
+            .iter()
+            .zip(&frame.before)
+            .zip(&frame.after)
+        {
+            if !near_a_face(&frame.faces, p.x, p.y) {
+                far += 1;
+                changed_far += usize::from(a != b);
+            }
+        }
+        assert_eq!(
+            changed_far, 0,
+            "{clip} frame {n} ({:?}): {changed_far} of {far} bytes far from every face changed",
+            frame.pts
+        );
+        let whole = psnr(
+            frame
+                .before
+                .iter()
+                .copied()
+                .zip(frame.after.iter().copied()),
+        );
+        assert!(
+            whole > 40.0,
+            "{clip} frame {n}: identity restoration must keep the frame close, PSNR {whole:.1} dB"
+        );
+    }
+
+    // The encoded file holds every frame, close to what went in (x264 is lossy).
+    assert!(restored.output.exists(), "{clip}: no output file");
+    let decoded = decode_i420(&restored.output);
+    assert_eq!(
+        decoded.len(),
+        frames.len(),
+        "{clip}: frames in the MP4 file"
+    );
+    let luma_len = (restored.info.width() * restored.info.height()) as usize;
+    for (n, (frame, decoded)) in frames.iter().zip(&decoded).enumerate() {
+        let quality = psnr(
+            frame.after[..luma_len]
+                .iter()
+                .copied()
+                .zip(decoded[..luma_len].iter().copied()),
+        );
+        assert!(
+            quality > 30.0,
+            "{clip} frame {n}: encoded luma PSNR {quality:.1} dB"
+        );
+    }
+
+    let with_faces = frames.iter().filter(|f| !f.faces.is_empty()).count();
+    eprintln!(
+        "{clip}: faces in {with_faces} of {} frames, at most {} per frame; {:.1} ms per frame",
+        frames.len(),
+        frames.iter().map(|f| f.faces.len()).max().unwrap_or(0),
+        restored.elapsed.as_secs_f64() * 1e3 / frames.len() as f64
+    );
+    with_faces as f64 / frames.len() as f64
+}
+
+/// Stage footage with several small (about 63 px) faces, 640×360 at 29.97 fps: 3 s of it.
+#[test]
+fn hamilton_stage_clip() {
+    let restored = restore_clip("short_hamilton_clip.mp4", 90);
+    let share = check_restored("short_hamilton_clip.mp4", &restored, 90);
+    assert!(
+        share > 0.8,
+        "faces in only {:.0} % of the frames",
+        share * 100.0
+    );
+    let most = restored.frames.iter().map(|f| f.faces.len()).max().unwrap();
+    assert!(
+        most >= 2,
+        "the stage shows several people; at most {most} found in a frame"
+    );
+}
+
+/// One talking head of 190–360 px, 512×512 at 25 fps: 3 s of it.
+#[test]
+fn talking_head_clip() {
+    let restored = restore_clip("talking_d11.mp4", 75);
+    let share = check_restored("talking_d11.mp4", &restored, 75);
+    assert!(
+        share > 0.95,
+        "the face was found in only {:.0} % of the frames",
+        share * 100.0
+    );
+    let most = restored.frames.iter().map(|f| f.faces.len()).max().unwrap();
+    assert_eq!(most, 1, "one person, one face per frame");
+    let mut ids: Vec<u64> = restored
+        .frames
+        .iter()
+        .flat_map(|f| f.track_ids.clone())
+        .collect();
+    ids.dedup();
+    assert!(
+        ids.len() <= 2,
+        "one face should keep its track, got ids {ids:?}"
+    );
+}
