@@ -25,8 +25,8 @@ __device__ __forceinline__ float paste_mask(float cx, float cy, int size, float 
     float radius = fminf(erode + feather, half);
     float qx = fabsf(cx - centre) - (half - radius);
     float qy = fabsf(cy - centre) - (half - radius);
-    float ox = fmaxf(qx, 0.0f), oy = fmaxf(qy, 0.0f);
-    float outside = sqrtf(ox * ox + oy * oy) + fminf(fmaxf(qx, qy), 0.0f);
+    // Euclidean only in the corner zones, as the CPU reference.
+    float outside = (qx > 0.0f && qy > 0.0f) ? sqrtf(qx * qx + qy * qy) : fmaxf(qx, qy);
     float inward = radius - outside;
     if (feather <= 0.0f) return inward > erode ? 1.0f : 0.0f;
     float t = fminf(fmaxf((inward - erode) / feather, 0.0f), 1.0f);

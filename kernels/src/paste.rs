@@ -76,9 +76,13 @@ pub fn paste_mask(cx: f32, cy: f32, size: usize, erode: f32, feather: f32) -> f3
     let radius = (erode + feather).min(half);
     let qx = (cx - centre).abs() - (half - radius);
     let qy = (cy - centre).abs() - (half - radius);
-    // sqrt of the sum rather than `hypot` (a libm call): values are small, no overflow.
-    let (ox, oy) = (qx.max(0.0), qy.max(0.0));
-    let outside = (ox * ox + oy * oy).sqrt() + qx.max(qy).min(0.0);
+    // Distance outside the inner box: Euclidean only in the corner zones (both q > 0), where
+    // the rounding is; elsewhere the larger q. `sqrt` of the sum, not `hypot` (a libm call).
+    let outside = if qx > 0.0 && qy > 0.0 {
+        (qx * qx + qy * qy).sqrt()
+    } else {
+        qx.max(qy)
+    };
     let inward = radius - outside;
     if feather <= 0.0 {
         return if inward > erode { 1.0 } else { 0.0 };
@@ -92,17 +96,20 @@ pub fn paste_mask(cx: f32, cy: f32, size: usize, erode: f32, feather: f32) -> f3
 #[inline(always)]
 fn sample_restored(restored: &[f32], size: usize, cx: f32, cy: f32) -> [f32; 3] {
     let max = (size - 1) as f32;
-    let (cx, cy) = (cx.clamp(0.0, max), cy.clamp(0.0, max));
+    let (cx, cy) = (cx.max(0.0).min(max), cy.max(0.0).min(max));
     let (x0, y0) = (cx as usize, cy as usize);
     let (fx, fy) = (cx - x0 as f32, cy - y0 as f32);
-    let x1 = (x0 + 1).min(size - 1);
-    let y1 = (y0 + 1).min(size - 1);
+    // Offsets of the right and lower taps (0 on the last column / row).
+    let dx = usize::from(x0 + 1 < size);
+    let dy = if y0 + 1 < size { size } else { 0 };
     let plane = size * size;
     let mut out = [0.0; 3];
     for (c, o) in out.iter_mut().enumerate() {
-        let p = &restored[c * plane..(c + 1) * plane];
-        let t = p[y0 * size + x0] + fx * (p[y0 * size + x1] - p[y0 * size + x0]);
-        let b = p[y1 * size + x0] + fx * (p[y1 * size + x1] - p[y1 * size + x0]);
+        let base = c * plane + y0 * size + x0;
+        // One bounds check per channel covers all four taps.
+        let p = &restored[base..=base + dy + dx];
+        let t = p[0] + fx * (p[dx] - p[0]);
+        let b = p[dy] + fx * (p[dy + dx] - p[dy]);
         *o = (t + fy * (b - t) + 1.0) * 127.5;
     }
     out
