@@ -172,6 +172,12 @@ pub fn paste_back(
     // Pixels within `erode` of the crop edge get mask 0: skip them with the row spans.
     let lo = -0.5 + params.erode.min(size as f32 * 0.5);
     let hi = size as f32 - 0.5 - params.erode.min(size as f32 * 0.5);
+    // Inside the inner box (the rounded square shrunk by its corner radius) the mask is 1:
+    // skip computing it there. Only when the ramp has width and the radius is not clamped.
+    let half = size as f32 * 0.5;
+    let inner_half = half - (params.erode + params.feather);
+    let full_weight = (params.feather > 0.0 && inner_half > 0.0)
+        .then_some((half - 0.5 - inner_half, half - 0.5 + inner_half));
     let w = region.width;
     region
         .data
@@ -182,10 +188,15 @@ pub fn paste_back(
             let Some((x0, x1)) = row_span(region_to_crop, y as f32, lo, hi, w) else {
                 return;
             };
+            let full =
+                full_weight.and_then(|(flo, fhi)| row_span(region_to_crop, y as f32, flo, fhi, w));
             for x in x0..=x1 {
                 // Computed per pixel, not accumulated: no drift, and the CUDA twin matches.
                 let (cx, cy) = region_to_crop.apply(x as f32, y as f32);
-                let mask = paste_mask(cx, cy, size, params.erode, params.feather);
+                let mask = match full {
+                    Some((f0, f1)) if (f0..=f1).contains(&x) => 1.0,
+                    _ => paste_mask(cx, cy, size, params.erode, params.feather),
+                };
                 let a = params.blend * mask;
                 if a > 0.0 {
                     let r = sample_restored(restored, size, cx, cy);
