@@ -3,8 +3,8 @@
 //! and I420. Prints a table of medians. Run: `cargo bench -p sgpn-kernels --bench kernels`.
 
 use sgpn_kernels::{
-    Affine2, Colorimetry, FrameMut, FrameRef, PasteParams, PixelFormat, Rect, RgbImage, paste_back,
-    read_region, resize_to_rgb, warp_face_crop, write_region,
+    Affine2, Colorimetry, FrameMut, FrameRef, PasteParams, PixelFormat, Rect, RgbImage,
+    crop_bounds, paste_back, read_region, resize_to_rgb, warp_face_crop, write_region,
 };
 use std::time::Instant;
 
@@ -105,20 +105,7 @@ fn faces(size: usize) -> Vec<Face> {
                     ],
                 ],
             };
-            let corners = [
-                (-0.5, -0.5),
-                (size as f32 - 0.5, -0.5),
-                (-0.5, size as f32 - 0.5),
-                (size as f32 - 0.5, size as f32 - 0.5),
-            ]
-            .map(|(x, y)| crop_to_frame.apply(x, y));
-            let (x0, x1) = corners
-                .iter()
-                .fold((f32::MAX, f32::MIN), |a, p| (a.0.min(p.0), a.1.max(p.0)));
-            let (y0, y1) = corners
-                .iter()
-                .fold((f32::MAX, f32::MIN), |a, p| (a.0.min(p.1), a.1.max(p.1)));
-            let rect = Rect::covering(x0 - 1.0, y0 - 1.0, x1 + 2.0, y1 + 2.0, W, H).unwrap();
+            let rect = crop_bounds(&crop_to_frame, size, W, H).unwrap();
             Face {
                 crop_to_frame,
                 rect,

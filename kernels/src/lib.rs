@@ -20,4 +20,4 @@ pub use frame::{
 };
 pub use image::{Rect, RgbImage};
 pub use paste::{PasteParams, paste_back};
-pub use warp::{BORDER_FILL, warp_face_crop};
+pub use warp::{BORDER_FILL, crop_bounds, warp_face_crop};

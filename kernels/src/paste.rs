@@ -346,6 +346,33 @@ mod tests {
     }
 
     #[test]
+    fn one_pixel_region_and_crop() {
+        let mut region = RgbImage {
+            width: 1,
+            height: 1,
+            data: vec![0.0; 3],
+        };
+        let mut alpha = vec![0.0];
+        let restored = vec![1.0; 3];
+        let params = PasteParams {
+            blend: 1.0,
+            erode: 0.0,
+            feather: 0.0,
+        };
+        paste_back(
+            &mut region,
+            &mut alpha,
+            &restored,
+            1,
+            &Affine2::identity(),
+            &params,
+        )
+        .unwrap();
+        assert_eq!(region.data, vec![255.0; 3]);
+        assert_eq!(alpha, vec![1.0]);
+    }
+
+    #[test]
     fn bad_inputs_are_typed_errors() {
         let mut region = RgbImage::new(4, 4);
         let mut alpha = vec![0.0; 16];

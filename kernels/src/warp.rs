@@ -9,7 +9,7 @@
 
 use crate::affine::Affine2;
 use crate::error::{KernelError, check_len};
-use crate::image::RgbImage;
+use crate::image::{Rect, RgbImage};
 use rayon::prelude::*;
 
 /// Colour outside the source image, facexlib's `border_value` for the crop (RGB order).
@@ -20,6 +20,27 @@ pub const MAX_SUPERSAMPLE: usize = 8;
 
 /// Scale from 0..255 to the network's [-1, 1] (before subtracting 1).
 const TO_UNIT: f32 = 1.0 / 127.5;
+
+/// The frame rectangle a warp of a `size` crop through `crop_to_frame` reads (and a paste
+/// writes): the bounding box of the crop square's corners plus one pixel for the bilinear taps,
+/// clipped to the frame; `None` when the crop lies outside the frame. Use it with
+/// `read_region`, and `crop_to_frame.then(&Affine2::scale_translate(1.0, -x, -y))` as the
+/// crop → region transform.
+pub fn crop_bounds(
+    crop_to_frame: &Affine2,
+    size: usize,
+    frame_w: usize,
+    frame_h: usize,
+) -> Option<Rect> {
+    let e = size as f32 - 0.5;
+    let corners =
+        [(-0.5, -0.5), (e, -0.5), (-0.5, e), (e, e)].map(|(x, y)| crop_to_frame.apply(x, y));
+    let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+    for (x, y) in corners {
+        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+    }
+    Rect::covering(x0 - 1.0, y0 - 1.0, x1 + 2.0, y1 + 2.0, frame_w, frame_h)
+}
 
 /// Samples per crop axis for a transform whose footprint is `scale` source pixels wide.
 pub fn supersampling(scale: f32) -> usize {
@@ -325,6 +346,46 @@ mod tests {
             inside > 500 && border > 100,
             "{inside} inside, {border} border"
         );
+    }
+
+    #[test]
+    fn crop_bounds_cover_every_sample_and_clip_to_the_frame() {
+        let t = Affine2 {
+            m: [[0.5, -0.2, 40.0], [0.2, 0.5, 30.0]],
+        };
+        let r = crop_bounds(&t, 64, 200, 100).unwrap();
+        for (x, y) in [(0.0, 0.0), (63.0, 0.0), (0.0, 63.0), (63.0, 63.0)] {
+            let (fx, fy) = t.apply(x, y);
+            assert!(
+                fx.floor() >= r.x as f32 && fx.ceil() < (r.x + r.width) as f32,
+                "{r:?} misses x {fx}"
+            );
+            assert!(
+                fy.floor() >= r.y as f32 && fy.ceil() < (r.y + r.height) as f32,
+                "{r:?} misses y {fy}"
+            );
+        }
+        let clipped =
+            crop_bounds(&Affine2::scale_translate(1.0, -10.0, -10.0), 64, 30, 30).unwrap();
+        assert_eq!(clipped, Rect::new(0, 0, 30, 30));
+        assert_eq!(
+            crop_bounds(&Affine2::scale_translate(1.0, 500.0, 0.0), 64, 30, 30),
+            None
+        );
+    }
+
+    #[test]
+    fn one_pixel_source_blends_with_the_border() {
+        let src = RgbImage {
+            width: 1,
+            height: 1,
+            data: vec![10.0, 20.0, 30.0],
+        };
+        let mut out = vec![0.0; 3 * 2 * 2];
+        warp_face_crop(&src, &Affine2::identity(), 2, &mut out).unwrap();
+        // Crop (0, 0) is the pixel itself (green plane starts at 4); (1, 0) is beyond it: border.
+        assert!((to_255(out[0]) - 10.0).abs() < 1e-3 && (to_255(out[4]) - 20.0).abs() < 1e-3);
+        assert!((to_255(out[1]) - BORDER_FILL[0]).abs() < 1e-3);
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! bit-identical, and inside it the face comes back without visible change.
 
 use sgpn_kernels::{
-    Affine2, Colorimetry, FrameMut, FrameRef, PasteParams, PixelFormat, Rect, RgbImage, paste_back,
-    read_region, warp_face_crop, write_region,
+    Affine2, Colorimetry, FrameMut, FrameRef, PasteParams, PixelFormat, Rect, RgbImage,
+    crop_bounds, paste_back, read_region, warp_face_crop, write_region,
 };
 use std::path::PathBuf;
 
@@ -102,18 +102,7 @@ fn face_round_trip_on_a_photograph() {
     let crop_to_frame = Affine2 {
         m: [[a, b, cx - (a + b) * half], [c, d, cy - (c + d) * half]],
     };
-    let corners = [
-        (-0.5f32, -0.5f32),
-        (511.5, -0.5),
-        (-0.5, 511.5),
-        (511.5, 511.5),
-    ]
-    .map(|(x, y)| crop_to_frame.apply(x, y));
-    let x0 = corners.iter().map(|p| p.0).fold(f32::MAX, f32::min);
-    let x1 = corners.iter().map(|p| p.0).fold(f32::MIN, f32::max);
-    let y0 = corners.iter().map(|p| p.1).fold(f32::MAX, f32::min);
-    let y1 = corners.iter().map(|p| p.1).fold(f32::MIN, f32::max);
-    let rect = Rect::covering(x0 - 1.0, y0 - 1.0, x1 + 2.0, y1 + 2.0, w, h).unwrap();
+    let rect = crop_bounds(&crop_to_frame, size, w, h).unwrap();
     let to_region = Affine2::scale_translate(1.0, -(rect.x as f32), -(rect.y as f32));
 
     for format in [PixelFormat::Rgbx, PixelFormat::I420] {
