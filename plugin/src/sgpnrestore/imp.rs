@@ -615,7 +615,13 @@ impl VideoFilterImpl for SgpnRestore {
                 );
                 gst::FlowError::Error
             })?;
-        gst::trace!(CAT, imp = self, "Restored {} faces", state.faces.len());
+        gst::trace!(
+            CAT,
+            imp = self,
+            "Restored {} faces, stage times {:?}",
+            state.faces.len(),
+            state.restorer.timings()
+        );
 
         Ok(gst::FlowSuccess::Ok)
     }
