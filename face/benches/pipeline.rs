@@ -16,15 +16,25 @@ use sgpn_models::runtime::Device;
 const FRAMES: usize = 30;
 
 fn deps() -> PathBuf {
-    std::env::var_os("SGPN_DEPS").map_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.deps")), PathBuf::from)
+    std::env::var_os("SGPN_DEPS").map_or_else(
+        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.deps")),
+        PathBuf::from,
+    )
 }
 
 /// A grey frame with `faces` copies of a White House portrait, each about `height / 2.5` tall.
 fn frame_with_faces(width: usize, height: usize, faces: usize) -> Vec<u8> {
-    let photo = image::open(deps().join("data/whitehouse/obama.jpg")).expect("run ./scripts/setup.sh").to_rgb8();
+    let photo = image::open(deps().join("data/whitehouse/obama.jpg"))
+        .expect("run ./scripts/setup.sh")
+        .to_rgb8();
     let tile_h = (height as f32 / 2.5) as u32;
     let tile_w = tile_h * photo.width() / photo.height();
-    let tile = image::imageops::resize(&photo, tile_w, tile_h, image::imageops::FilterType::Triangle);
+    let tile = image::imageops::resize(
+        &photo,
+        tile_w,
+        tile_h,
+        image::imageops::FilterType::Triangle,
+    );
     let mut rgbx = vec![128u8; width * height * 4];
     for i in 0..faces {
         let (x0, y0) = (40 + (i % 2) * (width / 2), 20 + (i / 2) * (height / 2));
@@ -61,7 +71,9 @@ fn main() {
         threads: 2,
     };
     println!("generator: {}", generator.display());
-    println!("| frame | faces | found | detect | track | align+warp | restore | paste | all but restore | fps |");
+    println!(
+        "| frame | faces | found | detect | track | align+warp | restore | paste | all but restore | fps |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for (width, height) in [(1280, 720), (1920, 1080)] {
         for faces in [1, 4] {
@@ -80,7 +92,10 @@ fn main() {
                     Colorimetry::default(),
                 )
                 .unwrap();
-                found = restorer.process_frame(&mut frame, &RestoreParams::default()).unwrap().len();
+                found = restorer
+                    .process_frame(&mut frame, &RestoreParams::default())
+                    .unwrap()
+                    .len();
                 if i >= 3 {
                     samples.push(*restorer.timings());
                 }

@@ -46,7 +46,10 @@ pub fn detect_faces(
     let (w, h) = working_dims(frame.width, frame.height, params.working_size);
     let working = resize_to_rgb(frame, w, h);
     let mut faces = detector.detect(&working, params.threshold, NMS_IOU)?;
-    let (sx, sy) = (frame.width as f32 / w as f32, frame.height as f32 / h as f32);
+    let (sx, sy) = (
+        frame.width as f32 / w as f32,
+        frame.height as f32 / h as f32,
+    );
     for face in &mut faces {
         to_frame_pixels(face, sx, sy);
     }
@@ -112,7 +115,13 @@ mod tests {
             working_size: 640,
         };
         let kept = keep_wanted(
-            vec![face(0.9, 10.0), face(0.6, 30.0), face(0.95, 40.0), face(0.7, 25.0), face(0.4, 90.0)],
+            vec![
+                face(0.9, 10.0),
+                face(0.6, 30.0),
+                face(0.95, 40.0),
+                face(0.7, 25.0),
+                face(0.4, 90.0),
+            ],
             &params,
         );
         let scores: Vec<f32> = kept.iter().map(|f| f.score).collect();

@@ -3,10 +3,10 @@
 //! sgpn-brief.md §4), so there is no visible rectangle; then the changed pixels are written back in
 //! the frame's own pixel format and colorimetry, so colours are preserved.
 
+use sgpn_kernels::KernelError;
 use sgpn_kernels::frame::{FrameMut, read_region, write_region};
 use sgpn_kernels::image::{Rect, RgbImage};
 use sgpn_kernels::paste::{PasteParams, paste_back};
-use sgpn_kernels::KernelError;
 
 use crate::align::Alignment;
 
@@ -45,9 +45,12 @@ pub fn paste_face(
     )?;
     // `region` already holds the blend; write it where the mask reached, untouched elsewhere.
     scratch.written.clear();
-    scratch
-        .written
-        .extend(scratch.alpha.iter().map(|&a| if a > 0.0 { 1.0 } else { 0.0 }));
+    scratch.written.extend(
+        scratch
+            .alpha
+            .iter()
+            .map(|&a| if a > 0.0 { 1.0 } else { 0.0 }),
+    );
     write_region(frame, rect, &region, &scratch.written);
     Ok(())
 }

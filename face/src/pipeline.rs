@@ -9,13 +9,13 @@ use sgpn_models::detector::FaceDetector;
 use sgpn_models::generator::Generator;
 use sgpn_models::runtime::{Device, SessionConfig};
 
+use crate::FaceError;
 use crate::align::{Alignment, align_to_template};
 use crate::detect::{DEFAULT_WORKING_SIZE, DetectParams, detect_faces};
 use crate::paste::{PasteScratch, paste_face};
 use crate::restore::{CropBatch, restore_batch};
 use crate::timings::{StageTimings, timed};
 use crate::track::Tracker;
-use crate::FaceError;
 
 /// What the restorer loads once.
 #[derive(Clone, Debug, PartialEq)]
@@ -92,7 +92,10 @@ struct PlacedFace {
 impl FaceRestorer {
     /// Loads and validates both models (errors name the file and the problem).
     pub fn new(cfg: &RestorerConfig) -> Result<Self, FaceError> {
-        let session = SessionConfig { device: cfg.device, intra_threads: cfg.threads };
+        let session = SessionConfig {
+            device: cfg.device,
+            intra_threads: cfg.threads,
+        };
         let detector = FaceDetector::load(&cfg.detector_model, &session)?;
         let generator = Generator::load(&cfg.generator_model, &session)?;
         Ok(Self {
@@ -130,7 +133,9 @@ impl FaceRestorer {
         params: &RestoreParams,
     ) -> Result<Vec<RestoredFace>, FaceError> {
         let mut t = StageTimings::default();
-        let detect_now = self.frame_index % u64::from(params.detect_interval.max(1)) == 0;
+        let detect_now = self
+            .frame_index
+            .is_multiple_of(u64::from(params.detect_interval.max(1)));
         self.frame_index += 1;
 
         // 1. detect (on a downscaled copy) and 2. track.
@@ -141,8 +146,12 @@ impl FaceRestorer {
                 max_faces: params.max_faces,
                 working_size: params.detection_size,
             };
-            let found = timed(&mut t.detect, || detect_faces(&mut self.detector, &frame.as_ref(), &detect))?;
-            timed(&mut t.track, || self.tracker.update(&found, params.temporal_smoothing));
+            let found = timed(&mut t.detect, || {
+                detect_faces(&mut self.detector, &frame.as_ref(), &detect)
+            })?;
+            timed(&mut t.track, || {
+                self.tracker.update(&found, params.temporal_smoothing)
+            });
         } else {
             timed(&mut t.track, || self.tracker.predict());
         }
@@ -164,7 +173,11 @@ impl FaceRestorer {
                         bbox: track.bbox,
                         landmarks: track.landmarks,
                     };
-                    Some(PlacedFace { face, alignment, rect })
+                    Some(PlacedFace {
+                        face,
+                        alignment,
+                        rect,
+                    })
                 })
                 .collect()
         });
@@ -178,11 +191,18 @@ impl FaceRestorer {
             self.batch.clear(info.size);
             for f in &faces {
                 let region = read_region(&frame.as_ref(), f.rect);
-                warp_face_crop(&region, &f.alignment.crop_to_region(&f.rect), info.size, self.batch.push())?;
+                warp_face_crop(
+                    &region,
+                    &f.alignment.crop_to_region(&f.rect),
+                    info.size,
+                    self.batch.push(),
+                )?;
             }
             Ok(())
         })?;
-        let restored = timed(&mut t.restore, || restore_batch(&mut self.generator, &self.batch))?;
+        let restored = timed(&mut t.restore, || {
+            restore_batch(&mut self.generator, &self.batch)
+        })?;
 
         // 5. paste back, one face after the other.
         let crop_len = 3 * info.size * info.size;

@@ -17,8 +17,13 @@ fn deps() -> PathBuf {
 /// A White House photo (public domain), scaled so the face is smaller than the crop: the crop then
 /// upsamples the face, and the round trip has no detail to lose.
 fn photo(name: &str, scale: f32) -> (usize, usize, Vec<u8>) {
-    let img = image::open(deps().join("data/whitehouse").join(name)).expect("run ./scripts/setup.sh").to_rgb8();
-    let (w, h) = ((img.width() as f32 * scale) as u32, (img.height() as f32 * scale) as u32);
+    let img = image::open(deps().join("data/whitehouse").join(name))
+        .expect("run ./scripts/setup.sh")
+        .to_rgb8();
+    let (w, h) = (
+        (img.width() as f32 * scale) as u32,
+        (img.height() as f32 * scale) as u32,
+    );
     let img = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
     (w as usize, h as usize, img.into_raw())
 }
@@ -58,14 +63,22 @@ fn identity_generator_leaves_the_frame_within_three_levels() {
                 Colorimetry::default(),
             )
             .unwrap();
-            r.process_frame(&mut frame, &RestoreParams::default()).unwrap()
+            r.process_frame(&mut frame, &RestoreParams::default())
+                .unwrap()
         };
         assert_eq!(faces.len(), 1, "{name}: one face expected, found {faces:?}");
-        let diffs: Vec<u8> = original.iter().zip(&pixels).map(|(a, b)| a.abs_diff(*b)).collect();
+        let diffs: Vec<u8> = original
+            .iter()
+            .zip(&pixels)
+            .map(|(a, b)| a.abs_diff(*b))
+            .collect();
         let max = *diffs.iter().max().unwrap();
         let mean = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
         let changed = diffs.iter().filter(|&&d| d > 0).count();
-        assert!(changed > 0, "{name}: the face was pasted back (some pixels move by rounding)");
+        assert!(
+            changed > 0,
+            "{name}: the face was pasted back (some pixels move by rounding)"
+        );
         assert!(max <= 3, "{name}: max difference {max} levels");
         assert!(mean <= 0.5, "{name}: mean difference {mean:.3} levels");
     }
