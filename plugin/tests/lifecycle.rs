@@ -290,3 +290,65 @@ fn tracks_continue_and_are_forgotten_at_discont_and_flush() {
     assert_ne!(ids[5], ids[4], "{ids:?}: a flush starts new tracks");
     assert_eq!(ids[5], ids[6], "{ids:?}");
 }
+
+#[test]
+fn properties_have_the_documented_defaults_and_mutability() {
+    init();
+    let element = gst::ElementFactory::make("sgpnrestore").build().unwrap();
+    let pspec = |name: &str| {
+        element
+            .find_property(name)
+            .unwrap_or_else(|| panic!("property {name}"))
+    };
+    let playing = gst::PARAM_FLAG_MUTABLE_PLAYING;
+    let ready = gst::PARAM_FLAG_MUTABLE_READY;
+
+    for (name, default) in [
+        ("detection-threshold", 0.8f32),
+        ("blend", 1.0),
+        ("temporal-smoothing", 0.5),
+    ] {
+        let spec = pspec(name).downcast::<gst::glib::ParamSpecFloat>().unwrap();
+        assert_eq!(spec.default_value(), default, "{name}");
+        assert_eq!((spec.minimum(), spec.maximum()), (0.0, 1.0), "{name}");
+        assert!(
+            spec.flags().contains(playing),
+            "{name} changes while playing"
+        );
+    }
+    for (name, default, flag) in [
+        ("min-face-size", 24u32, playing),
+        ("max-faces", 16, playing),
+        ("detect-interval", 1, playing),
+        ("threads", 0, ready),
+    ] {
+        let spec = pspec(name).downcast::<gst::glib::ParamSpecUInt>().unwrap();
+        assert_eq!(spec.default_value(), default, "{name}");
+        assert!(spec.flags().contains(flag), "{name}");
+    }
+    for name in ["detector-model", "generator-model", "device"] {
+        assert!(
+            pspec(name).flags().contains(ready),
+            "{name} changes in READY"
+        );
+        assert!(
+            !pspec(name).flags().contains(playing),
+            "{name} is fixed while playing"
+        );
+    }
+    assert_eq!(
+        element.property::<String>("detector-model"),
+        deps_dir()
+            .join("models/retinaface_mnet025.onnx")
+            .to_str()
+            .unwrap()
+    );
+    assert_eq!(
+        element
+            .property_value("device")
+            .get::<&gst::glib::EnumValue>()
+            .unwrap()
+            .nick(),
+        "cpu"
+    );
+}

@@ -73,11 +73,16 @@ pub fn restore_element() -> gst::Element {
 /// A White House portrait (one face, about 90 px high after scaling) on the left of a flat grey
 /// 480×360 canvas, so that the right half lies far from any face.
 pub fn portrait_frame() -> image::RgbImage {
+    portrait_on_canvas(480, 360)
+}
+
+/// The portrait of [`portrait_frame`] on a `width`×`height` grey canvas (at least 240×330).
+pub fn portrait_on_canvas(width: u32, height: u32) -> image::RgbImage {
     let photo = image::open(deps_dir().join("data/whitehouse/obama.jpg"))
         .expect("decode .deps/data/whitehouse/obama.jpg")
         .to_rgb8();
     let photo = image::imageops::resize(&photo, 240, 300, image::imageops::FilterType::Triangle);
-    let mut canvas = image::RgbImage::from_pixel(480, 360, image::Rgb([128, 128, 128]));
+    let mut canvas = image::RgbImage::from_pixel(width, height, image::Rgb([128, 128, 128]));
     image::imageops::replace(&mut canvas, &photo, 0, 30);
     canvas
 }
