@@ -39,6 +39,7 @@ pub fn paste_face(
         &mut region,
         &mut scratch.alpha,
         restored,
+        None,
         alignment.size,
         &alignment.region_to_crop(&rect),
         &params,

@@ -194,7 +194,7 @@ fn main() {
                         .then(&region_offset(face.rect))
                         .inverse()
                         .unwrap();
-                    paste_back(region, alpha, crop, size, &region_to_crop, &params).unwrap();
+                    paste_back(region, alpha, crop, None, size, &region_to_crop, &params).unwrap();
                 }
             });
             println!("| {format:?} | paste_back ×4 | {size} | {t:.2} | {c:.2} |");

@@ -1,5 +1,6 @@
 // Runs the CUDA kernels on the CPU through emulate.h, for `cargo test` (kernels/src/cuda.rs).
-// Usage: emulate warp DIR | emulate paste DIR. Inputs and outputs are raw little-endian files in
+// Usage: emulate warp DIR | emulate paste DIR | emulate paste-residual DIR (reads reference.bin
+// too). Inputs and outputs are raw little-endian files in
 // DIR written by the Rust test; params.bin holds the kernel's params struct exactly as the Rust
 // launcher passes it, so the test also checks that both sides agree on its layout.
 #include "emulate.h"
@@ -68,13 +69,16 @@ int main(int argc, char** argv) {
         write_floats(dir + "out.bin", out);
         return 0;
     }
-    if (mode == "paste") {
+    if (mode == "paste" || mode == "paste-residual") {
         PasteParams p = read_struct<PasteParams>(dir + "params.bin");
         std::vector<float> region = read_floats(dir + "region.bin");
         std::vector<float> alpha = read_floats(dir + "alpha.bin");
         std::vector<float> restored = read_floats(dir + "restored.bin");
+        std::vector<float> reference;
+        if (mode == "paste-residual") reference = read_floats(dir + "reference.bin");
         emulate_launch({blocks(p.width, B), blocks(p.height, B), 1}, {B, B, 1}, paste_back, p,
-                       region.data(), alpha.data(), (const float*)restored.data());
+                       region.data(), alpha.data(), (const float*)restored.data(),
+                       (const float*)(reference.empty() ? nullptr : reference.data()));
         write_floats(dir + "region.bin", region);
         write_floats(dir + "alpha.bin", alpha);
         return 0;

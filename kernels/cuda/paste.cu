@@ -1,7 +1,9 @@
 // CUDA twin of `paste::paste_back` (kernels/src/paste.rs): one thread per region pixel.
 // Maps the pixel into the crop, computes the rounded-square smoothstep mask, samples the
 // restored crop ([3, S, S] in [-1, 1]) bilinearly and blends it into the interleaved RGB region
-// (0..255); alpha keeps the largest weight pasted so far.
+// (0..255); alpha keeps the largest weight pasted so far. With a `reference` crop (the
+// generator's input) it adds the restoration's change instead (residual mode), clamped to
+// 0..255.
 
 struct PasteParams {
     int width;      // region width in pixels
@@ -33,10 +35,19 @@ __device__ __forceinline__ float paste_mask(float cx, float cy, int size, float 
     return t * t * (3.0f - 2.0f * t);
 }
 
+// Bilinear sample of one channel plane (S × S) at clamped crop coordinates; same expression
+// and order as `sample_crop` in paste.rs, so equal crops give exactly equal samples.
+__device__ __forceinline__ float sample_plane(const float* r, int size, int x0, int y0, int x1,
+                                              int y1, float fx, float fy) {
+    float t = r[y0 * size + x0] + fx * (r[y0 * size + x1] - r[y0 * size + x0]);
+    float b = r[y1 * size + x0] + fx * (r[y1 * size + x1] - r[y1 * size + x0]);
+    return t + fy * (b - t);
+}
+
 // grid: (ceil(width / block.x), ceil(height / block.y)); region: width × height × 3;
-// alpha: width × height; restored: 3 × S × S.
+// alpha: width × height; restored: 3 × S × S; reference: 3 × S × S, or null to replace.
 extern "C" __global__ void paste_back(const PasteParams p, float* region, float* alpha,
-                                      const float* restored) {
+                                      const float* restored, const float* reference) {
     int x = blockIdx.x * blockDim.x + threadIdx.x;
     int y = blockIdx.y * blockDim.y + threadIdx.y;
     if (x >= p.width || y >= p.height) return;
@@ -59,11 +70,13 @@ extern "C" __global__ void paste_back(const PasteParams p, float* region, float*
     long long plane = (long long)p.size * p.size;
     float* px = region + ((long long)y * p.width + x) * 3;
     for (int ch = 0; ch < 3; ++ch) {
-        const float* r = restored + ch * plane;
-        float t = r[y0 * p.size + x0] + fx * (r[y0 * p.size + x1] - r[y0 * p.size + x0]);
-        float b = r[y1 * p.size + x0] + fx * (r[y1 * p.size + x1] - r[y1 * p.size + x0]);
-        float v = (t + fy * (b - t) + 1.0f) * 127.5f;
-        px[ch] += a * (v - px[ch]);
+        float r = sample_plane(restored + ch * plane, p.size, x0, y0, x1, y1, fx, fy);
+        if (reference == nullptr) {
+            px[ch] += a * ((r + 1.0f) * 127.5f - px[ch]);
+        } else {
+            float l = sample_plane(reference + ch * plane, p.size, x0, y0, x1, y1, fx, fy);
+            px[ch] = fminf(fmaxf(px[ch] + a * ((r - l) * 127.5f), 0.0f), 255.0f);
+        }
     }
     long long i = (long long)y * p.width + x;
     alpha[i] = fmaxf(alpha[i], a);

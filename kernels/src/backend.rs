@@ -20,13 +20,16 @@ pub trait FaceKernels {
         out: &mut [f32],
     ) -> Result<(), KernelError>;
 
-    /// Blends one restored crop [3, S, S] into `region` and raises `alpha` where it pasted;
-    /// see [`paste::paste_back`].
+    /// Blends one restored crop [3, S, S] into `region` and raises `alpha` where it pasted:
+    /// the crop itself when `reference` is `None` (replace), the change `restored − reference`
+    /// against the generator's input crop otherwise (residual); see [`paste::paste_back`].
+    #[allow(clippy::too_many_arguments)]
     fn paste_back(
         &self,
         region: &mut RgbImage,
         alpha: &mut [f32],
         restored: &[f32],
+        reference: Option<&[f32]>,
         size: usize,
         region_to_crop: &Affine2,
         params: &PasteParams,
@@ -64,11 +67,20 @@ impl FaceKernels for CpuKernels {
         region: &mut RgbImage,
         alpha: &mut [f32],
         restored: &[f32],
+        reference: Option<&[f32]>,
         size: usize,
         region_to_crop: &Affine2,
         params: &PasteParams,
     ) -> Result<(), KernelError> {
-        paste::paste_back(region, alpha, restored, size, region_to_crop, params)
+        paste::paste_back(
+            region,
+            alpha,
+            restored,
+            reference,
+            size,
+            region_to_crop,
+            params,
+        )
     }
 }
 

@@ -265,7 +265,8 @@ impl CudaKernels {
     }
 
     /// Launches `paste_back` on device buffers: `region` interleaved RGB `width × height`,
-    /// `alpha` width × height, `restored` 3 × S × S.
+    /// `alpha` width × height, `restored` 3 × S × S, and `reference` (the generator's input
+    /// crop, 3 × S × S) for residual mode or `None` to replace.
     #[allow(clippy::too_many_arguments)]
     pub fn launch_paste(
         &self,
@@ -274,6 +275,7 @@ impl CudaKernels {
         width: usize,
         height: usize,
         restored: &CudaSlice<f32>,
+        reference: Option<&CudaSlice<f32>>,
         size: usize,
         region_to_crop: &Affine2,
         params: &PasteParams,
@@ -285,6 +287,13 @@ impl CudaKernels {
             3 * size * size,
             restored.len(),
         )?;
+        if let Some(reference) = reference {
+            check_len(
+                "paste_back reference crop [3, S, S]",
+                3 * size * size,
+                reference.len(),
+            )?;
+        }
         if size == 0 {
             return Err(KernelError::EmptyCrop(size));
         }
@@ -293,10 +302,17 @@ impl CudaKernels {
             return Ok(());
         }
         let p = PasteLaunch::new(width, height, size, region_to_crop, params)?;
+        // The kernel takes a null `reference` as replace mode.
+        let null_reference: u64 = 0;
         let mut launch = self.stream.launch_builder(&self.paste);
         launch.arg(&p).arg(region).arg(alpha).arg(restored);
-        // SAFETY: argument types and order match `paste_back` in paste.cu; buffer lengths were
-        // checked above against the sizes the kernel indexes.
+        match reference {
+            Some(reference) => launch.arg(reference),
+            None => launch.arg(&null_reference),
+        };
+        // SAFETY: argument types and order match `paste_back` in paste.cu (a null device
+        // pointer is a u64 0); buffer lengths were checked above against the sizes the kernel
+        // indexes.
         unsafe { launch.launch(grid(width, height, 1)) }?;
         Ok(())
     }
@@ -354,6 +370,7 @@ impl FaceKernels for CudaKernels {
         region: &mut RgbImage,
         alpha: &mut [f32],
         restored: &[f32],
+        reference: Option<&[f32]>,
         size: usize,
         region_to_crop: &Affine2,
         params: &PasteParams,
@@ -369,6 +386,13 @@ impl FaceKernels for CudaKernels {
             3 * size * size,
             restored.len(),
         )?;
+        if let Some(reference) = reference {
+            check_len(
+                "paste_back reference crop [3, S, S]",
+                3 * size * size,
+                reference.len(),
+            )?;
+        }
         if size == 0 {
             return Err(KernelError::EmptyCrop(size));
         }
@@ -379,12 +403,14 @@ impl FaceKernels for CudaKernels {
         let mut d_region = self.stream.clone_htod(&region.data)?;
         let mut d_alpha = self.stream.clone_htod(alpha)?;
         let d_restored = self.stream.clone_htod(restored)?;
+        let d_reference = reference.map(|r| self.stream.clone_htod(r)).transpose()?;
         self.launch_paste(
             &mut d_region,
             &mut d_alpha,
             region.width,
             region.height,
             &d_restored,
+            d_reference.as_ref(),
             size,
             region_to_crop,
             params,
@@ -572,43 +598,71 @@ mod tests {
             1e-5,
         );
 
+        // Replace mode, then residual mode with a reference crop that differs everywhere (the
+        // second crop), so both the change and the 0..255 clamp are exercised.
         let crop = &want[..3 * size * size];
+        let other = &want[3 * size * size..2 * 3 * size * size];
         let region_to_crop = transforms[1]
             .then(&Affine2::scale_translate(1.0, 3.0, -2.0))
             .inverse()
             .unwrap();
         let paste = PasteParams::for_crop(size, 0.9);
-        let mut region = src.clone();
-        let mut alpha: Vec<f32> = (0..203 * 157)
-            .map(|i| if i % 7 == 0 { 0.3 } else { 0.0 })
-            .collect();
-        let launch = PasteLaunch::new(203, 157, size, &region_to_crop, &paste).unwrap();
-        write("params.bin", &struct_bytes(&launch));
-        write("region.bin", &floats_to_bytes(&region.data));
-        write("alpha.bin", &floats_to_bytes(&alpha));
-        write("restored.bin", &floats_to_bytes(crop));
-        run("paste");
-        CpuKernels
-            .paste_back(&mut region, &mut alpha, crop, size, &region_to_crop, &paste)
-            .unwrap();
-        assert_close(
-            "emulated paste_back region",
-            &read("region.bin"),
-            &region.data,
-            1e-3,
-            1e-5,
-        );
-        assert_close(
-            "emulated paste_back alpha",
-            &read("alpha.bin"),
-            &alpha,
-            1e-5,
-            1e-5,
-        );
-        assert!(
-            alpha.iter().filter(|&&a| a > 0.5).count() > 1000,
-            "paste covered too little"
-        );
+        for reference in [None, Some(other)] {
+            let mode = if reference.is_some() {
+                "paste-residual"
+            } else {
+                "paste"
+            };
+            let mut region = src.clone();
+            let mut alpha: Vec<f32> = (0..203 * 157)
+                .map(|i| if i % 7 == 0 { 0.3 } else { 0.0 })
+                .collect();
+            let launch = PasteLaunch::new(203, 157, size, &region_to_crop, &paste).unwrap();
+            write("params.bin", &struct_bytes(&launch));
+            write("region.bin", &floats_to_bytes(&region.data));
+            write("alpha.bin", &floats_to_bytes(&alpha));
+            write("restored.bin", &floats_to_bytes(crop));
+            if let Some(reference) = reference {
+                write("reference.bin", &floats_to_bytes(reference));
+            }
+            run(mode);
+            CpuKernels
+                .paste_back(
+                    &mut region,
+                    &mut alpha,
+                    crop,
+                    reference,
+                    size,
+                    &region_to_crop,
+                    &paste,
+                )
+                .unwrap();
+            let changed = region
+                .data
+                .iter()
+                .zip(&src.data)
+                .filter(|(a, b)| (*a - *b).abs() > 1.0)
+                .count();
+            assert!(changed > 3000, "{mode}: only {changed} values changed");
+            assert_close(
+                &format!("emulated {mode} region"),
+                &read("region.bin"),
+                &region.data,
+                1e-3,
+                1e-5,
+            );
+            assert_close(
+                &format!("emulated {mode} alpha"),
+                &read("alpha.bin"),
+                &alpha,
+                1e-5,
+                1e-5,
+            );
+            assert!(
+                alpha.iter().filter(|&&a| a > 0.5).count() > 1000,
+                "{mode}: paste covered too little"
+            );
+        }
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -631,46 +685,62 @@ mod tests {
         assert_close("warp_face_crops", &got, &want, 1e-3, 1e-5);
 
         let crop = &want[..3 * size * size];
+        let other = &want[3 * size * size..2 * 3 * size * size];
         let region_to_crop = transforms[1]
             .then(&Affine2::scale_translate(1.0, 3.0, -2.0))
             .inverse()
             .unwrap();
         let params = PasteParams::for_crop(size, 0.9);
-        let mut region = src.clone();
-        let mut alpha: Vec<f32> = (0..203 * 157)
-            .map(|i| if i % 7 == 0 { 0.3 } else { 0.0 })
-            .collect();
-        let (mut region_gpu, mut alpha_gpu) = (region.clone(), alpha.clone());
-        CpuKernels
-            .paste_back(
-                &mut region,
-                &mut alpha,
+        for reference in [None, Some(other)] {
+            let mode = if reference.is_some() {
+                "residual"
+            } else {
+                "replace"
+            };
+            let mut region = src.clone();
+            let mut alpha: Vec<f32> = (0..203 * 157)
+                .map(|i| if i % 7 == 0 { 0.3 } else { 0.0 })
+                .collect();
+            let (mut region_gpu, mut alpha_gpu) = (region.clone(), alpha.clone());
+            CpuKernels
+                .paste_back(
+                    &mut region,
+                    &mut alpha,
+                    crop,
+                    reference,
+                    size,
+                    &region_to_crop,
+                    &params,
+                )
+                .unwrap();
+            gpu.paste_back(
+                &mut region_gpu,
+                &mut alpha_gpu,
                 crop,
+                reference,
                 size,
                 &region_to_crop,
                 &params,
             )
             .unwrap();
-        gpu.paste_back(
-            &mut region_gpu,
-            &mut alpha_gpu,
-            crop,
-            size,
-            &region_to_crop,
-            &params,
-        )
-        .unwrap();
-        assert_close(
-            "paste_back region",
-            &region_gpu.data,
-            &region.data,
-            0.05,
-            1e-5,
-        );
-        assert_close("paste_back alpha", &alpha_gpu, &alpha, 1e-4, 1e-5);
-        assert!(
-            alpha.iter().filter(|&&a| a > 0.5).count() > 1000,
-            "paste covered too little"
-        );
+            assert_close(
+                &format!("paste_back {mode} region"),
+                &region_gpu.data,
+                &region.data,
+                0.05,
+                1e-5,
+            );
+            assert_close(
+                &format!("paste_back {mode} alpha"),
+                &alpha_gpu,
+                &alpha,
+                1e-4,
+                1e-5,
+            );
+            assert!(
+                alpha.iter().filter(|&&a| a > 0.5).count() > 1000,
+                "{mode}: paste covered too little"
+            );
+        }
     }
 }

@@ -404,7 +404,12 @@ pub fn read_region(frame: &FrameRef, rect: Rect) -> RgbImage {
 }
 
 /// Blends `rgb` (the size of `rect`) into the frame in its native format:
-/// `native = orig + alpha·(convert(rgb) − orig)`, `alpha` per region pixel in 0..1.
+/// `native = orig + alpha·(convert(rgb) − convert(read(orig)))`, `alpha` per region pixel in
+/// 0..1, where `read(orig)` is the colour [`read_region`] gives for the pixel. For packed RGB,
+/// and for YUV inside the RGB gamut, that is `orig + alpha·(convert(rgb) − orig)`; YUV outside
+/// the gamut (4:2:0 pairs a pixel's luma with its block's chroma, which at colour edges gives
+/// colours beyond 0..255 that `read_region` clamps) keeps its excess, so a pixel written back
+/// unchanged keeps its bytes exactly instead of moving by the clamped amount.
 ///
 /// Bytes of pixels with alpha 0 are not written (bit-identical). For 4:2:0 chroma each sample
 /// takes the alpha-weighted mean colour of its 2×2 luma block (pixels outside `rect` weigh 0)
@@ -462,19 +467,32 @@ pub fn write_region(frame: &mut FrameMut, rect: Rect, rgb: &RgbImage, alpha: &[f
     }
 
     let yuv = Yuv::new(frame.colorimetry);
-    // Luma, per pixel.
-    let y_stride = frame.strides[0];
+    let (format, strides) = (frame.format, frame.strides.clone());
+    // The colour `read_region` gives for frame pixel (x, y), from the planes as they are now.
+    let read_back = |planes: &[&mut [u8]], x: usize, y: usize| {
+        let [(pu, iu), (pv, iv)] = chroma_sites(format, &strides, x / 2, y / 2);
+        yuv.rgb_of(
+            f32::from(planes[0][y * strides[0] + x]),
+            f32::from(planes[pu][iu]),
+            f32::from(planes[pv][iv]),
+        )
+    };
+    // Luma, per pixel; computed before the chroma pass changes the chroma it reads, written
+    // after it (the chroma pass reads the original luma).
+    let mut luma = vec![0u8; rect.area()];
     for (r, (src, al)) in rgb_rows.zip(alpha_rows).enumerate() {
-        let start = (rect.y + r) * y_stride + rect.x;
-        let dst = &mut frame.planes[0][start..start + rect.width];
-        for ((d, s), &a) in dst.iter_mut().zip(src.chunks_exact(3)).zip(al) {
+        let y = rect.y + r;
+        for (i, (s, &a)) in src.chunks_exact(3).zip(al).enumerate() {
+            let x = rect.x + i;
+            let o = frame.planes[0][y * strides[0] + x];
             let a = weight(a);
-            if a == 0.0 {
-                continue;
-            }
-            let target = yuv.luma(s[0], s[1], s[2]);
-            let o = f32::from(*d);
-            *d = to_u8(o + a * (target - o));
+            luma[r * rect.width + i] = if a == 0.0 {
+                o
+            } else {
+                let [br, bg, bb] = read_back(&frame.planes, x, y);
+                let change = yuv.luma(s[0], s[1], s[2]) - yuv.luma(br, bg, bb);
+                to_u8(f32::from(o) + a * change)
+            };
         }
     }
     // Chroma, per 2×2 block touching the rect.
@@ -495,34 +513,44 @@ pub fn write_region(frame: &mut FrameMut, rect: Rect, rgb: &RgbImage, alpha: &[f
                         continue;
                     }
                     let c = yuv.yuv_of([rgb.data[3 * i], rgb.data[3 * i + 1], rgb.data[3 * i + 2]]);
+                    let b = yuv.yuv_of(read_back(&frame.planes, x, y));
                     sa += a;
-                    su += a * c[1];
-                    sv += a * c[2];
+                    su += a * (c[1] - b[1]);
+                    sv += a * (c[2] - b[2]);
                 }
             }
             if sa == 0.0 {
                 continue;
             }
-            let (tu, tv) = (su / sa, sv / sa);
+            // The alpha-weighted mean change, applied with the block's mean alpha.
+            let (du, dv) = (su / sa, sv / sa);
             let a = sa / block_pixels as f32;
-            let (ui, vi) = if frame.format == PixelFormat::Nv12 {
-                (
-                    cy * frame.strides[1] + 2 * cx,
-                    cy * frame.strides[1] + 2 * cx + 1,
-                )
-            } else {
-                (cy * frame.strides[1] + cx, cy * frame.strides[2] + cx)
-            };
-            let vp = if frame.format == PixelFormat::Nv12 {
-                1
-            } else {
-                2
-            };
-            let o = f32::from(frame.planes[1][ui]);
-            frame.planes[1][ui] = to_u8(o + a * (tu - o));
-            let o = f32::from(frame.planes[vp][vi]);
-            frame.planes[vp][vi] = to_u8(o + a * (tv - o));
+            let [(pu, iu), (pv, iv)] = chroma_sites(format, &strides, cx, cy);
+            let o = f32::from(frame.planes[pu][iu]);
+            frame.planes[pu][iu] = to_u8(o + a * du);
+            let o = f32::from(frame.planes[pv][iv]);
+            frame.planes[pv][iv] = to_u8(o + a * dv);
         }
+    }
+    for (r, row) in luma.chunks_exact(rect.width).enumerate() {
+        let start = (rect.y + r) * strides[0] + rect.x;
+        frame.planes[0][start..start + rect.width].copy_from_slice(row);
+    }
+}
+
+/// (plane, index) of the U and of the V sample of chroma block (cx, cy) in a 4:2:0 frame.
+#[inline(always)]
+fn chroma_sites(
+    format: PixelFormat,
+    strides: &[usize],
+    cx: usize,
+    cy: usize,
+) -> [(usize, usize); 2] {
+    if format == PixelFormat::Nv12 {
+        let i = cy * strides[1] + 2 * cx;
+        [(1, i), (1, i + 1)]
+    } else {
+        [(1, cy * strides[1] + cx), (2, cy * strides[2] + cx)]
     }
 }
 

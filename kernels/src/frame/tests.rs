@@ -279,6 +279,36 @@ fn read_then_write_round_trips_every_format_and_colorimetry() {
 }
 
 #[test]
+fn out_of_gamut_yuv_written_back_unchanged_keeps_its_bytes() {
+    // Random Y/U/V bytes are mostly outside the RGB gamut, so `read_region` clamps them; writing
+    // that read back must still leave every byte as it was (the residual paste of an unchanged
+    // face relies on it).
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for format in [PixelFormat::I420, PixelFormat::Nv12] {
+        for colorimetry in colorimetries() {
+            let mut frame = Owned::random(format, 17, 15, &mut rng);
+            frame.colorimetry = colorimetry;
+            for rect in [Rect::new(0, 0, 17, 15), Rect::new(3, 1, 9, 8)] {
+                let part = read_region(&frame.view(), rect);
+                let clamped = part
+                    .data
+                    .iter()
+                    .filter(|&&v| v == 0.0 || v == 255.0)
+                    .count();
+                assert!(clamped > 20, "{format:?}: only {clamped} clamped values");
+                let mut out = frame.clone();
+                write_region(&mut out.view_mut(), rect, &part, &vec![1.0; rect.area()]);
+                assert_eq!(
+                    frame.max_diff(&out),
+                    0,
+                    "{format:?} {colorimetry:?} {rect:?}: unchanged write moved bytes"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn sub_region_reads_the_same_pixels_as_the_whole_frame() {
     let img = smooth_image(17, 15);
     for format in FORMATS {
