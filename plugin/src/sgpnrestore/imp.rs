@@ -626,3 +626,75 @@ impl VideoFilterImpl for SgpnRestore {
         Ok(gst::FlowSuccess::Ok)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn colorimetry_of(caps: &str) -> Colorimetry {
+        gst::init().unwrap();
+        let caps: gst::Caps = caps.parse().unwrap();
+        colorimetry(&gst_video::VideoInfo::from_caps(&caps).unwrap())
+    }
+
+    #[test]
+    fn caps_without_colorimetry_follow_gstreamer_defaults() {
+        let sd = colorimetry_of("video/x-raw,format=I420,width=640,height=360,framerate=25/1");
+        assert_eq!(
+            sd,
+            Colorimetry {
+                matrix: YuvMatrix::Bt601,
+                full_range: false
+            }
+        );
+        let hd = colorimetry_of("video/x-raw,format=NV12,width=1280,height=720,framerate=25/1");
+        assert_eq!(
+            hd,
+            Colorimetry {
+                matrix: YuvMatrix::Bt709,
+                full_range: false
+            }
+        );
+    }
+
+    #[test]
+    fn explicit_caps_colorimetry_wins() {
+        let bt709_sd = colorimetry_of(
+            "video/x-raw,format=I420,width=640,height=360,framerate=25/1,colorimetry=bt709",
+        );
+        assert_eq!(bt709_sd.matrix, YuvMatrix::Bt709);
+        let bt601_hd = colorimetry_of(
+            "video/x-raw,format=I420,width=1920,height=1080,framerate=25/1,colorimetry=bt601",
+        );
+        assert_eq!(bt601_hd.matrix, YuvMatrix::Bt601);
+        // JPEG-style full range BT.601 (range 1 = 0..255).
+        let full = colorimetry_of(
+            "video/x-raw,format=I420,width=640,height=360,framerate=25/1,colorimetry=1:4:0:0",
+        );
+        assert_eq!(
+            full,
+            Colorimetry {
+                matrix: YuvMatrix::Bt601,
+                full_range: true
+            }
+        );
+    }
+
+    #[test]
+    fn rgb_frames_are_full_range() {
+        let rgb = colorimetry_of("video/x-raw,format=BGRx,width=640,height=360,framerate=25/1");
+        assert!(rgb.full_range);
+    }
+
+    #[test]
+    fn roi_rect_is_clipped_to_the_frame() {
+        assert_eq!(
+            roi_rect([10.4, 20.6, 50.5, 80.0], 100, 100),
+            (10, 21, 41, 59)
+        );
+        assert_eq!(
+            roi_rect([-5.0, -3.0, 120.0, 40.0], 100, 30),
+            (0, 0, 100, 30)
+        );
+    }
+}
