@@ -15,5 +15,6 @@ pub mod timings;
 pub mod track;
 
 pub use error::FaceError;
+pub use paste::PasteMode;
 pub use pipeline::{FaceRestorer, RestoreParams, RestoredFace, RestorerConfig};
 pub use timings::StageTimings;

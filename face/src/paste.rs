@@ -2,6 +2,12 @@
 //! alignment, under a feathered mask whose width grows with the face (facexlib's paste-back,
 //! sgpn-brief.md §4), so there is no visible rectangle; then the changed pixels are written back in
 //! the frame's own pixel format and colorimetry, so colours are preserved.
+//!
+//! Two ways to paste ([`PasteMode`]): facexlib replaces the frame with the restored crop; by
+//! default we add the restoration's *change* (restored − the crop the generator was given). The
+//! second is the first plus the frame detail finer than the crop can hold, so a face larger than
+//! the crop keeps its resolution, and a generator that changes nothing changes no pixel (the
+//! bilinear warp there and back alone moves sharp edges by up to ~20 levels).
 
 use sgpn_kernels::KernelError;
 use sgpn_kernels::frame::{FrameMut, read_region, write_region};
@@ -10,6 +16,16 @@ use sgpn_kernels::paste::{PasteParams, paste_back};
 
 use crate::align::Alignment;
 
+/// How a restored crop enters the frame.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PasteMode {
+    /// Add `restored − lq crop`: the restoration's change, on top of the frame's own detail.
+    #[default]
+    Residual,
+    /// Replace the face by the restored crop (facexlib, GFPGAN, CodeFormer).
+    Replace,
+}
+
 /// Scratch buffers reused between faces and frames.
 #[derive(Debug, Default)]
 pub struct PasteScratch {
@@ -17,7 +33,15 @@ pub struct PasteScratch {
     written: Vec<f32>,
 }
 
-/// Pastes one restored crop (planar [3,S,S] in [-1, 1]) into `frame` at `rect`.
+/// One face's crops, planar [3,S,S] in [-1, 1]: what the generator was given and what it returned.
+#[derive(Clone, Copy, Debug)]
+pub struct CropPair<'a> {
+    pub lq: &'a [f32],
+    pub restored: &'a [f32],
+}
+
+/// Pastes one restored crop into `frame` at `rect` (the crop's `lq` is the reference of
+/// [`PasteMode::Residual`]).
 ///
 /// The region is read from the frame as it is now, so faces whose regions overlap are pasted one
 /// over the other rather than one undoing the other. Pixels the mask does not reach are never
@@ -26,7 +50,8 @@ pub fn paste_face(
     frame: &mut FrameMut<'_>,
     alignment: &Alignment,
     rect: Rect,
-    restored: &[f32],
+    crops: CropPair<'_>,
+    mode: PasteMode,
     blend: f32,
     scratch: &mut PasteScratch,
 ) -> Result<(), KernelError> {
@@ -38,8 +63,8 @@ pub fn paste_face(
     paste_back(
         &mut region,
         &mut scratch.alpha,
-        restored,
-        None,
+        crops.restored,
+        (mode == PasteMode::Residual).then_some(crops.lq),
         alignment.size,
         &alignment.region_to_crop(&rect),
         &params,

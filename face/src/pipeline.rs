@@ -12,7 +12,7 @@ use sgpn_models::runtime::{Device, SessionConfig};
 use crate::FaceError;
 use crate::align::{Alignment, align_to_template};
 use crate::detect::{DEFAULT_WORKING_SIZE, DetectParams, detect_faces};
-use crate::paste::{PasteScratch, paste_face};
+use crate::paste::{CropPair, PasteMode, PasteScratch, paste_face};
 use crate::restore::{CropBatch, restore_batch};
 use crate::timings::{StageTimings, timed};
 use crate::track::Tracker;
@@ -44,6 +44,8 @@ pub struct RestoreParams {
     pub temporal_smoothing: f32,
     /// Longest side of the detector's working copy.
     pub detection_size: usize,
+    /// Paste the restoration's change (default) or replace the face with the restored crop.
+    pub paste_mode: PasteMode,
 }
 
 impl Default for RestoreParams {
@@ -56,6 +58,7 @@ impl Default for RestoreParams {
             detect_interval: 1,
             temporal_smoothing: 0.5,
             detection_size: DEFAULT_WORKING_SIZE,
+            paste_mode: PasteMode::default(),
         }
     }
 }
@@ -208,8 +211,22 @@ impl FaceRestorer {
         let crop_len = 3 * info.size * info.size;
         let blend = params.blend.min(1.0);
         timed(&mut t.paste, || -> Result<(), FaceError> {
-            for (f, crop) in faces.iter().zip(restored.chunks_exact(crop_len)) {
-                paste_face(frame, &f.alignment, f.rect, crop, blend, &mut self.scratch)?;
+            let lq_crops = self.batch.as_slice().chunks_exact(crop_len);
+            for ((f, restored), lq) in faces
+                .iter()
+                .zip(restored.chunks_exact(crop_len))
+                .zip(lq_crops)
+            {
+                let crops = CropPair { lq, restored };
+                paste_face(
+                    frame,
+                    &f.alignment,
+                    f.rect,
+                    crops,
+                    params.paste_mode,
+                    blend,
+                    &mut self.scratch,
+                )?;
             }
             Ok(())
         })?;
