@@ -2,3 +2,6 @@
 
 pub mod data;
 pub mod eval;
+pub mod export;
+pub mod model;
+pub mod train;

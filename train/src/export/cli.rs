@@ -1,0 +1,43 @@
+//! `sgpn-train export`: a checkpoint's generator to ONNX (or a freshly initialised preset).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::model::{Config, Generator, Variant};
+use crate::train::checkpoint::load_generator;
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// A checkpoint folder (`<run>/checkpoint`).
+    #[arg(long, required_unless_present = "init_preset")]
+    pub checkpoint: Option<PathBuf>,
+    /// Export an untrained generator of this preset instead (for size and speed checks).
+    #[arg(long, conflicts_with = "checkpoint")]
+    pub init_preset: Option<String>,
+    #[arg(long, default_value = "no3d")]
+    pub variant: String,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let device = burn::prelude::Device::flex();
+    let generator = match (&args.checkpoint, &args.init_preset) {
+        (Some(dir), _) => load_generator(dir, &device)?,
+        (None, Some(preset)) => Generator::new(
+            &Config::preset(preset, Variant::parse(&args.variant)?)?,
+            0,
+            &device,
+        )?,
+        (None, None) => anyhow::bail!("give --checkpoint or --init-preset"),
+    };
+    super::write_generator(&generator, &args.out)?;
+    println!(
+        "wrote {} ({} px, variant {})",
+        args.out.display(),
+        generator.config.size,
+        generator.config.variant.as_str()
+    );
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! The whole SGPN generator (paper Fig. 2): shared encoder on `I_lq` (and `I_3d`), latent
+//! encoder, mapping to `w`, StyleGAN2 decoder with AFFBs.
+//!
+//! `forward` takes `lq` and `Option<render>`: the shape-prior issue only supplies the render;
+//! the 257 3DMM coefficients of the official mapping input (769 = 256 + 256 + 257) are not an
+//! input yet, so the mapping input is `z_lq` (no3d) or `[z_lq, z_3d]` (full).
+
+use burn::prelude::*;
+
+use super::decoder::Decoder;
+use super::encoder::Encoder;
+use super::init::{Noise, ParamInit};
+use super::latent::LatentEncoder;
+use super::mapping::Mapping;
+use super::{Config, ModelError, Variant};
+
+#[derive(Module, Debug)]
+pub struct Generator {
+    pub encoder: Encoder,
+    pub latent: LatentEncoder,
+    pub mapping: Mapping,
+    pub decoder: Decoder,
+    #[module(skip)]
+    pub config: Config,
+}
+
+impl Generator {
+    /// Initial weights drawn from `seed`.
+    pub fn new(cfg: &Config, seed: u64, device: &Device) -> Result<Self, ModelError> {
+        cfg.validate()?;
+        let mut init = ParamInit::new(seed, device);
+        Ok(Self {
+            encoder: Encoder::new(cfg, &mut init),
+            latent: LatentEncoder::new(cfg, &mut init),
+            mapping: Mapping::new(cfg, &mut init),
+            decoder: Decoder::new(cfg, &mut init),
+            config: cfg.clone(),
+        })
+    }
+
+    fn check_input(&self, name: &'static str, x: &Tensor<4>) -> Result<(), ModelError> {
+        let [_, c, h, w] = x.dims();
+        let s = self.config.size;
+        if c != 3 || h != s || w != s {
+            return Err(ModelError::InputShape {
+                name,
+                found: x.dims().to_vec(),
+                expected: format!("[N, 3, {s}, {s}]"),
+            });
+        }
+        Ok(())
+    }
+
+    /// The raw decoder output (what the losses see; not clamped).
+    pub fn forward(
+        &self,
+        lq: Tensor<4>,
+        render: Option<Tensor<4>>,
+        noise: &mut Noise,
+    ) -> Result<Tensor<4>, ModelError> {
+        self.check_input("lq", &lq)?;
+        let variant = self.config.variant;
+        let render = match (variant, render) {
+            (Variant::Full, Some(r)) => {
+                self.check_input("render", &r)?;
+                if r.dims()[0] != lq.dims()[0] {
+                    return Err(ModelError::InputShape {
+                        name: "render",
+                        found: r.dims().to_vec(),
+                        expected: format!("batch {} like lq", lq.dims()[0]),
+                    });
+                }
+                Some(r)
+            }
+            (Variant::No3d, None) => None,
+            (Variant::Full, None) => {
+                return Err(ModelError::RenderInput {
+                    variant: "full",
+                    problem: "needs a rendered 3D face",
+                });
+            }
+            (Variant::No3d, Some(_)) => {
+                return Err(ModelError::RenderInput {
+                    variant: "no3d",
+                    problem: "takes no rendered face",
+                });
+            }
+        };
+        let feats_lq = self.encoder.forward(lq);
+        let z_lq = self.latent.forward(feats_lq[0].clone());
+        let (z, feats_3d) = match render {
+            Some(r) => {
+                let feats_3d = self.encoder.forward(r);
+                let z_3d = self.latent.forward(feats_3d[0].clone());
+                (Tensor::cat(vec![z_lq, z_3d], 1), Some(feats_3d))
+            }
+            None => (z_lq, None),
+        };
+        let w = self.mapping.forward(z);
+        Ok(self
+            .decoder
+            .forward(w, &feats_lq, feats_3d.as_deref(), noise))
+    }
+
+    /// The restored face in [-1, 1] without noise: the pass the ONNX export reproduces.
+    pub fn restore(
+        &self,
+        lq: Tensor<4>,
+        render: Option<Tensor<4>>,
+    ) -> Result<Tensor<4>, ModelError> {
+        Ok(self.forward(lq, render, &mut Noise::Off)?.clamp(-1.0, 1.0))
+    }
+}

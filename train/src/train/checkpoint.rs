@@ -1,0 +1,143 @@
+//! Checkpoints: a folder with both networks and both optimizer states (burnpack files, which
+//! keep the parameter ids that the Adam state is keyed by), and `trainer.json` with the configs,
+//! the step, the exact position of the noise RNG and the loss history. `trainer.json` is
+//! written last, so a folder with it is complete.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use burn::module::Module;
+use burn::prelude::Device;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::trainer::{StepLosses, TrainConfig, Trainer};
+use crate::model::Config;
+
+pub const GENERATOR_FILE: &str = "generator.bpk";
+pub const DISCRIMINATOR_FILE: &str = "discriminator.bpk";
+pub const G_OPTIM_FILE: &str = "g_optim.bpk";
+pub const D_OPTIM_FILE: &str = "d_optim.bpk";
+pub const STATE_FILE: &str = "trainer.json";
+
+/// ChaCha8 position: seed, stream and word position (u128 as a decimal string for JSON).
+#[derive(Serialize, Deserialize)]
+struct RngState {
+    seed: [u8; 32],
+    stream: u64,
+    word_pos: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TrainerState {
+    model: Config,
+    train: TrainConfig,
+    step: u64,
+    rng: RngState,
+    history: Vec<StepLosses>,
+}
+
+fn record_err(path: &Path, e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("checkpoint file {}: {e}", path.display())
+}
+
+/// Whether `dir` holds a complete checkpoint.
+pub fn exists(dir: &Path) -> bool {
+    dir.join(STATE_FILE).is_file()
+}
+
+impl Trainer {
+    pub fn save(&self, dir: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating checkpoint folder {}", dir.display()))?;
+        // The state file marks a complete checkpoint: drop it first, write it last.
+        let state_path = dir.join(STATE_FILE);
+        if state_path.exists() {
+            std::fs::remove_file(&state_path)
+                .with_context(|| format!("removing {}", state_path.display()))?;
+        }
+        let p = dir.join(GENERATOR_FILE);
+        self.generator
+            .clone()
+            .save_file(&p)
+            .map_err(|e| record_err(&p, e))?;
+        let p = dir.join(DISCRIMINATOR_FILE);
+        self.discriminator
+            .clone()
+            .save_file(&p)
+            .map_err(|e| record_err(&p, e))?;
+        let p = dir.join(G_OPTIM_FILE);
+        self.g_optim.save(&p).map_err(|e| record_err(&p, e))?;
+        let p = dir.join(D_OPTIM_FILE);
+        self.d_optim.save(&p).map_err(|e| record_err(&p, e))?;
+        let state = TrainerState {
+            model: self.model.clone(),
+            train: self.train.clone(),
+            step: self.step,
+            rng: RngState {
+                seed: self.rng.get_seed(),
+                stream: self.rng.get_stream(),
+                word_pos: self.rng.get_word_pos().to_string(),
+            },
+            history: self.history.clone(),
+        };
+        let json = serde_json::to_vec_pretty(&state)?;
+        let tmp = dir.join(format!("{STATE_FILE}.part"));
+        std::fs::write(&tmp, json).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &state_path)
+            .with_context(|| format!("writing {}", state_path.display()))?;
+        Ok(())
+    }
+
+    /// Restores a trainer saved by [`Trainer::save`] onto `device` (autodiff).
+    pub fn load(dir: &Path, device: &Device) -> anyhow::Result<Self> {
+        let state_path = dir.join(STATE_FILE);
+        let bytes = std::fs::read(&state_path).with_context(|| {
+            format!(
+                "reading checkpoint state {} (is this a checkpoint folder?)",
+                state_path.display()
+            )
+        })?;
+        let state: TrainerState = serde_json::from_slice(&bytes)
+            .with_context(|| format!("parsing {}", state_path.display()))?;
+        let mut t = Trainer::new(state.model, state.train, device)?;
+        let p = dir.join(GENERATOR_FILE);
+        t.generator = t
+            .generator
+            .try_load_file(&p)
+            .map_err(|e| record_err(&p, e))?;
+        let p = dir.join(DISCRIMINATOR_FILE);
+        t.discriminator = t
+            .discriminator
+            .try_load_file(&p)
+            .map_err(|e| record_err(&p, e))?;
+        let p = dir.join(G_OPTIM_FILE);
+        t.g_optim = t.g_optim.load(&p).map_err(|e| record_err(&p, e))?;
+        let p = dir.join(D_OPTIM_FILE);
+        t.d_optim = t.d_optim.load(&p).map_err(|e| record_err(&p, e))?;
+        let word_pos: u128 = state
+            .rng
+            .word_pos
+            .parse()
+            .with_context(|| format!("bad rng position in {}", state_path.display()))?;
+        t.rng = ChaCha8Rng::from_seed(state.rng.seed);
+        t.rng.set_stream(state.rng.stream);
+        t.rng.set_word_pos(word_pos);
+        t.step = state.step;
+        t.history = state.history;
+        Ok(t)
+    }
+}
+
+/// Loads just the generator (for export and evaluation) on `device`.
+pub fn load_generator(dir: &Path, device: &Device) -> anyhow::Result<crate::model::Generator> {
+    let state_path = dir.join(STATE_FILE);
+    let bytes = std::fs::read(&state_path)
+        .with_context(|| format!("reading checkpoint state {}", state_path.display()))?;
+    let state: TrainerState = serde_json::from_slice(&bytes)
+        .with_context(|| format!("parsing {}", state_path.display()))?;
+    let g = crate::model::Generator::new(&state.model, 0, device)?;
+    let p: PathBuf = dir.join(GENERATOR_FILE);
+    g.try_load_file(&p).map_err(|e| record_err(&p, e))
+}

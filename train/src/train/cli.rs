@@ -1,0 +1,124 @@
+//! `sgpn-train train`: start or resume a training run.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::prepared::PreparedFaces;
+use super::run::{RunOptions, checkpoint_dir, run};
+use super::source::{PairSource, SyntheticSource};
+use super::trainer::{TrainConfig, Trainer};
+use super::{checkpoint, training_device};
+use crate::model::{Config, Variant};
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Run folder (checkpoint/, losses.csv, losses.png).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Model preset: tiny, small256, paper512.
+    #[arg(long, default_value = "small256")]
+    pub preset: String,
+    /// full or no3d (the full variant needs rendered faces, which no data source gives yet).
+    #[arg(long, default_value = "no3d")]
+    pub variant: String,
+    /// Train until this many steps in total.
+    #[arg(long, default_value_t = 400_000)]
+    pub steps: u64,
+    /// Stop cleanly with a checkpoint after this many minutes.
+    #[arg(long)]
+    pub max_minutes: Option<f64>,
+    #[arg(long, default_value_t = 500)]
+    pub checkpoint_every: u64,
+    /// Continue from `<out>/checkpoint` (configs come from the checkpoint).
+    #[arg(long)]
+    pub resume: bool,
+    /// Prepared cache folder (`sgpn-train prepare` output: crops/ + results.jsonl).
+    #[arg(long, required_unless_present = "synthetic")]
+    pub data: Option<PathBuf>,
+    /// Use the procedural test source instead of prepared faces.
+    #[arg(long, conflicts_with = "data")]
+    pub synthetic: bool,
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 0.002)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 1.0)]
+    pub adv_weight: f64,
+    #[arg(long, default_value_t = 10.0)]
+    pub r1_gamma: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn train(args: TrainArgs) -> anyhow::Result<()> {
+    let device = training_device();
+    let ckpt = checkpoint_dir(&args.out);
+    let mut trainer = if args.resume {
+        anyhow::ensure!(
+            checkpoint::exists(&ckpt),
+            "--resume: no checkpoint in {} (expected {})",
+            ckpt.display(),
+            ckpt.join(checkpoint::STATE_FILE).display()
+        );
+        Trainer::load(&ckpt, &device)?
+    } else {
+        anyhow::ensure!(
+            !checkpoint::exists(&ckpt),
+            "{} already holds a checkpoint: pass --resume to continue it, or choose another --out",
+            ckpt.display()
+        );
+        let model = Config::preset(&args.preset, Variant::parse(&args.variant)?)?;
+        let train = TrainConfig {
+            batch: args.batch,
+            lr: args.lr,
+            adv_weight: args.adv_weight,
+            r1_gamma: args.r1_gamma,
+            seed: args.seed,
+            ..TrainConfig::default()
+        };
+        Trainer::new(model, train, &device)?
+    };
+    anyhow::ensure!(
+        !trainer.model.variant.has_render(),
+        "training the full variant needs rendered 3D faces, which no data source provides yet; use --variant no3d"
+    );
+    let mut source: Box<dyn PairSource> = if args.synthetic {
+        Box::new(SyntheticSource {
+            size: trainer.model.size,
+            seed: trainer.train.seed,
+        })
+    } else {
+        let cache = args
+            .data
+            .as_deref()
+            .expect("clap requires --data without --synthetic");
+        Box::new(PreparedFaces::open(
+            cache,
+            trainer.model.size,
+            trainer.train.seed,
+        )?)
+    };
+    let opts = RunOptions {
+        out: args.out.clone(),
+        steps: args.steps,
+        max_time: args.max_minutes.map(|m| Duration::from_secs_f64(m * 60.0)),
+        checkpoint_every: args.checkpoint_every,
+        progress: !args.quiet,
+    };
+    let summary = run(&mut trainer, source.as_mut(), &opts)?;
+    println!(
+        "{} steps in {:.1} s ({:.2} s/step), now at step {} ({:?}); checkpoint in {}",
+        summary.steps_done,
+        summary.seconds,
+        summary.seconds / summary.steps_done.max(1) as f64,
+        summary.step,
+        summary.stop,
+        ckpt.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,22 @@
+//! Training (paper Sec. 3.3 / 4.1): losses, the GAN step, checkpoints, the loop and its loss
+//! curve. Written against [`source::PairSource`]; the shape-prior losses (L_lm, L_mesh) arrive
+//! with the shape module.
+
+pub mod bench;
+pub mod checkpoint;
+pub mod cli;
+pub mod curve;
+pub mod losses;
+pub mod prepared;
+pub mod run;
+pub mod source;
+pub mod trainer;
+
+pub use run::{RunOptions, RunSummary, StopReason, run};
+pub use source::{PairBatch, PairSource, SyntheticSource};
+pub use trainer::{StepLosses, TrainConfig, Trainer};
+
+/// The device training runs on: burn's pure-Rust CPU backend with autodiff.
+pub fn training_device() -> burn::prelude::Device {
+    burn::prelude::Device::flex().autodiff()
+}

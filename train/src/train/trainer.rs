@@ -1,0 +1,214 @@
+//! One GAN training step and the trainer state a checkpoint holds (paper Sec. 3.3 / 4.1,
+//! StyleGAN2 training schedule).
+//!
+//! Per step: the generator minimises `λ_rec·L1 + λ_adv·softplus(−D(G(lq)))`; the discriminator
+//! minimises `softplus(D(G(lq))) + softplus(−D(hq))`, plus every `r1_every` steps the lazy R1
+//! penalty `γ/2 · R1 · r1_every` (see [`super::losses`]). Adam with lr 0.002 (paper) and
+//! StyleGAN2's betas (0, 0.99), ε 1e-8; D's lr and betas get StyleGAN2's lazy-regularisation
+//! correction `c = r1_every / (r1_every + 1)`.
+
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::losses;
+use super::source::PairBatch;
+use crate::model::init::normal_vec;
+use crate::model::{Config, Discriminator, Generator, Noise};
+
+/// Training hyper-parameters (saved with every checkpoint).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub batch: usize,
+    pub lr: f64,
+    pub beta1: f32,
+    pub beta2: f32,
+    /// Weight of the L1 reconstruction loss (paper: 1).
+    pub l1_weight: f64,
+    /// Weight of the adversarial loss (paper: 1); 0 trains the generator with L1 alone.
+    pub adv_weight: f64,
+    /// R1 weight γ.
+    pub r1_gamma: f64,
+    /// Lazy regularisation interval (StyleGAN2: 16).
+    pub r1_every: u64,
+    /// Seed of the initial weights and of the noise stream.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            batch: 4,
+            lr: 0.002,
+            beta1: 0.0,
+            beta2: 0.99,
+            l1_weight: 1.0,
+            adv_weight: 1.0,
+            r1_gamma: 10.0,
+            r1_every: 16,
+            seed: 0,
+        }
+    }
+}
+
+/// Losses of one step (R1 only on regularisation steps).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepLosses {
+    pub step: u64,
+    pub l1: f32,
+    pub g_adv: f32,
+    pub d_loss: f32,
+    pub r1: Option<f32>,
+}
+
+pub struct Trainer {
+    pub model: Config,
+    pub train: TrainConfig,
+    pub generator: Generator,
+    pub discriminator: Discriminator,
+    pub g_optim: ModuleOptimizer,
+    pub d_optim: ModuleOptimizer,
+    /// Steps completed.
+    pub step: u64,
+    /// Noise for StyleConvs and R1 directions.
+    pub rng: ChaCha8Rng,
+    pub history: Vec<StepLosses>,
+    pub device: Device,
+}
+
+fn lazy_factor(train: &TrainConfig) -> f64 {
+    if train.adv_weight > 0.0 && train.r1_every > 0 {
+        train.r1_every as f64 / (train.r1_every as f64 + 1.0)
+    } else {
+        1.0
+    }
+}
+
+pub(crate) fn optimizers(train: &TrainConfig) -> (ModuleOptimizer, ModuleOptimizer) {
+    let g = AdamConfig::new()
+        .with_beta_1(train.beta1)
+        .with_beta_2(train.beta2)
+        .with_epsilon(1e-8)
+        .init();
+    let c = lazy_factor(train);
+    let d = AdamConfig::new()
+        .with_beta_1(train.beta1.powf(c as f32))
+        .with_beta_2(train.beta2.powf(c as f32))
+        .with_epsilon(1e-8)
+        .init();
+    (g, d)
+}
+
+impl Trainer {
+    /// Fresh networks on `device` (which should have autodiff enabled).
+    pub fn new(model: Config, train: TrainConfig, device: &Device) -> anyhow::Result<Self> {
+        let generator = Generator::new(&model, train.seed, device)?;
+        let discriminator = Discriminator::new(&model, train.seed.wrapping_add(1), device)?;
+        let (g_optim, d_optim) = optimizers(&train);
+        let mut rng = ChaCha8Rng::seed_from_u64(train.seed);
+        rng.set_stream(1);
+        Ok(Self {
+            model,
+            train,
+            generator,
+            discriminator,
+            g_optim,
+            d_optim,
+            step: 0,
+            rng,
+            history: Vec::new(),
+            device: device.clone(),
+        })
+    }
+
+    fn images(&self, data: &[f32], batch: &PairBatch) -> Tensor<4> {
+        Tensor::from_data(
+            TensorData::new(data.to_vec(), [batch.n, 3, batch.size, batch.size]),
+            &self.device,
+        )
+    }
+
+    /// One generator and one discriminator update on `batch`.
+    pub fn step(&mut self, batch: &PairBatch) -> anyhow::Result<StepLosses> {
+        batch.validate()?;
+        anyhow::ensure!(
+            batch.size == self.model.size,
+            "pair batch is {} px but the model is {} px",
+            batch.size,
+            self.model.size
+        );
+        let hq = self.images(&batch.hq, batch);
+        let lq = self.images(&batch.lq, batch);
+        let adv = self.train.adv_weight > 0.0;
+
+        // Generator.
+        let fake = self
+            .generator
+            .forward(lq, None, &mut Noise::Random(&mut self.rng))?;
+        let fake_detached = fake.clone().detach();
+        let l1 = losses::l1(fake.clone(), hq.clone());
+        let mut g_loss = l1.clone().mul_scalar(self.train.l1_weight);
+        let mut g_adv_value = 0.0;
+        if adv {
+            let g_adv = losses::g_nonsaturating(self.discriminator.forward(fake));
+            g_adv_value = scalar(&g_adv);
+            g_loss = g_loss + g_adv.mul_scalar(self.train.adv_weight);
+        }
+        let l1_value = scalar(&l1);
+        let mut grads = g_loss.backward();
+        let g_grads = GradientsParams::from_module(&mut grads, &self.generator);
+        self.generator = self
+            .g_optim
+            .step(self.train.lr, self.generator.clone(), g_grads);
+
+        // Discriminator.
+        let mut d_value = 0.0;
+        let mut r1_value = None;
+        if adv {
+            let real_logits = self.discriminator.forward(hq.clone());
+            let fake_logits = self.discriminator.forward(fake_detached);
+            let mut d_loss = losses::d_logistic(fake_logits, real_logits.clone());
+            d_value = scalar(&d_loss);
+            let r1_step = self.train.r1_every > 0 && self.step % self.train.r1_every == 0;
+            if r1_step {
+                let [n, c, h, w] = hq.dims();
+                let v = Tensor::from_data(
+                    TensorData::new(normal_vec(&mut self.rng, n * c * h * w), [n, c, h, w]),
+                    &self.device,
+                );
+                let perturbed = self
+                    .discriminator
+                    .forward(hq + v.mul_scalar(losses::R1_FD_STEP));
+                let r1 = losses::r1_finite_difference(perturbed, real_logits);
+                r1_value = Some(scalar(&r1));
+                let weight = self.train.r1_gamma / 2.0 * self.train.r1_every as f64;
+                d_loss = d_loss + r1.mul_scalar(weight);
+            }
+            let mut grads = d_loss.backward();
+            let d_grads = GradientsParams::from_module(&mut grads, &self.discriminator);
+            let d_lr = self.train.lr * lazy_factor(&self.train);
+            self.discriminator = self.d_optim.step(d_lr, self.discriminator.clone(), d_grads);
+        }
+
+        let losses = StepLosses {
+            step: self.step,
+            l1: l1_value,
+            g_adv: g_adv_value,
+            d_loss: d_value,
+            r1: r1_value,
+        };
+        self.step += 1;
+        self.history.push(losses);
+        Ok(losses)
+    }
+}
+
+fn scalar(t: &Tensor<1>) -> f32 {
+    t.clone()
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .map(|v| v[0])
+        .unwrap_or(f32::NAN)
+}
