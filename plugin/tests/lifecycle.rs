@@ -320,6 +320,7 @@ fn properties_have_the_documented_defaults_and_mutability() {
         ("min-face-size", 24u32, playing),
         ("max-faces", 16, playing),
         ("detect-interval", 1, playing),
+        ("detection-size", 640, playing),
         ("threads", 0, ready),
     ] {
         let spec = pspec(name).downcast::<gst::glib::ParamSpecUInt>().unwrap();
@@ -351,4 +352,10 @@ fn properties_have_the_documented_defaults_and_mutability() {
             .nick(),
         "cpu"
     );
+    let paste_mode = element.property_value("paste-mode");
+    assert_eq!(
+        paste_mode.get::<&gst::glib::EnumValue>().unwrap().nick(),
+        "residual"
+    );
+    assert!(pspec("paste-mode").flags().contains(playing));
 }

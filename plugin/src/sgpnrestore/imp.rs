@@ -29,6 +29,8 @@ const DEFAULT_BLEND: f32 = 1.0;
 const DEFAULT_DETECT_INTERVAL: u32 = 1;
 const DEFAULT_TEMPORAL_SMOOTHING: f32 = 0.5;
 const DEFAULT_THREADS: u32 = 0;
+const DEFAULT_PASTE_MODE: PasteMode = PasteMode::Residual;
+const DEFAULT_DETECTION_SIZE: u32 = sgpn_face::detect::DEFAULT_WORKING_SIZE as u32;
 /// The detector `scripts/setup.sh` fetches, relative to the `.deps` folder (`SGPN_DEPS`).
 const DETECTOR_IN_DEPS: &str = "models/retinaface_mnet025.onnx";
 /// Where that detector lies in the source tree this plugin was built from.
@@ -99,6 +101,29 @@ impl From<Device> for sgpn_models::runtime::Device {
     }
 }
 
+/// How a restored face enters the frame; maps onto `sgpn_face::PasteMode`.
+#[derive(Debug, Eq, PartialEq, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstSgpnPasteMode")]
+pub enum PasteMode {
+    #[enum_value(
+        name = "Residual: add the restoration's change, keep the frame's finer detail",
+        nick = "residual"
+    )]
+    Residual = 0,
+    #[enum_value(name = "Replace: paste the restored crop (facexlib)", nick = "replace")]
+    Replace = 1,
+}
+
+impl From<PasteMode> for sgpn_face::PasteMode {
+    fn from(mode: PasteMode) -> Self {
+        match mode {
+            PasteMode::Residual => Self::Residual,
+            PasteMode::Replace => Self::Replace,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Settings {
     detector_model: PathBuf,
@@ -111,6 +136,8 @@ struct Settings {
     detect_interval: u32,
     temporal_smoothing: f32,
     threads: u32,
+    paste_mode: PasteMode,
+    detection_size: u32,
 }
 
 impl Default for Settings {
@@ -126,6 +153,8 @@ impl Default for Settings {
             detect_interval: DEFAULT_DETECT_INTERVAL,
             temporal_smoothing: DEFAULT_TEMPORAL_SMOOTHING,
             threads: DEFAULT_THREADS,
+            paste_mode: DEFAULT_PASTE_MODE,
+            detection_size: DEFAULT_DETECTION_SIZE,
         }
     }
 }
@@ -148,8 +177,8 @@ impl Settings {
             blend: self.blend,
             detect_interval: self.detect_interval,
             temporal_smoothing: self.temporal_smoothing,
-            // Not a property: the restorer's default working size of the detector.
-            ..RestoreParams::default()
+            detection_size: self.detection_size as usize,
+            paste_mode: self.paste_mode.into(),
         }
     }
 }
@@ -346,6 +375,25 @@ impl ObjectImpl for SgpnRestore {
                     .default_value(DEFAULT_TEMPORAL_SMOOTHING)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("paste-mode", DEFAULT_PASTE_MODE)
+                    .nick("Paste mode")
+                    .blurb(
+                        "residual adds the restoration's change and keeps detail finer than the \
+                         generator's crop; replace pastes the restored crop as facexlib does",
+                    )
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("detection-size")
+                    .nick("Detection size")
+                    .blurb(
+                        "Longest side in pixels of the frame copy the detector sees; larger finds \
+                         smaller faces in big frames at a higher cost",
+                    )
+                    .minimum(64)
+                    .maximum(4096)
+                    .default_value(DEFAULT_DETECTION_SIZE)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecUInt::builder("threads")
                     .nick("Threads")
                     .blurb("ONNX Runtime intra-op threads (0 = automatic)")
@@ -386,6 +434,10 @@ impl ObjectImpl for SgpnRestore {
                 settings.temporal_smoothing = value.get().expect("type checked upstream")
             }
             "threads" => settings.threads = value.get().expect("type checked upstream"),
+            "paste-mode" => settings.paste_mode = value.get().expect("type checked upstream"),
+            "detection-size" => {
+                settings.detection_size = value.get().expect("type checked upstream")
+            }
             _ => unimplemented!(),
         }
         gst::info!(CAT, imp = self, "{} set to {:?}", pspec.name(), value);
@@ -404,6 +456,8 @@ impl ObjectImpl for SgpnRestore {
             "detect-interval" => settings.detect_interval.to_value(),
             "temporal-smoothing" => settings.temporal_smoothing.to_value(),
             "threads" => settings.threads.to_value(),
+            "paste-mode" => settings.paste_mode.to_value(),
+            "detection-size" => settings.detection_size.to_value(),
             _ => unimplemented!(),
         }
     }
