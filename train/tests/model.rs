@@ -43,9 +43,9 @@ fn unfused_modulated_conv_equals_per_sample_demodulated_weights() {
             .sqrt()
             .recip();
         let wn = wn * d.reshape([5, 1, 1, 1]);
-        let xn = x.clone().slice([n..n + 1]);
+        let xn = x.clone().narrow(0, n, 1);
         let want = conv2d(xn, wn, None, ConvOptions::new([1, 1], [1, 1], [1, 1], 1));
-        let gotn = got.clone().slice([n..n + 1]);
+        let gotn = got.clone().narrow(0, n, 1);
         let diff: f32 = (gotn - want.clone()).abs().max().into_scalar();
         let scale: f32 = want.abs().max().into_scalar();
         assert!(diff <= 1e-5 * scale.max(1.0), "sample {n}: max diff {diff}");

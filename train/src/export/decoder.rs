@@ -80,7 +80,7 @@ impl Decoder {
         let f3d = |i: usize| feats_3d.map(|f| f[i].as_str());
         x = self.layers[0].export_onnx(g, &format!("{name}.layers.0"), &x, w, &feats_lq[0], f3d(0));
         let mut rgb = self.to_rgbs[0].export_onnx(g, &format!("{name}.to_rgbs.0"), &x, w, None);
-        for i in 1..self.to_rgbs.len() {
+        for (i, to_rgb) in self.to_rgbs.iter().enumerate().skip(1) {
             for l in 2 * i - 1..=2 * i {
                 x = self.layers[l].export_onnx(
                     g,
@@ -91,7 +91,7 @@ impl Decoder {
                     f3d(i),
                 );
             }
-            rgb = self.to_rgbs[i].export_onnx(g, &format!("{name}.to_rgbs.{i}"), &x, w, Some(&rgb));
+            rgb = to_rgb.export_onnx(g, &format!("{name}.to_rgbs.{i}"), &x, w, Some(&rgb));
         }
         rgb
     }

@@ -111,7 +111,7 @@ impl OnnxGraph {
                 let b = self.weight(&format!("{name}/bias"), b.reshape([c]));
                 let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
                 let b = self.reshape(&b, &shape, &format!("{name}/bias_b"));
-                self.add(&x.to_owned(), &b, &format!("{name}/biased"))
+                self.add(x, &b, &format!("{name}/biased"))
             }
             None => x.to_owned(),
         };
@@ -123,6 +123,23 @@ impl OnnxGraph {
         );
         let gain = self.scalar(&format!("{name}/gain"), crate::model::LRELU_GAIN as f32);
         self.mul(&y, &gain, name)
+    }
+
+    /// Nearest ×2, as [`crate::model::styleconv::upsample2_nearest`].
+    pub fn upsample2_nearest(&mut self, x: &str, name: &str) -> String {
+        let scales =
+            self.builder
+                .initializer(&format!("{name}_scales"), &[4], &[1.0, 1.0, 2.0, 2.0]);
+        self.op(
+            "Resize",
+            &[x, "", &scales],
+            name,
+            vec![
+                Attribute::string("mode", "nearest"),
+                Attribute::string("coordinate_transformation_mode", "asymmetric"),
+                Attribute::string("nearest_mode", "floor"),
+            ],
+        )
     }
 
     /// Bilinear ×2 (`Resize`, `linear`, `half_pixel`), as [`crate::model::styleconv::upsample2`].

@@ -14,7 +14,7 @@ impl ModulatedConv2d {
             .modulation
             .export_onnx(g, &format!("{name}.modulation"), w);
         let x = if self.upsample {
-            g.upsample2(x, &format!("{name}/up"))
+            g.upsample2_nearest(x, &format!("{name}/up"))
         } else {
             x.to_owned()
         };

@@ -113,11 +113,11 @@ impl Decoder {
         let mut x = self.const_input.val().repeat_dim(0, n);
         x = self.layers[0].forward(x, w.clone(), feats_lq[0].clone(), f3d(0), noise);
         let mut rgb = self.to_rgbs[0].forward(x.clone(), w.clone(), None);
-        for i in 1..self.to_rgbs.len() {
+        for (i, to_rgb) in self.to_rgbs.iter().enumerate().skip(1) {
             for layer in &self.layers[2 * i - 1..=2 * i] {
                 x = layer.forward(x, w.clone(), feats_lq[i].clone(), f3d(i), noise);
             }
-            rgb = self.to_rgbs[i].forward(x.clone(), w.clone(), Some(rgb));
+            rgb = to_rgb.forward(x.clone(), w.clone(), Some(rgb));
         }
         rgb
     }

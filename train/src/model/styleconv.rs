@@ -4,8 +4,10 @@
 //! over the kernel) is a constant, so `d` is one [N, in] × [in, out] product: exact, batch-size
 //! independent and with constant conv weights, which TensorRT needs (and the ONNX export keeps).
 //!
-//! Upsampling before the conv is bilinear ×2 (half-pixel centres), where StyleGAN2 uses a
-//! transposed conv plus a [1,3,3,1] blur: the same smoothing role, one standard ONNX `Resize`.
+//! Upsampling before the conv is nearest ×2 (StyleGAN2: transposed conv plus a [1,3,3,1] blur);
+//! the 3×3 conv that follows does the smoothing. Nearest because burn-flex's bilinear backward
+//! cost about 40 % of a small256 generator step (measured), and the feature maps are wide.
+//! The toRGB skips (3 channels, cheap) stay bilinear so coarse RGB does not show blocks.
 
 use burn::module::Param;
 use burn::prelude::*;
@@ -15,6 +17,16 @@ use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions};
 use super::DEMOD_EPS;
 use super::equal::EqualLinear;
 use super::init::{Noise, ParamInit};
+
+/// Nearest ×2 upsampling (ONNX `Resize`, `nearest`, `asymmetric`, `floor`): pixel (y, x) of the
+/// output is pixel (y/2, x/2) of the input.
+pub fn upsample2_nearest(x: Tensor<4>) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    interpolate(
+        x,
+        InterpolateOptions::new(InterpolateMode::Nearest).with_output_size([2 * h, 2 * w]),
+    )
+}
 
 /// Bilinear ×2 upsampling with half-pixel centres (ONNX `Resize`, `linear`, `half_pixel`).
 pub fn upsample2(x: Tensor<4>) -> Tensor<4> {
@@ -79,7 +91,11 @@ impl ModulatedConv2d {
         let k = self.weight.dims()[2];
         let out_ch = self.weight.dims()[0];
         let s = self.modulation.forward(w);
-        let x = if self.upsample { upsample2(x) } else { x };
+        let x = if self.upsample {
+            upsample2_nearest(x)
+        } else {
+            x
+        };
         let x = x * s.clone().reshape([n, in_ch, 1, 1]);
         let options = ConvOptions::new([1, 1], [k / 2, k / 2], [1, 1], 1);
         let y = conv2d(x, self.effective_weight(), None, options);

@@ -96,7 +96,7 @@ pub fn run(
             l.r1.map(|r| format!(" r1 {r:.3}")).unwrap_or_default()
         ));
         bar.set_position(trainer.step);
-        if opts.checkpoint_every > 0 && trainer.step % opts.checkpoint_every == 0 {
+        if opts.checkpoint_every > 0 && trainer.step.is_multiple_of(opts.checkpoint_every) {
             save_all(trainer, &opts.out)?;
         }
     }

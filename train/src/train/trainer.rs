@@ -171,7 +171,7 @@ impl Trainer {
             let fake_logits = self.discriminator.forward(fake_detached);
             let mut d_loss = losses::d_logistic(fake_logits, real_logits.clone());
             d_value = scalar(&d_loss);
-            let r1_step = self.train.r1_every > 0 && self.step % self.train.r1_every == 0;
+            let r1_step = self.train.r1_every > 0 && self.step.is_multiple_of(self.train.r1_every);
             if r1_step {
                 let [n, c, h, w] = hq.dims();
                 let v = Tensor::from_data(
