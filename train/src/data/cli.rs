@@ -96,14 +96,15 @@ pub struct DegradeGridArgs {
     pub count: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Tile side in pixels.
+    /// Tile side in pixels; the paper's 512-px blur and downsampling ranges are scaled to it
+    /// (`DegradationConfig::for_size`).
     #[arg(long, default_value_t = 256)]
     pub size: u32,
 }
 
 /// `sgpn-train degrade-grid`.
 pub fn degrade_grid(args: DegradeGridArgs) -> Result<()> {
-    let cfg = DegradationConfig::default();
+    let cfg = DegradationConfig::for_size(args.size);
     let report = write_grid(
         &args.input,
         &args.out,

@@ -149,7 +149,31 @@ fn check_prob(name: &str, p: f64) -> Result<(), DegradeError> {
     Ok(())
 }
 
+/// The image size the paper's pixel ranges (blur σ, downsampling factor r) refer to.
+pub const PAPER_SIZE: u32 = 512;
+
 impl DegradationConfig {
+    /// The paper's ranges carried over to `size`×`size` crops: the blur σ range and the largest
+    /// downsampling factor scale with `size / 512`, so that a face trained at 256 sees LQ images
+    /// of the same effective resolution (a 512 face at r = 20 keeps 25.6 px; so does a 256 face at
+    /// r = 10). Noise and JPEG quality are per-pixel properties and stay as they are. At 512 this
+    /// is the paper's setting.
+    pub fn for_size(size: u32) -> Self {
+        let paper = Self::default();
+        let k = size as f32 / PAPER_SIZE as f32;
+        let sigma_max =
+            (paper.blur_sigma.1 * k / GAUSSIAN_SIGMA_STEP).round() * GAUSSIAN_SIGMA_STEP;
+        let r_max = ((paper.downscale.1 as f32 * k).round() as u32).max(1);
+        let gaussian_values = (sigma_max / GAUSSIAN_SIGMA_STEP).round() as f64 + 1.0;
+        Self {
+            blur_sigma: (0.0, sigma_max),
+            downscale: (1, r_max),
+            motion_blur_prob: MOTION_KERNEL_COUNT as f64
+                / (MOTION_KERNEL_COUNT as f64 + gaussian_values),
+            ..paper
+        }
+    }
+
     /// Checks that every range is ordered and meaningful.
     pub fn validate(&self) -> Result<(), DegradeError> {
         check_range("blur_sigma", self.blur_sigma, 0.0, 50.0)?;
@@ -629,6 +653,21 @@ mod tests {
                 .apply(&test_card(), &mut ChaCha8Rng::seed_from_u64(0)),
             Err(DegradeError::NoSuchMotionKernel { index: 99 })
         ));
+    }
+
+    #[test]
+    fn ranges_scale_with_the_crop_size() {
+        assert_eq!(
+            DegradationConfig::for_size(512),
+            DegradationConfig::default()
+        );
+        let c = DegradationConfig::for_size(256);
+        assert_eq!(c.downscale, (1, 10));
+        assert!((c.blur_sigma.1 - 2.5).abs() < 1e-6);
+        assert_eq!((c.noise_sigma, c.jpeg_quality), ((0.0, 10.0), (30, 70)));
+        assert!((c.motion_blur_prob - 32.0 / 58.0).abs() < 1e-9);
+        c.validate().unwrap();
+        assert_eq!(DegradationConfig::for_size(16).downscale, (1, 1));
     }
 
     #[test]

@@ -8,8 +8,10 @@
 //!    FFHQ-aligned at 512; it is re-detected and re-aligned to the generator's own template (for
 //!    an `sgpn` generator that is a slightly wider crop than FFHQ's), so every face reaches the
 //!    network exactly as the element would present it.
-//! 2. **Degrade.** Face `i` is degraded with the training distribution (Eq. 16, no flip) seeded by
-//!    `pair_seed(seed, 0, i)`; the LQ is quantised to 8 bits, as a real image would be.
+//! 2. **Degrade.** Face `i` is degraded with the training distribution at the generator's size
+//!    (Eq. 16 with the paper's 512-px ranges scaled to the size, `DegradationConfig::for_size`;
+//!    no flip) seeded by `pair_seed(seed, 0, i)`; the LQ is quantised to 8 bits, as a real image
+//!    would be.
 //! 3. **Restore** with the generator.
 //! 4. **Score** restored and baseline. The baseline is the bicubic upsampling of the small LQ
 //!    image, which is exactly the network input: the degradation's last step resizes the small
@@ -257,7 +259,7 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
     let template = ev.generator.info.template.landmarks(size);
     let cfg = DegradationConfig {
         flip_prob: 0.0,
-        ..DegradationConfig::default()
+        ..DegradationConfig::for_size(size as u32)
     };
     let mut all = Vec::new();
     let mut summaries = Vec::new();
