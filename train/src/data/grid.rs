@@ -94,3 +94,33 @@ pub fn degrade_grid(
         .with_context(|| format!("cannot write {}", out.display()))?;
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sheet_has_one_hq_lq_pair_per_image() {
+        let root = std::env::temp_dir().join(format!("sgpn-grid-test-{}", std::process::id()));
+        let dir = root.join("in");
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = DegradationConfig::for_size(32);
+        assert!(degrade_grid(&dir, &root.join("g.png"), 4, 1, 32, &cfg).is_err());
+        for (i, (w, h)) in [(40, 40), (50, 30), (32, 32)].into_iter().enumerate() {
+            RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 5) as u8, (y * 7) as u8, 100]))
+                .save(dir.join(format!("{i}.png")))
+                .unwrap();
+        }
+        let out = root.join("grid.png");
+        let report = degrade_grid(&dir, &out, 16, 1, 32, &cfg).unwrap();
+        assert_eq!(report.len(), 3, "count is capped by the images available");
+        let sheet = image::open(&out).unwrap().to_rgb8();
+        // 3 pairs in one row: 6 tiles of 32 px with 4 px gaps.
+        assert_eq!(sheet.dimensions(), (6 * 36 + 4, 36 + 4));
+        // Same seed, same sheet.
+        let again = root.join("again.png");
+        degrade_grid(&dir, &again, 16, 1, 32, &cfg).unwrap();
+        assert!(image::open(&again).unwrap().to_rgb8().as_raw() == sheet.as_raw());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -312,12 +312,15 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
         all.extend(results);
     }
     let table = markdown_table(&summaries);
+    let patches = (size / super::niqe::PATCH_SIZE).pow(2);
     let md = format!(
         "# Evaluation of {}\n\nSeed {}, degradation: Eq. 16 with the paper's ranges (no flip). \
          The bicubic baseline is the network input itself (the degradation resizes its small JPEG \
          back with bicubic). PSNR on RGB, SSIM on BT.601 luma (Gaussian 11x11, sigma 1.5), NIQE as \
          scikit-video, identity = cosine similarity of fr_feature.onnx embeddings with the HQ, \
-         landmark NME = mean 5-point RetinaFace distance / HQ inter-ocular distance.\n\n{table}",
+         landmark NME = mean 5-point RetinaFace distance / HQ inter-ocular distance. \
+         At {size} px NIQE sees {patches} patches of 96 px per image (25 at 512), so its \
+         covariance estimate is coarse below 512.\n\n{table}",
         ev.generator.info.path.display(),
         plan.seed
     );
