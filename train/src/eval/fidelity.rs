@@ -108,4 +108,28 @@ mod tests {
         let s = ssim(&img, &flat, 32, 32);
         assert!(s > 0.7 && s < 0.95, "{s}");
     }
+
+    /// Reference values from scikit-image 0.25 (`structural_similarity(.., gaussian_weights=True,
+    /// sigma=1.5, use_sample_covariance=False, data_range=255)` on the same BT.601 luma, and
+    /// `peak_signal_noise_ratio(.., data_range=255)` on RGB), for two real 512 crops.
+    #[test]
+    fn matches_scikit_image_on_real_images() {
+        let dir = crate::data::cli::shared_data("real-lq/cropped");
+        if !dir.exists() {
+            eprintln!("shared data not present at {}: skipped", dir.display());
+            return;
+        }
+        let load = |f: &str| {
+            crate::data::pixels::rgb8_to_f32(&image::open(dir.join(f)).unwrap().to_rgb8())
+        };
+        let (a, b) = (load("0143.png"), load("0240.png"));
+        let (ya, yb) = (
+            crate::data::pixels::luma_bt601(&a),
+            crate::data::pixels::luma_bt601(&b),
+        );
+        let s = ssim(&ya, &yb, 512, 512);
+        assert!((s - 0.666_178_368_390_499).abs() < 1e-6, "SSIM {s}");
+        let p = psnr(a.as_raw(), b.as_raw());
+        assert!((p - 11.939_511_966_452_109).abs() < 1e-6, "PSNR {p}");
+    }
 }
