@@ -111,3 +111,24 @@ fn l1_training_reduces_the_reconstruction_error() {
     let last = t.step(&fixed).unwrap().l1;
     assert!(last < 0.7 * first, "L1 went from {first} to {last}");
 }
+
+#[test]
+fn time_budget_stops_cleanly_with_a_checkpoint() {
+    let out = tmp("budget");
+    let mut t = tiny_trainer();
+    let mut source = SyntheticSource { size: 32, seed: 2 };
+    let mut o = opts(out.clone(), 1000);
+    o.max_time = Some(std::time::Duration::ZERO);
+    let s = run(&mut t, &mut source, &o).unwrap();
+    assert_eq!((s.steps_done, s.stop), (0, StopReason::TimeBudget));
+    let resumed = Trainer::load(&checkpoint_dir(&out), &training_device()).unwrap();
+    assert_eq!(resumed.step, 0);
+}
+
+#[test]
+fn a_source_of_the_wrong_size_is_refused() {
+    let mut t = tiny_trainer();
+    let mut source = SyntheticSource { size: 64, seed: 2 };
+    let err = run(&mut t, &mut source, &opts(tmp("wrong_size"), 1)).unwrap_err();
+    assert!(err.to_string().contains("64 px"), "{err}");
+}
