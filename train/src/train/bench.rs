@@ -10,6 +10,8 @@ use super::trainer::{TrainConfig, Trainer};
 use super::training_device;
 use crate::export::onnx_run::{cpu_session, run_generator};
 use crate::export::write_generator;
+use burn::module::Module;
+
 use crate::model::{Config, Generator, Variant};
 
 #[derive(Args, Debug)]
@@ -54,6 +56,10 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
     for preset in &args.onnx_presets {
         let cfg = Config::preset(preset, variant)?;
         let g = Generator::new(&cfg, 0, &burn::prelude::Device::flex())?;
+        println!(
+            "| generator parameters | {preset} | - | {:.2} M | - |",
+            g.num_params() as f64 / 1e6
+        );
         let path = dir.join(format!("{preset}.onnx"));
         write_generator(&g, &path)?;
         drop(g);
