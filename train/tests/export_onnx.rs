@@ -151,3 +151,32 @@ fn paper512_exports_and_runs_in_onnxruntime() {
             .all(|v| v.is_finite() && (-1.0..=1.0).contains(v))
     );
 }
+
+/// The GPU-path seam: with `AffbExport::CustomOp` every AFFB becomes one `sgpn.AffbFuse` node
+/// whose mask weight and bias are constants, and nothing of the standard-op AFFB remains.
+#[test]
+fn affb_can_be_exported_as_the_fused_custom_operator() {
+    use sgpn_train::export::AffbExport;
+    for variant in [Variant::No3d, Variant::Full] {
+        let cfg = Config::tiny(variant);
+        let g = Generator::new(&cfg, 3, &Device::flex()).unwrap();
+        let model = g.export_onnx_with(AffbExport::CustomOp);
+        let graph = model.graph.as_ref().unwrap();
+        let fused: Vec<_> = graph
+            .node
+            .iter()
+            .filter(|n| n.op_type == "AffbFuse" && n.domain == "sgpn")
+            .collect();
+        assert_eq!(fused.len(), 1 + 2 * (cfg.num_resolutions() - 1));
+        let inputs = if variant.has_render() { 5 } else { 4 };
+        let inits: std::collections::HashSet<_> =
+            graph.initializer.iter().map(|t| t.name.as_str()).collect();
+        for n in &fused {
+            assert_eq!(n.input.len(), inputs);
+            assert!(inits.contains(n.input[inputs - 2].as_str()));
+            assert!(inits.contains(n.input[inputs - 1].as_str()));
+        }
+        assert!(!graph.node.iter().any(|n| n.op_type == "Sigmoid"));
+        assert!(model.opset_import.iter().any(|o| o.domain == "sgpn"));
+    }
+}

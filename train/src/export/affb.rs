@@ -4,7 +4,9 @@
 
 use crate::model::affb::Affb;
 
-use super::graph::OnnxGraph;
+use sgpn_models::onnx::Attribute;
+
+use super::graph::{AFFB_DOMAIN, AFFB_OP, AffbExport, OnnxGraph};
 
 impl Affb {
     /// Returns `concat(F_inter, F_blend)` (2C channels).
@@ -16,6 +18,9 @@ impl Affb {
         f_lq: &str,
         f_3d: Option<&str>,
     ) -> String {
+        if g.affb == AffbExport::CustomOp {
+            return self.export_custom_op(g, name, f_inter, f_lq, f_3d);
+        }
         let blend = match f_3d {
             Some(f_3d) => {
                 let cat = g.concat(&[f_inter, f_lq, f_3d], 1, &format!("{name}/mask_in"));
@@ -34,5 +39,43 @@ impl Affb {
             }
         };
         g.concat(&[f_inter, &blend], 1, name)
+    }
+
+    /// The whole block as one `sgpn.AffbFuse` node; the mask weight ([C, 2C or 3C], the 1×1
+    /// conv with its equalised-lr scale baked in) and bias ([C]) are its last two inputs.
+    fn export_custom_op(
+        &self,
+        g: &mut OnnxGraph,
+        name: &str,
+        f_inter: &str,
+        f_lq: &str,
+        f_3d: Option<&str>,
+    ) -> String {
+        let [out_ch, in_ch, _, _] = self.mask.weight.dims();
+        let w = g.weight(
+            &format!("{name}.mask.weight"),
+            self.mask.effective_weight().reshape([out_ch, in_ch]),
+        );
+        let b = g.weight(
+            &format!("{name}.mask.bias"),
+            self.mask
+                .bias
+                .as_ref()
+                .map(|b| b.val())
+                .expect("the AFFB mask conv has a bias"),
+        );
+        let mut inputs = vec![f_inter, f_lq];
+        inputs.extend(f_3d);
+        inputs.push(&w);
+        inputs.push(&b);
+        let out = g.builder.fresh(name);
+        g.builder.node_in_domain(
+            AFFB_DOMAIN,
+            AFFB_OP,
+            &inputs,
+            &[&out],
+            vec![Attribute::int("has_3d", i64::from(f_3d.is_some()))],
+        );
+        out
     }
 }

@@ -19,6 +19,10 @@ pub struct ExportArgs {
     pub variant: String,
     #[arg(long)]
     pub out: PathBuf,
+    /// Write each AFFB as one `sgpn.AffbFuse` custom-operator node (needs a runtime that
+    /// registers it) instead of standard ONNX operators.
+    #[arg(long)]
+    pub affb_custom_op: bool,
 }
 
 pub fn export(args: ExportArgs) -> anyhow::Result<()> {
@@ -32,7 +36,12 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
         )?,
         (None, None) => anyhow::bail!("give --checkpoint or --init-preset"),
     };
-    super::write_generator(&generator, &args.out)?;
+    let affb = if args.affb_custom_op {
+        super::AffbExport::CustomOp
+    } else {
+        super::AffbExport::StandardOps
+    };
+    super::write_generator_with(&generator, &args.out, affb)?;
     println!(
         "wrote {} ({} px, variant {})",
         args.out.display(),

@@ -7,7 +7,7 @@ use sgpn_models::onnx::{Dim, ElemType, ModelProto, OPSET};
 
 use crate::model::Generator;
 
-use super::graph::OnnxGraph;
+use super::graph::{AffbExport, OnnxGraph};
 
 /// Graph input names and the output name of the generator contract.
 pub const INPUT_LQ: &str = "lq";
@@ -19,8 +19,14 @@ pub const BATCH_DIM: &str = "N";
 pub const TEMPLATE: &str = "sgpn";
 
 impl Generator {
-    /// The generator as an ONNX model (noise off: the deterministic [`Generator::restore`]).
+    /// The generator as an ONNX model of standard operators (noise off: the deterministic
+    /// [`Generator::restore`]).
     pub fn export_onnx(&self) -> ModelProto {
+        self.export_onnx_with(AffbExport::StandardOps)
+    }
+
+    /// As [`Generator::export_onnx`], with the AFFBs written as `affb` says.
+    pub fn export_onnx_with(&self, affb: AffbExport) -> ModelProto {
         let cfg = &self.config;
         let s = cfg.size as i64;
         let image = [
@@ -29,7 +35,7 @@ impl Generator {
             Dim::Fixed(s),
             Dim::Fixed(s),
         ];
-        let mut g = OnnxGraph::new("sgpn_generator");
+        let mut g = OnnxGraph::new("sgpn_generator", affb);
         g.builder.input(INPUT_LQ, ElemType::F32, &image);
         let has_render = cfg.variant.has_render();
         if has_render {

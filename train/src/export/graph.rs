@@ -6,14 +6,31 @@
 use burn::prelude::*;
 use sgpn_models::onnx::{Attribute, GraphBuilder};
 
+/// How each AFFB is written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AffbExport {
+    /// Standard ONNX operators (Concat, Conv, Sigmoid, Sub, Mul, Add): runs anywhere.
+    #[default]
+    StandardOps,
+    /// One `sgpn.AffbFuse` node per block (inputs `F_inter, F_lq[, F_3d], W_mask, b_mask`,
+    /// output `concat(F_inter, F_blend)`), for a runtime that registers the fused operator.
+    CustomOp,
+}
+
+/// Domain and name of the fused AFFB operator (gpu-path.md).
+pub const AFFB_DOMAIN: &str = "sgpn";
+pub const AFFB_OP: &str = "AffbFuse";
+
 pub struct OnnxGraph {
     pub builder: GraphBuilder,
+    pub affb: AffbExport,
 }
 
 impl OnnxGraph {
-    pub fn new(name: &str) -> Self {
+    pub fn new(name: &str, affb: AffbExport) -> Self {
         Self {
             builder: GraphBuilder::new(name),
+            affb,
         }
     }
 

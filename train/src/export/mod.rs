@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use crate::model::Generator;
 
 pub use generator::{INPUT_LQ, INPUT_RENDER, OUTPUT_RESTORED};
+pub use graph::AffbExport;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -30,9 +31,18 @@ pub enum ExportError {
     },
 }
 
-/// Writes the generator as ONNX to `path`.
+/// Writes the generator as ONNX (standard operators) to `path`.
 pub fn write_generator(generator: &Generator, path: &Path) -> Result<(), ExportError> {
-    let model = generator.export_onnx();
+    write_generator_with(generator, path, AffbExport::StandardOps)
+}
+
+/// Writes the generator as ONNX to `path`, the AFFBs as `affb` says.
+pub fn write_generator_with(
+    generator: &Generator,
+    path: &Path,
+    affb: AffbExport,
+) -> Result<(), ExportError> {
+    let model = generator.export_onnx_with(affb);
     sgpn_models::onnx::write_model(path, &model).map_err(|source| ExportError::Write {
         path: path.to_owned(),
         source,
