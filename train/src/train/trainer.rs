@@ -7,6 +7,7 @@
 //! StyleGAN2's betas (0, 0.99), ε 1e-8; D's lr and betas get StyleGAN2's lazy-regularisation
 //! correction `c = r1_every / (r1_every + 1)`.
 
+use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use rand::SeedableRng;
@@ -152,7 +153,9 @@ impl Trainer {
         let mut g_loss = l1.clone().mul_scalar(self.train.l1_weight);
         let mut g_adv_value = 0.0;
         if adv {
-            let g_adv = losses::g_nonsaturating(self.discriminator.forward(fake));
+            // D's weights need no gradient here: a frozen copy saves their backward pass.
+            let frozen_d = self.discriminator.clone().no_grad();
+            let g_adv = losses::g_nonsaturating(frozen_d.forward(fake));
             g_adv_value = scalar(&g_adv);
             g_loss = g_loss + g_adv.mul_scalar(self.train.adv_weight);
         }
