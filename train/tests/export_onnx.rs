@@ -180,3 +180,31 @@ fn affb_can_be_exported_as_the_fused_custom_operator() {
         assert!(model.opset_import.iter().any(|o| o.domain == "sgpn"));
     }
 }
+
+/// The element's loader accepts the export: `sgpn_models::Generator::load` checks the contract
+/// (metadata, `lq` → `restored`, dynamic N) and restores what burn restores.
+#[test]
+fn the_element_loader_accepts_the_export_and_agrees() {
+    let cfg = Config::tiny(Variant::No3d);
+    let device = Device::flex();
+    let g = Generator::new(&cfg, 11, &device).unwrap();
+    let path = tmp("tiny_no3d_loader.onnx");
+    write_generator(&g, &path).unwrap();
+    let mut loaded = sgpn_models::Generator::load(&path, &Default::default()).unwrap();
+    assert_eq!(loaded.info.size, 32);
+    assert_eq!(loaded.info.variant, sgpn_models::Variant::No3d);
+    assert_eq!(loaded.info.template, sgpn_models::Template::Sgpn);
+    let lq = images(2, 32, 8);
+    let got = loaded.restore(&lq, 2).unwrap();
+    let want: Vec<f32> = g
+        .restore(
+            Tensor::<4>::from_data(TensorData::new(lq.clone(), [2, 3, 32, 32]), &device),
+            None,
+        )
+        .unwrap()
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .unwrap();
+    let err = max_rel_err(&got, &want);
+    assert!(err <= 1e-4, "relative error {err}");
+}
