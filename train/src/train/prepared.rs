@@ -41,7 +41,10 @@ impl PreparedFaces {
             crops,
             size,
             seed,
-            degradation: DegradationConfig::default(),
+            // The paper's ranges are for 512-px faces; scaled to the crop size, so that training
+            // sees the same degradations as `sgpn-train eval` (r = 20 at 256 px would leave a
+            // 13-px face).
+            degradation: DegradationConfig::for_size(size as u32),
             order: None,
         })
     }
