@@ -9,7 +9,7 @@ DEPS="$ROOT/.deps"
 CACHE="$DEPS/downloads"
 mkdir -p "$CACHE"
 
-say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
+say() { printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
 # --- 1. System packages (GStreamer 1.22 dev files and the plugins the pipelines use) -------------
