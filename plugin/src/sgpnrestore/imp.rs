@@ -658,17 +658,24 @@ impl VideoFilterImpl for SgpnRestore {
             );
             gst::FlowError::Error
         })?;
-        state.faces = state
-            .restorer
-            .process_frame(&mut frame_mut, &params)
-            .map_err(|err| {
-                gst::element_imp_error!(
+        // A failure inside one frame (ONNX Runtime out of memory, say) must not stop a broadcast
+        // pipeline: the frame goes on as it is (faces are pasted last, so it is unmodified unless
+        // the paste itself failed), the application gets a warning, and tracking starts afresh.
+        state.faces = match state.restorer.process_frame(&mut frame_mut, &params) {
+            Ok(faces) => faces,
+            Err(err) => {
+                gst::element_imp_warning!(
                     self,
                     gst::StreamError::Failed,
-                    ("Face restoration failed: {}", err)
+                    (
+                        "Face restoration failed; frame passed on unrestored: {}",
+                        err
+                    )
                 );
-                gst::FlowError::Error
-            })?;
+                state.restorer.reset();
+                Vec::new()
+            }
+        };
         gst::trace!(
             CAT,
             imp = self,
