@@ -281,23 +281,15 @@ impl CudaKernels {
         params: &PasteParams,
     ) -> Result<(), KernelError> {
         check_len("paste_back region", width * height * 3, region.len())?;
-        check_len("paste_back alpha", width * height, alpha.len())?;
-        check_len(
-            "paste_back restored crop [3, S, S]",
-            3 * size * size,
+        crate::paste::validate_inputs(
+            width * height,
+            alpha.len(),
             restored.len(),
+            reference.map(CudaSlice::len),
+            size,
+            region_to_crop,
+            params,
         )?;
-        if let Some(reference) = reference {
-            check_len(
-                "paste_back reference crop [3, S, S]",
-                3 * size * size,
-                reference.len(),
-            )?;
-        }
-        if size == 0 {
-            return Err(KernelError::EmptyCrop(size));
-        }
-        crate::paste::validate_inputs(region_to_crop, params)?;
         if width == 0 || height == 0 {
             return Ok(());
         }
@@ -376,27 +368,15 @@ impl FaceKernels for CudaKernels {
         params: &PasteParams,
     ) -> Result<(), KernelError> {
         region.check("paste_back region image")?;
-        check_len(
-            "paste_back alpha",
+        crate::paste::validate_inputs(
             region.width * region.height,
             alpha.len(),
-        )?;
-        check_len(
-            "paste_back restored crop [3, S, S]",
-            3 * size * size,
             restored.len(),
+            reference.map(<[f32]>::len),
+            size,
+            region_to_crop,
+            params,
         )?;
-        if let Some(reference) = reference {
-            check_len(
-                "paste_back reference crop [3, S, S]",
-                3 * size * size,
-                reference.len(),
-            )?;
-        }
-        if size == 0 {
-            return Err(KernelError::EmptyCrop(size));
-        }
-        crate::paste::validate_inputs(region_to_crop, params)?;
         if region.width == 0 || region.height == 0 {
             return Ok(());
         }

@@ -53,12 +53,37 @@ impl PasteParams {
     }
 }
 
-/// Checks the parameters and that `region_to_crop` is finite and invertible (shared with the
-/// CUDA launcher).
+/// Checks every input of a paste into a region of `pixels` pixels except the region buffer
+/// itself (whose name differs per caller): crop size, the lengths of `alpha`, `restored` and
+/// `reference`, the parameters, and that `region_to_crop` is finite and invertible. Shared by
+/// the CPU reference and both CUDA entry points, so every backend refuses the same inputs with
+/// the same error.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn validate_inputs(
+    pixels: usize,
+    alpha_len: usize,
+    restored_len: usize,
+    reference_len: Option<usize>,
+    size: usize,
     region_to_crop: &Affine2,
     params: &PasteParams,
 ) -> Result<(), KernelError> {
+    if size == 0 {
+        return Err(KernelError::EmptyCrop(size));
+    }
+    check_len("paste_back alpha", pixels, alpha_len)?;
+    check_len(
+        "paste_back restored crop [3, S, S]",
+        3 * size * size,
+        restored_len,
+    )?;
+    if let Some(reference_len) = reference_len {
+        check_len(
+            "paste_back reference crop [3, S, S]",
+            3 * size * size,
+            reference_len,
+        )?;
+    }
     params.validate()?;
     if !region_to_crop.m.iter().flatten().all(|v| v.is_finite())
         || region_to_crop.inverse().is_none()
@@ -168,27 +193,15 @@ pub fn paste_back(
     params: &PasteParams,
 ) -> Result<(), KernelError> {
     region.check("paste_back region image")?;
-    if size == 0 {
-        return Err(KernelError::EmptyCrop(size));
-    }
-    check_len(
-        "paste_back alpha",
+    validate_inputs(
         region.width * region.height,
         alpha.len(),
-    )?;
-    check_len(
-        "paste_back restored crop [3, S, S]",
-        3 * size * size,
         restored.len(),
+        reference.map(<[f32]>::len),
+        size,
+        region_to_crop,
+        params,
     )?;
-    if let Some(reference) = reference {
-        check_len(
-            "paste_back reference crop [3, S, S]",
-            3 * size * size,
-            reference.len(),
-        )?;
-    }
-    validate_inputs(region_to_crop, params)?;
     if region.width == 0 || region.height == 0 || params.blend == 0.0 {
         return Ok(());
     }
