@@ -3,7 +3,7 @@
 //! same signatures, same tests.
 
 use crate::affine::Affine2;
-use crate::error::{KernelError, check_len};
+use crate::error::KernelError;
 use crate::image::RgbImage;
 use crate::paste::{self, PasteParams};
 use crate::warp;
@@ -48,14 +48,7 @@ impl FaceKernels for CpuKernels {
         size: usize,
         out: &mut [f32],
     ) -> Result<(), KernelError> {
-        check_len(
-            "warp_face_crops output [N, 3, S, S]",
-            transforms.len() * 3 * size * size,
-            out.len(),
-        )?;
-        if size == 0 {
-            return Err(KernelError::EmptyCrop(size));
-        }
+        warp::check_batch(transforms.len(), size, out.len())?;
         for (t, crop) in transforms.iter().zip(out.chunks_exact_mut(3 * size * size)) {
             warp::warp_face_crop(src, t, size, crop)?;
         }

@@ -13,7 +13,7 @@ use crate::backend::FaceKernels;
 use crate::error::{KernelError, check_len};
 use crate::image::RgbImage;
 use crate::paste::PasteParams;
-use crate::warp::{BORDER_FILL, MAX_SUPERSAMPLE};
+use crate::warp::{BORDER_FILL, MAX_SUPERSAMPLE, check_batch, check_finite};
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaSlice, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg,
 };
@@ -244,14 +244,7 @@ impl CudaKernels {
             transforms.len(),
         )?;
         check_len("warp_face_crops source", src_w * src_h * 3, src.len())?;
-        check_len(
-            "warp_face_crops output [N, 3, S, S]",
-            count * 3 * size * size,
-            out.len(),
-        )?;
-        if size == 0 {
-            return Err(KernelError::EmptyCrop(size));
-        }
+        check_batch(count, size, out.len())?;
         if count == 0 {
             return Ok(());
         }
@@ -320,22 +313,9 @@ impl FaceKernels for CudaKernels {
         out: &mut [f32],
     ) -> Result<(), KernelError> {
         src.check("warp_face_crops source image")?;
-        check_len(
-            "warp_face_crops output [N, 3, S, S]",
-            transforms.len() * 3 * size * size,
-            out.len(),
-        )?;
-        if let Some(t) = transforms
-            .iter()
-            .find(|t| !t.m.iter().flatten().all(|v| v.is_finite()))
-        {
-            return Err(KernelError::NonFiniteTransform {
-                what: "warp_face_crops transform",
-                transform: *t,
-            });
-        }
-        if size == 0 {
-            return Err(KernelError::EmptyCrop(size));
+        check_batch(transforms.len(), size, out.len())?;
+        for t in transforms {
+            check_finite("warp_face_crops transform", t)?;
         }
         if transforms.is_empty() {
             return Ok(());

@@ -152,6 +152,34 @@ fn interior_span(
     lo.ceil() as usize..hi.floor() as usize + 1
 }
 
+/// Checks the output of a batch of `count` crops of side `size` (N × [3, S, S] values) and the
+/// crop size, in that order. Shared by the CPU batch and both CUDA entry points, so every
+/// backend refuses the same batch with the same error.
+pub(crate) fn check_batch(count: usize, size: usize, out_len: usize) -> Result<(), KernelError> {
+    check_len(
+        "warp_face_crops output [N, 3, S, S]",
+        count * 3 * size * size,
+        out_len,
+    )?;
+    if size == 0 {
+        return Err(KernelError::EmptyCrop(size));
+    }
+    Ok(())
+}
+
+/// Refuses a crop → source transform with a NaN or infinite coefficient (the samplers need
+/// finite coordinates).
+pub(crate) fn check_finite(what: &'static str, crop_to_src: &Affine2) -> Result<(), KernelError> {
+    if crop_to_src.m.iter().flatten().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(KernelError::NonFiniteTransform {
+            what,
+            transform: *crop_to_src,
+        })
+    }
+}
+
 /// Warps one `size × size` face crop out of `src`: crop pixel (x, y) samples `src` at
 /// `crop_to_src.apply(x, y)`. `out` receives planar RGB [3, size, size] in [-1, 1].
 pub fn warp_face_crop(
@@ -169,12 +197,7 @@ pub fn warp_face_crop(
         3 * size * size,
         out.len(),
     )?;
-    if !crop_to_src.m.iter().flatten().all(|v| v.is_finite()) {
-        return Err(KernelError::NonFiniteTransform {
-            what: "warp_face_crop crop_to_src",
-            transform: *crop_to_src,
-        });
-    }
+    check_finite("warp_face_crop crop_to_src", crop_to_src)?;
     if src.width == 0 || src.height == 0 {
         for (plane, fill) in out.chunks_exact_mut(size * size).zip(BORDER_FILL) {
             plane.fill(fill / 127.5 - 1.0);
