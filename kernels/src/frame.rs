@@ -204,16 +204,16 @@ impl<'a> FrameRef<'a> {
         strides: Vec<usize>,
         colorimetry: Colorimetry,
     ) -> Result<Self, FrameError> {
-        let lens: Vec<usize> = planes.iter().map(|p| p.len()).collect();
-        validate(format, width, height, &lens, &strides)?;
-        Ok(Self {
+        let frame = Self {
             format,
             width,
             height,
             planes,
             strides,
             colorimetry,
-        })
+        };
+        frame.validate()?;
+        Ok(frame)
     }
 
     /// Checks the view (fields are public, so a view may have been built without `new`).
@@ -233,16 +233,17 @@ impl<'a> FrameMut<'a> {
         strides: Vec<usize>,
         colorimetry: Colorimetry,
     ) -> Result<Self, FrameError> {
-        let lens: Vec<usize> = planes.iter().map(|p| p.len()).collect();
-        validate(format, width, height, &lens, &strides)?;
-        Ok(Self {
+        let frame = Self {
             format,
             width,
             height,
             planes,
             strides,
             colorimetry,
-        })
+        };
+        // The read-only view's check, so both kinds of view accept exactly the same frames.
+        frame.as_ref().validate()?;
+        Ok(frame)
     }
 
     /// The same frame, read-only.
