@@ -62,21 +62,12 @@ pub(crate) fn sample_bilinear(src: &[f32], w: usize, h: usize, sx: f32, sy: f32)
     let x0 = (sx + 2.0) as isize - 2;
     let y0 = (sy + 2.0) as isize - 2;
     let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
-    let lerp = |t: [f32; 6], b: [f32; 6]| -> [f32; 3] {
-        let mut out = [0.0; 3];
-        for c in 0..3 {
-            let top = t[c] + fx * (t[c + 3] - t[c]);
-            let bot = b[c] + fx * (b[c + 3] - b[c]);
-            out[c] = top + fy * (bot - top);
-        }
-        out
-    };
     // Negative values wrap to huge unsigned ones, so one compare per axis tests both ends.
     if (x0 as usize) < w - 1 && (y0 as usize) < h - 1 {
         let i = (y0 as usize * w + x0 as usize) * 3;
-        let top: [f32; 6] = src[i..i + 6].try_into().expect("6 values");
-        let bot: [f32; 6] = src[i + 3 * w..i + 3 * w + 6].try_into().expect("6 values");
-        return lerp(top, bot);
+        let top: &[f32; 6] = src[i..i + 6].try_into().expect("6 values");
+        let bot: &[f32; 6] = src[i + 3 * w..i + 3 * w + 6].try_into().expect("6 values");
+        return blend_taps(top, bot, fx, fy);
     }
     let (wi, hi) = (w as isize, h as isize);
     if x0 < -1 || y0 < -1 || x0 >= wi || y0 >= hi {
@@ -92,10 +83,26 @@ pub(crate) fn sample_bilinear(src: &[f32], w: usize, h: usize, sx: f32, sy: f32)
     };
     let (a, b) = (tap(x0, y0), tap(x0 + 1, y0));
     let (c, d) = (tap(x0, y0 + 1), tap(x0 + 1, y0 + 1));
-    lerp(
-        [a[0], a[1], a[2], b[0], b[1], b[2]],
-        [c[0], c[1], c[2], d[0], d[1], d[2]],
+    blend_taps(
+        &[a[0], a[1], a[2], b[0], b[1], b[2]],
+        &[c[0], c[1], c[2], d[0], d[1], d[2]],
+        fx,
+        fy,
     )
+}
+
+/// Bilinear blend of a 2 × 2 block of RGB taps: `top` and `bot` each hold the left then the
+/// right pixel of one row, blended at fractions (fx, fy) (shared by both samplers, so the fast
+/// path computes bit for bit what the general one does).
+#[inline(always)]
+fn blend_taps(top: &[f32; 6], bot: &[f32; 6], fx: f32, fy: f32) -> [f32; 3] {
+    let mut out = [0.0; 3];
+    for c in 0..3 {
+        let t = top[c] + fx * (top[c + 3] - top[c]);
+        let b = bot[c] + fx * (bot[c + 3] - bot[c]);
+        out[c] = t + fy * (b - t);
+    }
+    out
 }
 
 /// Bilinear sample at a point known to lie in [0, w − 1) × [0, h − 1) (up to rounding).
@@ -107,15 +114,9 @@ fn sample_interior(src: &[f32], w: usize, h: usize, sx: f32, sy: f32) -> [f32; 3
     let y0 = (sy as usize).min(h - 2);
     let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
     let i = (y0 * w + x0) * 3;
-    let t = &src[i..i + 6];
-    let b = &src[i + 3 * w..i + 3 * w + 6];
-    let mut out = [0.0; 3];
-    for c in 0..3 {
-        let top = t[c] + fx * (t[c + 3] - t[c]);
-        let bot = b[c] + fx * (b[c + 3] - b[c]);
-        out[c] = top + fy * (bot - top);
-    }
-    out
+    let top: &[f32; 6] = src[i..i + 6].try_into().expect("6 values");
+    let bot: &[f32; 6] = src[i + 3 * w..i + 3 * w + 6].try_into().expect("6 values");
+    blend_taps(top, bot, fx, fy)
 }
 
 /// The columns `x` in `0..size` of a crop row starting at source (sx0, sy0) with per-column
