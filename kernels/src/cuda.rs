@@ -347,12 +347,11 @@ impl FaceKernels for CudaKernels {
         region_to_crop: &Affine2,
         params: &PasteParams,
     ) -> Result<(), KernelError> {
-        region.check("paste_back region image")?;
-        crate::paste::validate_inputs(
-            region.width * region.height,
-            alpha.len(),
-            restored.len(),
-            reference.map(<[f32]>::len),
+        crate::paste::validate_host_inputs(
+            region,
+            alpha,
+            restored,
+            reference,
             size,
             region_to_crop,
             params,

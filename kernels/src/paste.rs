@@ -96,6 +96,29 @@ pub(crate) fn validate_inputs(
     Ok(())
 }
 
+/// [`validate_inputs`] for a region held in host memory, checking the region image first (the
+/// CPU reference and the CUDA host convenience take the same arguments).
+pub(crate) fn validate_host_inputs(
+    region: &RgbImage,
+    alpha: &[f32],
+    restored: &[f32],
+    reference: Option<&[f32]>,
+    size: usize,
+    region_to_crop: &Affine2,
+    params: &PasteParams,
+) -> Result<(), KernelError> {
+    region.check("paste_back region image")?;
+    validate_inputs(
+        region.width * region.height,
+        alpha.len(),
+        restored.len(),
+        reference.map(<[f32]>::len),
+        size,
+        region_to_crop,
+        params,
+    )
+}
+
 /// The paste mask at crop coordinates (cx, cy) of a `size` crop: 0 within `erode` of the crop
 /// square's edge, 1 beyond `erode + feather`, smoothstep between; corners rounded with radius
 /// `erode + feather`.
@@ -192,12 +215,11 @@ pub fn paste_back(
     region_to_crop: &Affine2,
     params: &PasteParams,
 ) -> Result<(), KernelError> {
-    region.check("paste_back region image")?;
-    validate_inputs(
-        region.width * region.height,
-        alpha.len(),
-        restored.len(),
-        reference.map(<[f32]>::len),
+    validate_host_inputs(
+        region,
+        alpha,
+        restored,
+        reference,
         size,
         region_to_crop,
         params,
