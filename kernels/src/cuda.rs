@@ -495,6 +495,62 @@ mod tests {
         (src, transforms, 96)
     }
 
+    /// The paste both comparisons run on [`scene`]'s warped crops: crop 0 pasted back through
+    /// face 1's transform shifted by (3, −2), over an alpha already 0.3 at every 7th pixel (so
+    /// the max is exercised); replace mode, then residual mode with crop 1 as the reference (it
+    /// differs everywhere, so both the change and the 0..255 clamp are exercised).
+    struct PasteScene<'a> {
+        crop: &'a [f32],
+        references: [Option<&'a [f32]>; 2],
+        size: usize,
+        region_to_crop: Affine2,
+        params: PasteParams,
+        alpha: Vec<f32>,
+    }
+
+    impl<'a> PasteScene<'a> {
+        fn new(src: &RgbImage, transforms: &[Affine2], crops: &'a [f32], size: usize) -> Self {
+            let crop_len = 3 * size * size;
+            Self {
+                crop: &crops[..crop_len],
+                references: [None, Some(&crops[crop_len..2 * crop_len])],
+                size,
+                region_to_crop: transforms[1]
+                    .then(&Affine2::scale_translate(1.0, 3.0, -2.0))
+                    .inverse()
+                    .unwrap(),
+                params: PasteParams::for_crop(size, 0.9),
+                alpha: (0..src.width * src.height)
+                    .map(|i| if i % 7 == 0 { 0.3 } else { 0.0 })
+                    .collect(),
+            }
+        }
+
+        /// The CPU reference paste into `region` and `alpha`.
+        fn cpu_paste(&self, region: &mut RgbImage, alpha: &mut [f32], reference: Option<&[f32]>) {
+            CpuKernels
+                .paste_back(
+                    region,
+                    alpha,
+                    self.crop,
+                    reference,
+                    self.size,
+                    &self.region_to_crop,
+                    &self.params,
+                )
+                .unwrap();
+        }
+    }
+
+    /// The reference paste must have covered a face-sized part of the region, or the
+    /// comparison proves little.
+    fn assert_paste_covers(mode: &str, alpha: &[f32]) {
+        assert!(
+            alpha.iter().filter(|&&a| a > 0.5).count() > 1000,
+            "{mode}: paste covered too little"
+        );
+    }
+
     #[test]
     fn cuda_sources_emulated_on_the_cpu_match_the_reference() {
         let cuda_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/cuda"));
@@ -557,45 +613,26 @@ mod tests {
             1e-5,
         );
 
-        // Replace mode, then residual mode with a reference crop that differs everywhere (the
-        // second crop), so both the change and the 0..255 clamp are exercised.
-        let crop = &want[..3 * size * size];
-        let other = &want[3 * size * size..2 * 3 * size * size];
-        let region_to_crop = transforms[1]
-            .then(&Affine2::scale_translate(1.0, 3.0, -2.0))
-            .inverse()
-            .unwrap();
-        let paste = PasteParams::for_crop(size, 0.9);
-        for reference in [None, Some(other)] {
+        let paste = PasteScene::new(&src, &transforms, &want, size);
+        for reference in paste.references {
             let mode = if reference.is_some() {
                 "paste-residual"
             } else {
                 "paste"
             };
             let mut region = src.clone();
-            let mut alpha: Vec<f32> = (0..203 * 157)
-                .map(|i| if i % 7 == 0 { 0.3 } else { 0.0 })
-                .collect();
-            let launch = PasteLaunch::new(203, 157, size, &region_to_crop, &paste).unwrap();
+            let mut alpha = paste.alpha.clone();
+            let launch =
+                PasteLaunch::new(203, 157, size, &paste.region_to_crop, &paste.params).unwrap();
             write("params.bin", &struct_bytes(&launch));
             write("region.bin", &floats_to_bytes(&region.data));
             write("alpha.bin", &floats_to_bytes(&alpha));
-            write("restored.bin", &floats_to_bytes(crop));
+            write("restored.bin", &floats_to_bytes(paste.crop));
             if let Some(reference) = reference {
                 write("reference.bin", &floats_to_bytes(reference));
             }
             run(mode);
-            CpuKernels
-                .paste_back(
-                    &mut region,
-                    &mut alpha,
-                    crop,
-                    reference,
-                    size,
-                    &region_to_crop,
-                    &paste,
-                )
-                .unwrap();
+            paste.cpu_paste(&mut region, &mut alpha, reference);
             let changed = region
                 .data
                 .iter()
@@ -617,10 +654,7 @@ mod tests {
                 1e-5,
                 1e-5,
             );
-            assert!(
-                alpha.iter().filter(|&&a| a > 0.5).count() > 1000,
-                "{mode}: paste covered too little"
-            );
+            assert_paste_covers(mode, &alpha);
         }
         std::fs::remove_dir_all(&dir).ok();
     }
@@ -643,43 +677,25 @@ mod tests {
             .unwrap();
         assert_close("warp_face_crops", &got, &want, 1e-3, 1e-5);
 
-        let crop = &want[..3 * size * size];
-        let other = &want[3 * size * size..2 * 3 * size * size];
-        let region_to_crop = transforms[1]
-            .then(&Affine2::scale_translate(1.0, 3.0, -2.0))
-            .inverse()
-            .unwrap();
-        let params = PasteParams::for_crop(size, 0.9);
-        for reference in [None, Some(other)] {
+        let paste = PasteScene::new(&src, &transforms, &want, size);
+        for reference in paste.references {
             let mode = if reference.is_some() {
                 "residual"
             } else {
                 "replace"
             };
             let mut region = src.clone();
-            let mut alpha: Vec<f32> = (0..203 * 157)
-                .map(|i| if i % 7 == 0 { 0.3 } else { 0.0 })
-                .collect();
+            let mut alpha = paste.alpha.clone();
             let (mut region_gpu, mut alpha_gpu) = (region.clone(), alpha.clone());
-            CpuKernels
-                .paste_back(
-                    &mut region,
-                    &mut alpha,
-                    crop,
-                    reference,
-                    size,
-                    &region_to_crop,
-                    &params,
-                )
-                .unwrap();
+            paste.cpu_paste(&mut region, &mut alpha, reference);
             gpu.paste_back(
                 &mut region_gpu,
                 &mut alpha_gpu,
-                crop,
+                paste.crop,
                 reference,
                 size,
-                &region_to_crop,
-                &params,
+                &paste.region_to_crop,
+                &paste.params,
             )
             .unwrap();
             assert_close(
@@ -696,10 +712,7 @@ mod tests {
                 1e-4,
                 1e-5,
             );
-            assert!(
-                alpha.iter().filter(|&&a| a > 0.5).count() > 1000,
-                "{mode}: paste covered too little"
-            );
+            assert_paste_covers(mode, &alpha);
         }
     }
 }
