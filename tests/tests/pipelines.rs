@@ -6,24 +6,21 @@
 //! (an identity generator may only cost resampling error inside the pasted faces).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Once, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use gst_video::prelude::*;
 
-/// Side of the identity generator's square crop.
-const GENERATOR_SIZE: usize = 256;
+/// The plugin tests' set-up (GStreamer and plugin registration, the identity generator
+/// fixture): one copy, so that both suites test the element with the same fixture.
+#[path = "../../plugin/tests/common/mod.rs"]
+mod common;
+
+use common::{identity_generator, init, scratch_dir};
+
 /// Bytes closer to a face box than this many box sides may change (paste-back footprint).
 const FACE_MARGIN: f64 = 1.0;
-
-fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gstsgpn::plugin_register_static().expect("sgpn plugin registers");
-    });
-}
 
 /// `shared/data` (`SGPN_SHARED_DATA`, set for cargo by `.cargo/config.toml`).
 fn shared_data() -> PathBuf {
@@ -31,26 +28,6 @@ fn shared_data() -> PathBuf {
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
         PathBuf::from,
     )
-}
-
-fn scratch_dir() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().expect("temporary folder"))
-        .path()
-}
-
-fn identity_generator() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let path = scratch_dir().join("identity-generator.onnx");
-        sgpn_models::fixtures::write_identity_generator(
-            &path,
-            GENERATOR_SIZE,
-            sgpn_models::contract::Template::Sgpn,
-        )
-        .expect("identity generator fixture");
-        path
-    })
 }
 
 /// One frame as it entered and left `sgpnrestore`.

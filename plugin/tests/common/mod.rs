@@ -1,5 +1,8 @@
 //! Shared set-up of the `sgpnrestore` tests: GStreamer and plugin registration, the identity
 //! generator fixture, a real photo placed in a frame, and frames in every negotiated format.
+//! The end-to-end suite (`tests/tests/pipelines.rs`) includes this file by path, so that both
+//! test the element with the same fixtures: keep its path and its dependencies (gst,
+//! gst-video, image, tempfile, gstsgpn, sgpn-models) in step with `tests/Cargo.toml`.
 
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
