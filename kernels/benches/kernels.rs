@@ -3,8 +3,8 @@
 //! and I420. Prints a table of medians. Run: `cargo bench -p sgpn-kernels --bench kernels`.
 
 use sgpn_kernels::{
-    Affine2, Colorimetry, FrameMut, FrameRef, PasteParams, PixelFormat, Rect, RgbImage,
-    crop_bounds, paste_back, read_region, resize_to_rgb, warp_face_crop, write_region,
+    Affine2, PasteParams, PixelFormat, Rect, RgbImage, crop_bounds, paste_back, read_region,
+    resize_to_rgb, warp_face_crop, write_region,
 };
 use std::time::Instant;
 
@@ -14,59 +14,20 @@ const ITERS: usize = 25;
 /// Side of each face's crop square in frame pixels.
 const FACE_PX: f32 = 300.0;
 
-/// A frame that owns its planes.
-struct Owned {
-    format: PixelFormat,
-    planes: Vec<Vec<u8>>,
-    strides: Vec<usize>,
-}
+#[path = "../tests/support/mod.rs"]
+mod support;
 
-impl Owned {
-    fn new(format: PixelFormat) -> Self {
-        let mut planes = Vec::new();
-        let mut strides = Vec::new();
-        for p in 0..format.plane_count() {
-            let (row, rows) = format.plane_extent(p, W, H);
-            // Deterministic texture so that nothing is constant.
-            planes.push(
-                (0..row * rows)
-                    .map(|i| ((i * 31 + i / row * 7) % 200 + 20) as u8)
-                    .collect(),
-            );
-            strides.push(row);
-        }
-        Self {
-            format,
-            planes,
-            strides,
+use support::Owned;
+
+/// A 1080p frame of `format` with a deterministic texture, so that nothing is constant.
+fn textured_frame(format: PixelFormat) -> Owned {
+    let mut frame = Owned::zeroed(format, W, H);
+    for (plane, &row) in frame.planes.iter_mut().zip(&frame.strides) {
+        for (i, v) in plane.iter_mut().enumerate() {
+            *v = ((i * 31 + i / row * 7) % 200 + 20) as u8;
         }
     }
-
-    fn view(&self) -> FrameRef<'_> {
-        let planes = self.planes.iter().map(|p| &p[..]).collect();
-        FrameRef::new(
-            self.format,
-            W,
-            H,
-            planes,
-            self.strides.clone(),
-            Colorimetry::default(),
-        )
-        .unwrap()
-    }
-
-    fn view_mut(&mut self) -> FrameMut<'_> {
-        let planes = self.planes.iter_mut().map(|p| &mut p[..]).collect();
-        FrameMut::new(
-            self.format,
-            W,
-            H,
-            planes,
-            self.strides.clone(),
-            Colorimetry::default(),
-        )
-        .unwrap()
-    }
+    frame
 }
 
 /// One face: the crop → frame transform and the frame rectangle covering the crop.
@@ -152,7 +113,7 @@ fn main() {
     println!("| format | stage | crop | wall ms / frame | CPU ms / frame |");
     println!("|---|---|---|---|---|");
     for format in [PixelFormat::Rgbx, PixelFormat::I420] {
-        let mut frame = Owned::new(format);
+        let mut frame = textured_frame(format);
         let (t, c) = median_ms(|| {
             std::hint::black_box(resize_to_rgb(&frame.view(), 640, 360));
         });

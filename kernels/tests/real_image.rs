@@ -5,8 +5,8 @@
 //! unchanged to the level (residual mode).
 
 use sgpn_kernels::{
-    Affine2, Colorimetry, FrameMut, FrameRef, PasteParams, PixelFormat, Rect, RgbImage,
-    crop_bounds, paste_back, read_region, warp_face_crop, write_region,
+    Affine2, Colorimetry, FrameRef, PasteParams, PixelFormat, Rect, RgbImage, crop_bounds,
+    paste_back, read_region, warp_face_crop, write_region,
 };
 use std::path::PathBuf;
 
@@ -29,64 +29,21 @@ fn photo() -> Option<RgbImage> {
     Some(RgbImage::from_rgb8(img.width() as usize, img.height() as usize, img.as_raw()).unwrap())
 }
 
-/// A frame that owns its planes (tight strides).
-struct Owned {
-    format: PixelFormat,
-    w: usize,
-    h: usize,
-    planes: Vec<Vec<u8>>,
-    strides: Vec<usize>,
-}
+mod support;
 
-impl Owned {
-    fn from_photo(format: PixelFormat, img: &RgbImage) -> Self {
-        let (w, h) = (img.width, img.height);
-        let mut f = Owned {
-            format,
-            w,
-            h,
-            planes: Vec::new(),
-            strides: Vec::new(),
-        };
-        for p in 0..format.plane_count() {
-            let (row, rows) = format.plane_extent(p, w, h);
-            f.planes.push(vec![0; row * rows]);
-            f.strides.push(row);
-        }
-        write_region(
-            &mut f.view_mut(),
-            Rect::new(0, 0, w, h),
-            img,
-            &vec![1.0; w * h],
-        );
-        f
-    }
+use support::Owned;
 
-    fn view(&self) -> FrameRef<'_> {
-        let planes = self.planes.iter().map(|p| &p[..]).collect();
-        FrameRef::new(
-            self.format,
-            self.w,
-            self.h,
-            planes,
-            self.strides.clone(),
-            Colorimetry::default(),
-        )
-        .unwrap()
-    }
-
-    fn view_mut(&mut self) -> FrameMut<'_> {
-        let planes = self.planes.iter_mut().map(|p| &mut p[..]).collect();
-        FrameMut::new(
-            self.format,
-            self.w,
-            self.h,
-            planes,
-            self.strides.clone(),
-            Colorimetry::default(),
-        )
-        .unwrap()
-    }
+/// `img` encoded as a `format` frame.
+fn owned_photo(format: PixelFormat, img: &RgbImage) -> Owned {
+    let (w, h) = (img.width, img.height);
+    let mut f = Owned::zeroed(format, w, h);
+    write_region(
+        &mut f.view_mut(),
+        Rect::new(0, 0, w, h),
+        img,
+        &vec![1.0; w * h],
+    );
+    f
 }
 
 /// A similarity rotated by 0.2 rad that maps a `size` crop onto a `side`-pixel square around
@@ -113,7 +70,7 @@ fn face_round_trip_on_a_photograph() {
     let to_region = Affine2::scale_translate(1.0, -(rect.x as f32), -(rect.y as f32));
 
     for format in [PixelFormat::Rgbx, PixelFormat::I420] {
-        let mut frame = Owned::from_photo(format, &img);
+        let mut frame = owned_photo(format, &img);
         let before = frame.planes.clone();
         let original = read_region(&frame.view(), rect);
 
@@ -216,7 +173,7 @@ fn identity_round_trip(
         -(rect.x as f32),
         -(rect.y as f32),
     ));
-    let mut frame = Owned::from_photo(format, img);
+    let mut frame = owned_photo(format, img);
     let mut region = read_region(&frame.view(), rect);
     let mut crop = vec![0.0; 3 * size * size];
     warp_face_crop(&region, &crop_to_region, size, &mut crop).unwrap();
@@ -254,7 +211,7 @@ fn residual_paste_of_an_unchanged_crop_keeps_the_photograph() {
     for (size, side) in [(512, 300.0), (256, 600.0)] {
         let crop_to_frame = face_transform(w, h, size, side);
         for format in [PixelFormat::Rgbx, PixelFormat::I420] {
-            let before = Owned::from_photo(format, &img).planes;
+            let before = owned_photo(format, &img).planes;
             let (after, pasted) = identity_round_trip(&img, format, &crop_to_frame, size, true);
             let (worst, changed) = byte_delta(&before, &after);
             let (replace, _) = identity_round_trip(&img, format, &crop_to_frame, size, false);
