@@ -10,14 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
-use gst_video::prelude::*;
 
 /// The plugin tests' set-up (GStreamer and plugin registration, the identity generator
 /// fixture): one copy, so that both suites test the element with the same fixture.
 #[path = "../../plugin/tests/common/mod.rs"]
 mod common;
 
-use common::{identity_generator, init, scratch_dir};
+use common::{BytePosition, byte_positions, identity_generator, init, scratch_dir, visible_bytes};
 
 /// Bytes closer to a face box than this many box sides may change (paste-back footprint).
 const FACE_MARGIN: f64 = 1.0;
@@ -40,63 +39,6 @@ struct Frame {
     after: Vec<u8>,
     faces: Vec<(u32, u32, u32, u32)>,
     track_ids: Vec<u64>,
-}
-
-/// Where a visible byte of a frame lies: plane, row and byte in the row, and the frame pixel
-/// (x, y) it belongs to (the top-left pixel of its block for sub-sampled chroma).
-#[derive(Clone, Copy)]
-struct BytePosition {
-    plane: usize,
-    row: usize,
-    column: usize,
-    x: u32,
-    y: u32,
-}
-
-/// Every visible byte of a frame of `info`, in plane order; row padding left out.
-fn byte_positions(info: &gst_video::VideoInfo) -> Vec<BytePosition> {
-    let finfo = info.format_info();
-    let mut positions = Vec::new();
-    for plane in 0..info.n_planes() as usize {
-        let comp = (0..finfo.n_components() as usize)
-            .find(|&c| finfo.plane()[c] as usize == plane)
-            .unwrap();
-        let (wsub, hsub) = (finfo.w_sub()[comp], finfo.h_sub()[comp]);
-        let pixel_stride = finfo.pixel_stride()[comp] as usize;
-        let plane_w = info.width().div_ceil(1 << wsub) as usize;
-        let plane_h = info.height().div_ceil(1 << hsub) as usize;
-        for row in 0..plane_h {
-            for column in 0..plane_w * pixel_stride {
-                let (x, y) = ((column / pixel_stride) << wsub, row << hsub);
-                positions.push(BytePosition {
-                    plane,
-                    row,
-                    column,
-                    x: x as u32,
-                    y: y as u32,
-                });
-            }
-        }
-    }
-    positions
-}
-
-/// The visible bytes of a buffer, in the order of `byte_positions` (strides from the buffer's
-/// own video meta, as decoders may pad rows differently from `info`).
-fn visible_bytes(
-    buffer: &gst::BufferRef,
-    info: &gst_video::VideoInfo,
-    positions: &[BytePosition],
-) -> Vec<u8> {
-    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info).unwrap();
-    let planes: Vec<&[u8]> = (0..frame.n_planes())
-        .map(|p| frame.plane_data(p).unwrap())
-        .collect();
-    let strides = frame.plane_stride();
-    positions
-        .iter()
-        .map(|p| planes[p.plane][p.row * strides[p.plane] as usize + p.column])
-        .collect()
 }
 
 fn near_a_face(faces: &[(u32, u32, u32, u32)], x: u32, y: u32) -> bool {

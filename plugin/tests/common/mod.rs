@@ -1,5 +1,6 @@
 //! Shared set-up of the `sgpnrestore` tests: GStreamer and plugin registration, the identity
-//! generator fixture, a real photo placed in a frame, and frames in every negotiated format.
+//! generator fixture, a real photo placed in a frame, frames in every negotiated format, and
+//! the visible bytes of a frame with the pixel each belongs to.
 //! The end-to-end suite (`tests/tests/pipelines.rs`) includes this file by path, so that both
 //! test the element with the same fixtures: keep its path and its dependencies (gst,
 //! gst-video, image, tempfile, gstsgpn, sgpn-models) in step with `tests/Cargo.toml`.
@@ -182,32 +183,74 @@ pub fn near_a_face(rois: &[FaceRoi], x: u32, y: u32, margin: f64) -> bool {
     })
 }
 
-/// Every visible byte of a frame in plane order, with the frame pixel (x, y) it belongs to
-/// (the top-left pixel of its block for sub-sampled chroma), so comparisons can skip bytes near a
-/// face. Row padding is left out.
-pub fn frame_bytes(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Vec<(u32, u32, u8)> {
-    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info).unwrap();
+/// Where a visible byte of a frame lies: plane, row and byte in the row, and the frame pixel
+/// (x, y) it belongs to (the top-left pixel of its block for sub-sampled chroma).
+#[derive(Clone, Copy)]
+pub struct BytePosition {
+    pub plane: usize,
+    pub row: usize,
+    pub column: usize,
+    pub x: u32,
+    pub y: u32,
+}
+
+/// Every visible byte of a frame of `info`, in plane order; row padding left out.
+pub fn byte_positions(info: &gst_video::VideoInfo) -> Vec<BytePosition> {
     let finfo = info.format_info();
-    let mut bytes = Vec::new();
-    for plane in 0..frame.n_planes() {
-        let stride = frame.plane_stride()[plane as usize] as usize;
-        let data = frame.plane_data(plane).unwrap();
-        // The first component stored in the plane gives its sub-sampling and pixel stride.
+    let mut positions = Vec::new();
+    for plane in 0..info.n_planes() as usize {
         let comp = (0..finfo.n_components() as usize)
-            .find(|&c| finfo.plane()[c] == plane)
+            .find(|&c| finfo.plane()[c] as usize == plane)
             .unwrap();
         let (wsub, hsub) = (finfo.w_sub()[comp], finfo.h_sub()[comp]);
         let pixel_stride = finfo.pixel_stride()[comp] as usize;
         let plane_w = info.width().div_ceil(1 << wsub) as usize;
         let plane_h = info.height().div_ceil(1 << hsub) as usize;
-        for py in 0..plane_h {
-            for bx in 0..plane_w * pixel_stride {
-                let (x, y) = ((bx / pixel_stride) << wsub, py << hsub);
-                bytes.push((x as u32, y as u32, data[py * stride + bx]));
+        for row in 0..plane_h {
+            for column in 0..plane_w * pixel_stride {
+                let (x, y) = ((column / pixel_stride) << wsub, row << hsub);
+                positions.push(BytePosition {
+                    plane,
+                    row,
+                    column,
+                    x: x as u32,
+                    y: y as u32,
+                });
             }
         }
     }
-    bytes
+    positions
+}
+
+/// The visible bytes of a buffer, in the order of `byte_positions` (strides from the buffer's
+/// own video meta, as decoders may pad rows differently from `info`).
+pub fn visible_bytes(
+    buffer: &gst::BufferRef,
+    info: &gst_video::VideoInfo,
+    positions: &[BytePosition],
+) -> Vec<u8> {
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info).unwrap();
+    let planes: Vec<&[u8]> = (0..frame.n_planes())
+        .map(|p| frame.plane_data(p).unwrap())
+        .collect();
+    let strides = frame.plane_stride();
+    positions
+        .iter()
+        .map(|p| planes[p.plane][p.row * strides[p.plane] as usize + p.column])
+        .collect()
+}
+
+/// Every visible byte of a frame in plane order, with the frame pixel (x, y) it belongs to
+/// (the top-left pixel of its block for sub-sampled chroma), so comparisons can skip bytes near a
+/// face. Row padding is left out.
+pub fn frame_bytes(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Vec<(u32, u32, u8)> {
+    let positions = byte_positions(info);
+    let bytes = visible_bytes(buffer, info, &positions);
+    positions
+        .iter()
+        .zip(bytes)
+        .map(|(p, b)| (p.x, p.y, b))
+        .collect()
 }
 
 /// Reads the first error message from a bus, waiting up to `timeout`.
