@@ -144,46 +144,36 @@ fn main() {
             let params = PasteParams::for_crop(size, 1.0);
             let mut alphas: Vec<Vec<f32>> =
                 faces.iter().map(|f| vec![0.0; f.rect.area()]).collect();
-            let (t, c) = median_ms(|| {
-                let crops = crops.chunks_exact(3 * size * size);
-                for (((face, crop), region), alpha) in
-                    faces.iter().zip(crops).zip(&mut regions).zip(&mut alphas)
-                {
-                    alpha.fill(0.0);
-                    let region_to_crop = face
-                        .crop_to_frame
-                        .then(&region_offset(face.rect))
-                        .inverse()
+            // Replace mode, then residual mode, which samples a second crop (the generator's
+            // input) per pixel.
+            for residual in [false, true] {
+                let (t, c) = median_ms(|| {
+                    let crops = crops.chunks_exact(3 * size * size);
+                    for (((face, crop), region), alpha) in
+                        faces.iter().zip(crops).zip(&mut regions).zip(&mut alphas)
+                    {
+                        alpha.fill(0.0);
+                        let region_to_crop = face
+                            .crop_to_frame
+                            .then(&region_offset(face.rect))
+                            .inverse()
+                            .unwrap();
+                        let reference = residual.then_some(crop);
+                        paste_back(
+                            region,
+                            alpha,
+                            crop,
+                            reference,
+                            size,
+                            &region_to_crop,
+                            &params,
+                        )
                         .unwrap();
-                    paste_back(region, alpha, crop, None, size, &region_to_crop, &params).unwrap();
-                }
-            });
-            println!("| {format:?} | paste_back ×4 | {size} | {t:.2} | {c:.2} |");
-            // Residual mode samples a second crop (the generator's input) per pixel.
-            let (t, c) = median_ms(|| {
-                let crops = crops.chunks_exact(3 * size * size);
-                for (((face, crop), region), alpha) in
-                    faces.iter().zip(crops).zip(&mut regions).zip(&mut alphas)
-                {
-                    alpha.fill(0.0);
-                    let region_to_crop = face
-                        .crop_to_frame
-                        .then(&region_offset(face.rect))
-                        .inverse()
-                        .unwrap();
-                    paste_back(
-                        region,
-                        alpha,
-                        crop,
-                        Some(crop),
-                        size,
-                        &region_to_crop,
-                        &params,
-                    )
-                    .unwrap();
-                }
-            });
-            println!("| {format:?} | paste_back residual ×4 | {size} | {t:.2} | {c:.2} |");
+                    }
+                });
+                let mode = if residual { " residual" } else { "" };
+                println!("| {format:?} | paste_back{mode} ×4 | {size} | {t:.2} | {c:.2} |");
+            }
             let (t, c) = median_ms(|| {
                 for ((face, region), alpha) in faces.iter().zip(&regions).zip(&alphas) {
                     write_region(&mut frame.view_mut(), face.rect, region, alpha);
