@@ -16,7 +16,9 @@ use gst::prelude::*;
 #[path = "../../plugin/tests/common/mod.rs"]
 mod common;
 
-use common::{BytePosition, byte_positions, identity_generator, init, scratch_dir, visible_bytes};
+use common::{
+    BytePosition, byte_positions, identity_generator, init, near_a_box, scratch_dir, visible_bytes,
+};
 
 /// Bytes closer to a face box than this many box sides may change (paste-back footprint).
 const FACE_MARGIN: f64 = 1.0;
@@ -39,17 +41,6 @@ struct Frame {
     after: Vec<u8>,
     faces: Vec<(u32, u32, u32, u32)>,
     track_ids: Vec<u64>,
-}
-
-fn near_a_face(faces: &[(u32, u32, u32, u32)], x: u32, y: u32) -> bool {
-    faces.iter().any(|&(rx, ry, rw, rh)| {
-        let pad = FACE_MARGIN * rw.max(rh) as f64;
-        let (x, y) = (x as f64, y as f64);
-        x >= rx as f64 - pad
-            && x < (rx + rw) as f64 + pad
-            && y >= ry as f64 - pad
-            && y < (ry + rh) as f64 + pad
-    })
 }
 
 fn psnr(a: impl Iterator<Item = (u8, u8)>) -> f64 {
@@ -258,7 +249,7 @@ fn check_restored(clip: &str, restored: &Restored, min_frames: usize) -> f64 {
         {
             unchanged += usize::from(a == b);
             total += 1;
-            if near_a_face(&frame.faces, p.x, p.y) {
+            if near_a_box(frame.faces.iter().copied(), p.x, p.y, FACE_MARGIN) {
                 near.push((a, b));
             } else {
                 far += 1;

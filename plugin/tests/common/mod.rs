@@ -172,8 +172,18 @@ pub fn face_rois(buffer: &gst::BufferRef) -> Vec<FaceRoi> {
 
 /// Whether pixel (x, y) lies within `margin` times the larger box side of any face box.
 pub fn near_a_face(rois: &[FaceRoi], x: u32, y: u32, margin: f64) -> bool {
-    rois.iter().any(|roi| {
-        let (rx, ry, rw, rh) = roi.rect;
+    near_a_box(rois.iter().map(|roi| roi.rect), x, y, margin)
+}
+
+/// Whether pixel (x, y) lies within `margin` times the larger box side of any box
+/// (x, y, width, height).
+pub fn near_a_box(
+    boxes: impl IntoIterator<Item = (u32, u32, u32, u32)>,
+    x: u32,
+    y: u32,
+    margin: f64,
+) -> bool {
+    boxes.into_iter().any(|(rx, ry, rw, rh)| {
         let pad = margin * rw.max(rh) as f64;
         let (x, y) = (x as f64, y as f64);
         x >= rx as f64 - pad
