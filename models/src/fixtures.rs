@@ -87,6 +87,25 @@ pub fn write_affine_generator(
     write_model(path, &finish(g, &metadata(size, template)))
 }
 
+/// A generator that loads and satisfies the contract but returns only the first face of a batch
+/// (a Slice along N, which shape inference cannot pin down), so a run with two faces breaks the
+/// contract at run time: for tests of run-time failures.
+pub fn write_single_face_generator(path: &Path, size: usize, template: Template) -> io::Result<()> {
+    let mut g = GraphBuilder::new("single_face_generator");
+    g.input(INPUT_LQ, ElemType::F32, &face_dims(size));
+    let starts = g.initializer_i64("starts", &[1], &[0]);
+    let ends = g.initializer_i64("ends", &[1], &[1]);
+    let axes = g.initializer_i64("axes", &[1], &[0]);
+    g.node(
+        "Slice",
+        &[INPUT_LQ, &starts, &ends, &axes],
+        &[OUTPUT_RESTORED],
+        vec![],
+    );
+    g.output(OUTPUT_RESTORED, ElemType::F32, &face_dims(size));
+    write_model(path, &finish(g, &metadata(size, template)))
+}
+
 /// Writes a generator file broken in the way `kind` says (size 64, SGPN template otherwise).
 pub fn write_broken_generator(path: &Path, kind: BrokenGenerator) -> io::Result<()> {
     let size = 64;

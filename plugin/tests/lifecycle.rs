@@ -239,6 +239,60 @@ fn blend_zero_keeps_the_original_face() {
     );
 }
 
+/// A generator that fails inside ONNX Runtime (here: on a frame with two faces) must not stop the
+/// stream: the frame comes out as it went in, with its timestamps, and the application gets a
+/// warning naming the failure.
+#[test]
+fn a_failing_generator_warns_and_passes_the_frame_on() {
+    init();
+    let generator = scratch_dir().join("single-face-generator.onnx");
+    sgpn_models::fixtures::write_single_face_generator(
+        &generator,
+        GENERATOR_SIZE,
+        sgpn_models::contract::Template::Sgpn,
+    )
+    .unwrap();
+    // Two faces: the portrait's left half copied onto the right half.
+    let mut image = portrait_frame();
+    let left = image::imageops::crop_imm(&image, 0, 0, 240, 360).to_image();
+    image::imageops::replace(&mut image, &left, 240, 0);
+    let info = video_info(VideoFormat::Rgb, image.width(), image.height());
+
+    let restore = restore_element();
+    set_path(&restore, "generator-model", &generator);
+    let bus = gst::Bus::new();
+    restore.set_bus(Some(&bus));
+    let mut h = gst_check::Harness::with_element(&restore, Some("sink"), Some("src"));
+    h.set_src_caps(info.to_caps().unwrap());
+    let mut input = frame_buffer(&image, VideoFormat::Rgb);
+    {
+        let buf = input.get_mut().unwrap();
+        buf.set_pts(gst::ClockTime::from_mseconds(400));
+        buf.set_duration(gst::ClockTime::from_mseconds(40));
+    }
+    let kept = input.copy_deep().unwrap();
+    let output = h.push_and_pull(input).expect("the frame comes out");
+
+    assert_eq!(output.pts(), kept.pts());
+    assert_eq!(output.duration(), kept.duration());
+    assert!(
+        frame_bytes(&kept, &info) == frame_bytes(&output, &info),
+        "the frame passes unrestored"
+    );
+    let warning = bus
+        .pop_filtered(&[gst::MessageType::Warning])
+        .expect("a warning on the bus");
+    let gst::MessageView::Warning(warning) = warning.view() else {
+        unreachable!("filtered for warnings")
+    };
+    let text = warning.error().to_string();
+    assert!(text.contains("Face restoration failed"), "{text}");
+    assert!(
+        bus.pop_filtered(&[gst::MessageType::Error]).is_none(),
+        "no error: the stream goes on"
+    );
+}
+
 /// The track id of the single face in each of `flags.len()` pushes of the portrait, with a
 /// flush before the pushes marked `true` in `flush_before`.
 fn track_ids(flags: &[gst::BufferFlags], flush_before: &[bool]) -> Vec<u64> {
