@@ -144,12 +144,8 @@ impl OnnxGraph {
 
     /// Nearest ×2, as [`crate::model::styleconv::upsample2_nearest`].
     pub fn upsample2_nearest(&mut self, x: &str, name: &str) -> String {
-        let scales =
-            self.builder
-                .initializer(&format!("{name}_scales"), &[4], &[1.0, 1.0, 2.0, 2.0]);
-        self.op(
-            "Resize",
-            &[x, "", &scales],
+        self.resize2(
+            x,
             name,
             vec![
                 Attribute::string("mode", "nearest"),
@@ -161,17 +157,21 @@ impl OnnxGraph {
 
     /// Bilinear ×2 (`Resize`, `linear`, `half_pixel`), as [`crate::model::styleconv::upsample2`].
     pub fn upsample2(&mut self, x: &str, name: &str) -> String {
-        let scales =
-            self.builder
-                .initializer(&format!("{name}_scales"), &[4], &[1.0, 1.0, 2.0, 2.0]);
-        self.op(
-            "Resize",
-            &[x, "", &scales],
+        self.resize2(
+            x,
             name,
             vec![
                 Attribute::string("mode", "linear"),
                 Attribute::string("coordinate_transformation_mode", "half_pixel"),
             ],
         )
+    }
+
+    /// `Resize` by 2 along H and W with the given interpolation attributes.
+    fn resize2(&mut self, x: &str, name: &str, attrs: Vec<Attribute>) -> String {
+        let scales =
+            self.builder
+                .initializer(&format!("{name}_scales"), &[4], &[1.0, 1.0, 2.0, 2.0]);
+        self.op("Resize", &[x, "", &scales], name, attrs)
     }
 }
