@@ -9,6 +9,7 @@ pub mod error;
 pub mod frame;
 pub mod image;
 pub mod paste;
+pub mod render;
 pub mod warp;
 
 pub use affine::{Affine2, umeyama_similarity};
@@ -20,4 +21,5 @@ pub use frame::{
 };
 pub use image::{Rect, RgbImage};
 pub use paste::{PasteParams, paste_back};
+pub use render::{Camera, Render, RenderError, render_face};
 pub use warp::{BORDER_FILL, crop_bounds, warp_face_crop};

@@ -1,0 +1,32 @@
+//! The face renderer of SGPN's shape branch (sgpn-brief §1): a 3DMM face with D3DFR's pose,
+//! spherical-harmonics lighting and perspective camera, rasterised with a z-buffer into the
+//! image `I_3d` and its coverage mask that the generator's 3D branch takes. A CPU reference for
+//! what Deep3DFaceRecon (`models/bfm.py`, `util/nvdiffrast.py`) computes with PyTorch and
+//! nvdiffrast; the constants and conventions are D3DFR's, each module names its source.
+//!
+//! Steps, one module each: [`pose`] (rotation, translation), [`camera`] (to camera space,
+//! projection, screen conventions), [`normals`], [`sh`] (shading), [`raster`] (visibility:
+//! z-buffer, fill rule, perspective-correct barycentrics), [`interpolate`] (colours, mask),
+//! [`face`] (the whole chain in one call).
+//!
+//! GPU seam (docs/gpu-path.md): [`rasterize_triangles`] and [`interpolate`] are functions over
+//! plain buffers, the same split as nvdiffrast's `rasterize`/`interpolate`; a CUDA twin takes
+//! the same arguments and must return the same [`Raster`].
+
+pub mod camera;
+pub mod error;
+pub mod face;
+pub mod interpolate;
+pub mod normals;
+pub mod pose;
+pub mod raster;
+pub mod sh;
+
+pub use camera::{Camera, MAX_RENDER_SIZE};
+pub use error::RenderError;
+pub use face::render_face;
+pub use interpolate::{Render, interpolate, rasterize};
+pub use normals::vertex_normals;
+pub use pose::{rotate, rotation};
+pub use raster::{NO_TRIANGLE, Raster, rasterize_triangles};
+pub use sh::{GAMMA_LEN, sh_basis, sh_shade};
