@@ -91,17 +91,17 @@ pub fn rasterize_triangles(
             found: triangles.len(),
         });
     }
-    let setups: Vec<Option<Setup>> = triangles
+    // Only triangles that cover some pixel centre, in submission order (rayon's collect keeps it).
+    let setups: Vec<(u32, Setup)> = triangles
         .par_iter()
-        .map(|tri| setup(tri.map(|i| screen[i as usize]), size))
+        .enumerate()
+        .filter_map(|(t, tri)| Some((t as u32, setup(tri.map(|i| screen[i as usize]), size)?)))
         .collect();
     let bands = size.div_ceil(BAND_ROWS);
     let mut bins: Vec<Vec<u32>> = vec![Vec::new(); bands];
-    for (t, s) in setups.iter().enumerate() {
-        if let Some(s) = s {
-            for bin in &mut bins[s.rows.0 / BAND_ROWS..=s.rows.1 / BAND_ROWS] {
-                bin.push(t as u32);
-            }
+    for (k, (_, s)) in setups.iter().enumerate() {
+        for bin in &mut bins[s.rows.0 / BAND_ROWS..=s.rows.1 / BAND_ROWS] {
+            bin.push(k as u32);
         }
     }
 
@@ -129,11 +129,9 @@ pub fn rasterize_triangles(
                 bary,
                 inv_depth: depth,
             };
-            for &t in bin {
-                let s = setups[t as usize]
-                    .as_ref()
-                    .expect("binned triangles have a setup");
-                band.scan(s, t);
+            for &k in bin {
+                let (t, s) = &setups[k as usize];
+                band.scan(s, *t);
             }
             for d in depth.iter_mut().filter(|d| **d > 0.0) {
                 *d = 1.0 / *d;
@@ -151,7 +149,11 @@ fn setup(p: [[f32; 3]; 3], size: usize) -> Option<Setup> {
     if !p.iter().all(drawable) || !p.iter().all(|q| q[2].is_finite()) {
         return None;
     }
-    let snap = |c: f32| (c * ONE as f32).round() as i64;
+    // Round half away from zero, inline (`f32::round` is a libm call without SSE4.1).
+    let snap = |c: f32| {
+        let f = c * ONE as f32;
+        (f + 0.5f32.copysign(f)) as i64
+    };
     let mut order = [0, 1, 2];
     let mut v = p.map(|q| [snap(q[0]), snap(q[1])]);
     let mut area = edge(v[0], v[1], v[2]);
