@@ -30,7 +30,8 @@ pub fn render_face(
     camera.validate()?;
     check_len("albedo (one per vertex)", vertices.len(), albedo.len())?;
     check_finite("albedo", albedo)?;
-    check_finite("angles, translation", &[angles, translation])?;
+    check_finite("angles", &[angles])?;
+    check_finite("translation", &[translation])?;
     let gamma: &[f32; GAMMA_LEN] = gamma.try_into().map_err(|_| RenderError::Length {
         what: "gamma (D3DFR SH coefficients, 3 channels × 9 bands)",
         expected: GAMMA_LEN,

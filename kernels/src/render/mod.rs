@@ -6,12 +6,14 @@
 //!
 //! Steps, one module each: [`pose`] (rotation, translation), [`camera`] (to camera space,
 //! projection, screen conventions), [`normals`], [`sh`] (shading), [`raster`] (visibility:
-//! z-buffer, fill rule, perspective-correct barycentrics), [`interpolate`] (colours, mask),
+//! z-buffer, fill rule, perspective-correct barycentrics), [`mod@interpolate`] (colours, mask),
 //! [`face`] (the whole chain in one call).
 //!
-//! GPU seam (docs/gpu-path.md): [`rasterize_triangles`] and [`interpolate`] are functions over
+//! GPU seam (docs/gpu-path.md): [`rasterize_triangles`] and [`interpolate()`] are functions over
 //! plain buffers, the same split as nvdiffrast's `rasterize`/`interpolate`; a CUDA twin takes
-//! the same arguments and must return the same [`Raster`].
+//! the same arguments and returns the same [`Raster`]: the same coverage and triangle per pixel
+//! (the integer edge functions and the tie rule are exact), barycentrics and depth to float
+//! rounding.
 
 pub mod camera;
 pub mod error;
