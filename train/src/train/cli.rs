@@ -44,8 +44,17 @@ pub struct TrainArgs {
     pub batch: usize,
     #[arg(long, default_value_t = 0.002)]
     pub lr: f64,
-    #[arg(long, default_value_t = 1.0)]
-    pub adv_weight: f64,
+    /// Weight of the adversarial loss (paper: 1). On `--resume` it replaces the checkpoint's.
+    #[arg(long)]
+    pub adv_weight: Option<f64>,
+    /// On `--resume`: replace the discriminator and its optimizer state by fresh ones (for a
+    /// discriminator that has stopped separating real from restored faces).
+    #[arg(long, requires = "resume")]
+    pub reset_discriminator: bool,
+    /// Discriminator-only updates against the frozen generator before training resumes (use
+    /// with `--reset-discriminator`).
+    #[arg(long, default_value_t = 0, requires = "resume")]
+    pub discriminator_warmup: u64,
     #[arg(long, default_value_t = 10.0)]
     pub r1_gamma: f64,
     #[arg(long, default_value_t = 0)]
@@ -65,7 +74,14 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             ckpt.display(),
             ckpt.join(checkpoint::STATE_FILE).display()
         );
-        Trainer::load(&ckpt, &device)?
+        let mut trainer = Trainer::load(&ckpt, &device)?;
+        if let Some(w) = args.adv_weight {
+            trainer.train.adv_weight = w;
+        }
+        if args.reset_discriminator {
+            trainer.reset_discriminator()?;
+        }
+        trainer
     } else {
         anyhow::ensure!(
             !checkpoint::exists(&ckpt),
@@ -76,7 +92,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         let train = TrainConfig {
             batch: args.batch,
             lr: args.lr,
-            adv_weight: args.adv_weight,
+            adv_weight: args.adv_weight.unwrap_or(1.0),
             r1_gamma: args.r1_gamma,
             seed: args.seed,
             ..TrainConfig::default()
@@ -103,6 +119,13 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             trainer.train.seed,
         )?)
     };
+    if args.discriminator_warmup > 0 {
+        let d = trainer.warm_up_discriminator(source.as_mut(), args.discriminator_warmup)?;
+        println!(
+            "discriminator warm-up: {} D-only steps, mean D loss {d:.3} over the last tenth",
+            args.discriminator_warmup
+        );
+    }
     let opts = RunOptions {
         out: args.out.clone(),
         steps: args.steps,
