@@ -55,8 +55,9 @@ pub struct TrainArgs {
     /// with `--reset-discriminator`).
     #[arg(long, default_value_t = 0, requires = "resume")]
     pub discriminator_warmup: u64,
-    #[arg(long, default_value_t = 10.0)]
-    pub r1_gamma: f64,
+    /// R1 weight γ (StyleGAN2: 10). On `--resume` it replaces the checkpoint's.
+    #[arg(long)]
+    pub r1_gamma: Option<f64>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// No progress bar.
@@ -78,6 +79,9 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         if let Some(w) = args.adv_weight {
             trainer.train.adv_weight = w;
         }
+        if let Some(g) = args.r1_gamma {
+            trainer.train.r1_gamma = g;
+        }
         if args.reset_discriminator {
             trainer.reset_discriminator()?;
         }
@@ -93,7 +97,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             batch: args.batch,
             lr: args.lr,
             adv_weight: args.adv_weight.unwrap_or(1.0),
-            r1_gamma: args.r1_gamma,
+            r1_gamma: args.r1_gamma.unwrap_or(10.0),
             seed: args.seed,
             ..TrainConfig::default()
         };
