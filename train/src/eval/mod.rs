@@ -8,6 +8,5 @@ pub mod fidelity;
 pub mod identity;
 pub mod landmarks;
 pub mod linalg;
-pub mod mat;
 pub mod niqe;
 pub mod run;

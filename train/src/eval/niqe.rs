@@ -22,8 +22,9 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+use sgpn_models::mat::{MatError, find, read_mat_file};
+
 use super::linalg::symmetric_pinv;
-use super::mat::{MatError, find, read_mat_file};
 use crate::data::resize::resize_plane;
 
 /// Patch side at full scale (scikit-video: `patch_size = 96`).
