@@ -4,6 +4,7 @@
 pub mod contract;
 pub mod detector;
 pub mod error;
+pub mod face_mesh;
 pub mod fixtures;
 pub mod generator;
 pub mod mat;
@@ -15,6 +16,7 @@ mod session_io;
 pub use contract::{GeneratorInfo, Template, Variant, check_generator};
 pub use detector::{Detection, FaceDetector};
 pub use error::ModelError;
+pub use face_mesh::{CanonicalMesh, FaceMesh, FaceMeshLandmarker, FaceRegion};
 pub use generator::Generator;
 pub use morphable::{CameraParams, Coefficients, MorphableError, MorphableModel};
 pub use runtime::{Device, SessionConfig, build_session};
