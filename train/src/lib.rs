@@ -4,4 +4,5 @@ pub mod data;
 pub mod eval;
 pub mod export;
 pub mod model;
+pub mod render;
 pub mod train;

@@ -49,7 +49,7 @@ pub fn visibility(
         .clone()
         .detach()
         .into_data()
-        .into_vec::<f32>()
+        .try_into_vec::<f32>()
         .expect("a float tensor reads back as f32");
     let pixels_per_face = size * size;
     let mut corners: [Vec<i64>; 3] = Default::default();

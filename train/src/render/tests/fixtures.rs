@@ -148,7 +148,11 @@ pub fn renderer(triangles: &[[u32; 3]], vertices: usize, size: usize) -> FaceRen
 }
 
 pub fn values<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
-    t.clone().detach().into_data().into_vec::<f32>().unwrap()
+    t.clone()
+        .detach()
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap()
 }
 
 /// The triangle each pixel of each face sees, from the render's own screen positions and the

@@ -5,7 +5,7 @@
 //! against it, every check renders at x − h·u, x and x + h·u and keeps in the loss only the
 //! pixels whose visible triangle (read from the reference z-buffer on each render's own screen
 //! positions) is the same in all three: a pixel centre that an edge crosses between x − h·u and
-//! x + h·u is a step, not a slope. The steps are kept small (≈0.02 px of screen motion) so that
+//! x + h·u is a step, not a slope. The steps are kept small (≈0.006 px of screen motion) so that
 //! such pixels are rare; the test asserts they are under 3 % of the covered pixels, so the
 //! comparison always covers the face. The loss is a fixed random ±1 weighting of the image,
 //! summed in f64.
@@ -183,8 +183,10 @@ fn central_vertex(r: &FaceRenderer, scene: &Scene) -> usize {
 /// and one vertex's three coordinates alone.
 fn check_scene(name: &str, scene: &Scene, triangles: &[[u32; 3]], size: usize) {
     let r = renderer(triangles, scene.vertices.len(), size);
-    // World-space steps of 1e-3 move screen points by ≈ f/z · 1e-3 ≈ 0.02 px at 40–48 px.
-    let h_pose = 1e-3;
+    // World-space steps of 3e-4 move screen points by ≈ f/z · 3e-4 ≈ 0.006 px at 40–48 px:
+    // few pixel centres change triangle, and the curvature of the weights in the sphere's thin
+    // silhouette triangles stays below the tolerance (at 1e-3 it reached 3.6 %).
+    let h_pose = 3e-4;
     let h_linear = 1e-2;
     for (input, seed, h) in [
         (Input::Vertices, 11, h_pose),
