@@ -6,25 +6,16 @@ use std::path::PathBuf;
 
 use sgpn_models::contract::Template;
 use sgpn_models::fixtures::{write_affine_generator, write_identity_generator};
-use sgpn_train::data::cli::{default_detector, deps_file, shared_data};
+use sgpn_train::data::cli::shared_data;
 use sgpn_train::eval::cli::{EvalArgs, eval};
 
 const SIZE: usize = 256;
 
 fn run(model: PathBuf, out: PathBuf) -> serde_json::Value {
     let args = EvalArgs {
-        model,
-        out: out.clone(),
         limit: Some(2),
-        seed: 7,
         samples: 1,
-        sets: vec![
-            ("aaf-val".to_string(), shared_data("eval/aaf-val")),
-            ("hq512".to_string(), shared_data("eval/hq512")),
-        ],
-        detector: default_detector(),
-        fr_model: deps_file("models/fr_feature.onnx"),
-        niqe_params: deps_file("data/niqe_image_params.mat"),
+        ..EvalArgs::new(model, out.clone())
     };
     eval(args).expect("eval runs");
     for f in ["metrics.md", "samples_aaf-val.png", "samples_hq512.png"] {

@@ -525,18 +525,6 @@ impl BaseTransformImpl for SgpnRestore {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
-        if settings.generator_model == Path::new(DEFAULT_GENERATOR_MODEL)
-            && !settings.generator_model.exists()
-        {
-            return Err(gst::error_msg!(
-                gst::LibraryError::Settings,
-                (
-                    "The default generator model {} is not shipped yet: set generator-model to an SGPN generator ONNX file",
-                    settings.generator_model.display()
-                )
-            ));
-        }
-
         let restorer = FaceRestorer::new(&settings.restorer_config()).map_err(|err| {
             gst::error_msg!(
                 gst::LibraryError::Settings,

@@ -42,6 +42,23 @@ pub struct EvalArgs {
     pub niqe_params: PathBuf,
 }
 
+impl EvalArgs {
+    /// The command-line defaults: every face of the default sets, seed 7, 4 sample rows.
+    pub fn new(model: PathBuf, out: PathBuf) -> Self {
+        Self {
+            model,
+            out,
+            limit: None,
+            seed: 7,
+            samples: 4,
+            sets: Vec::new(),
+            detector: default_detector(),
+            fr_model: deps_file("models/fr_feature.onnx"),
+            niqe_params: deps_file("data/niqe_image_params.mat"),
+        }
+    }
+}
+
 fn parse_set(s: &str) -> Result<(String, PathBuf), String> {
     let (name, dir) = s
         .split_once('=')
