@@ -1,12 +1,18 @@
-//! The training loop on the tiny preset: resuming from a checkpoint continues exactly, the
-//! run stops cleanly at its step target with a checkpoint and loss curve, and the generator
-//! learns (L1 falls) within a few dozen steps.
+//! The training loop on the tiny preset: resuming from a checkpoint continues exactly (the
+//! generator EMA included), the run stops cleanly at its step target with a checkpoint and loss
+//! curve, and the generator learns (L1 falls) within a few dozen steps. The generator EMA
+//! (StyleGAN2 / GFPGAN `net_g_ema`) follows its closed form, a checkpoint written before it
+//! existed still loads, and export picks it by default.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
+use clap::Parser;
+use sgpn_train::export::cli::{ExportArgs, export};
+use sgpn_train::export::write_generator;
 use sgpn_train::model::{Config, Variant};
+use sgpn_train::train::checkpoint::{self, GeneratorWeights, load_generator};
 use sgpn_train::train::run::checkpoint_dir;
 use sgpn_train::train::{
     PairSource, RunOptions, StopReason, SyntheticSource, TrainConfig, Trainer, run, training_device,
@@ -36,10 +42,15 @@ fn params<M: Module>(m: &M) -> Vec<Vec<f32>> {
     c.0
 }
 
+/// A short EMA half-life (β = 0.5^(2/4) ≈ 0.71 per step) so that within a few steps the EMA
+/// is far from both the initial and the current generator.
+const TINY_EMA_HALF_LIFE: u64 = 4;
+
 fn tiny_trainer() -> Trainer {
     let train = TrainConfig {
         batch: 2,
         r1_every: 2,
+        ema_half_life_images: TINY_EMA_HALF_LIFE,
         ..TrainConfig::default()
     };
     Trainer::new(Config::tiny(Variant::No3d), train, &training_device()).unwrap()
@@ -79,6 +90,11 @@ fn resume_continues_exactly() {
         params(&straight.discriminator) == params(&resumed.discriminator),
         "discriminator weights differ after resume"
     );
+    let ema = params(&straight.generator_ema);
+    assert!(
+        ema == params(&resumed.generator_ema),
+        "generator EMA differs after resume"
+    );
     assert_eq!(straight.history, resumed.history);
     // The run left its curve behind.
     assert!(out.join("losses.png").is_file() && out.join("losses.csv").is_file());
@@ -86,6 +102,8 @@ fn resume_continues_exactly() {
     let init = tiny_trainer();
     assert!(params(&init.generator) != a);
     assert!(params(&init.discriminator) != params(&straight.discriminator));
+    // The EMA lags: neither the initial nor the current generator.
+    assert!(ema != a && ema != params(&init.generator));
 }
 
 #[test]
@@ -133,4 +151,169 @@ fn a_source_of_the_wrong_size_is_refused() {
     let mut source = SyntheticSource { size: 64, seed: 2 };
     let err = run(&mut t, &mut source, &opts(tmp("wrong_size"), 1)).unwrap_err();
     assert!(err.to_string().contains("64 px"), "{err}");
+}
+
+fn tiny_l1_trainer(ema_half_life_images: u64) -> Trainer {
+    let train = TrainConfig {
+        batch: 2,
+        adv_weight: 0.0,
+        ema_half_life_images,
+        ..TrainConfig::default()
+    };
+    Trainer::new(Config::tiny(Variant::No3d), train, &training_device()).unwrap()
+}
+
+#[test]
+fn ema_with_half_life_zero_is_the_generator() {
+    let mut t = tiny_l1_trainer(0);
+    assert_eq!(t.train.ema_beta(), 0.0);
+    let mut source = SyntheticSource { size: 32, seed: 3 };
+    for step in 0..2 {
+        t.step(&source.batch(step, 2).unwrap()).unwrap();
+    }
+    assert!(params(&t.generator_ema) == params(&t.generator));
+}
+
+#[test]
+fn ema_follows_its_closed_form() {
+    let mut t = tiny_l1_trainer(TINY_EMA_HALF_LIFE);
+    let beta = t.train.ema_beta();
+    assert_eq!(beta, 0.5f64.powf(2.0 / 4.0));
+    let mut source = SyntheticSource { size: 32, seed: 4 };
+    // G_0 .. G_3: the generator before training and after each step.
+    let mut g = vec![params(&t.generator)];
+    assert!(params(&t.generator_ema) == g[0], "the EMA starts at G_0");
+    for step in 0..3 {
+        t.step(&source.batch(step, 2).unwrap()).unwrap();
+        g.push(params(&t.generator));
+        if step == 0 {
+            // One step: ema = β·G_0 + (1−β)·G_1, bit for bit in f32.
+            let (b, c) = (beta as f32, (1.0 - beta) as f32);
+            let want: Vec<Vec<f32>> = g[0]
+                .iter()
+                .zip(&g[1])
+                .map(|(p0, p1)| p0.iter().zip(p1).map(|(x0, x1)| b * x0 + c * x1).collect())
+                .collect();
+            assert!(params(&t.generator_ema) == want, "EMA after one step");
+        }
+    }
+    // Three steps: ema = β³·G_0 + (1−β)·(β²·G_1 + β·G_2 + G_3).
+    let k = g.len() - 1;
+    let weight = |i: usize| {
+        if i == 0 {
+            beta.powi(k as i32)
+        } else {
+            (1.0 - beta) * beta.powi((k - i) as i32)
+        }
+    };
+    let ema = params(&t.generator_ema);
+    let mut worst = 0.0f64;
+    for (p, e) in ema.iter().enumerate() {
+        for (j, &got) in e.iter().enumerate() {
+            let want: f64 = (0..=k).map(|i| weight(i) * g[i][p][j] as f64).sum();
+            worst = worst.max((got as f64 - want).abs() / (1.0 + want.abs()));
+        }
+    }
+    assert!(worst < 1e-6, "EMA off its closed form by {worst}");
+    assert!(ema != g[k], "the EMA is not the generator");
+}
+
+/// Copies the committed checkpoint's files as it was written before the EMA existed: no
+/// `generator_ema.bpk`, no `ema_half_life_images` in `trainer.json`.
+fn copy_without_ema(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for f in [
+        checkpoint::GENERATOR_FILE,
+        checkpoint::DISCRIMINATOR_FILE,
+        checkpoint::G_OPTIM_FILE,
+        checkpoint::D_OPTIM_FILE,
+    ] {
+        std::fs::copy(from.join(f), to.join(f)).unwrap();
+    }
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(from.join(checkpoint::STATE_FILE)).unwrap()).unwrap();
+    state["train"]
+        .as_object_mut()
+        .unwrap()
+        .remove("ema_half_life_images");
+    std::fs::write(
+        to.join(checkpoint::STATE_FILE),
+        serde_json::to_vec(&state).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_checkpoint_from_before_the_ema_loads_with_the_ema_at_the_generator() {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/small256-no3d");
+    let old = tmp("before_ema");
+    copy_without_ema(&committed, &old);
+    let t = Trainer::load(&old, &training_device()).unwrap();
+    assert_eq!(t.train.ema_half_life_images, 10_000);
+    let g = params(&t.generator);
+    assert!(params(&t.generator_ema) == g);
+    // Export's loader falls back to the generator as well.
+    let device = burn::prelude::Device::flex();
+    let ema = load_generator(&old, &device, GeneratorWeights::Ema).unwrap();
+    assert!(params(&ema) == g);
+    assert!(params(&load_generator(&old, &device, GeneratorWeights::Raw).unwrap()) == g);
+}
+
+#[derive(Parser)]
+struct ExportCommand {
+    #[command(flatten)]
+    args: ExportArgs,
+}
+
+fn export_with(flags: &[&str]) {
+    let argv = std::iter::once("export").chain(flags.iter().copied());
+    export(ExportCommand::try_parse_from(argv).unwrap().args).unwrap();
+}
+
+#[test]
+fn export_takes_the_ema_unless_told_raw_generator() {
+    let out = tmp("export_ema");
+    let mut t = tiny_trainer();
+    let mut source = SyntheticSource { size: 32, seed: 5 };
+    run(&mut t, &mut source, &opts(out.clone(), 3)).unwrap();
+    assert!(
+        checkpoint_dir(&out)
+            .join(checkpoint::GENERATOR_EMA_FILE)
+            .is_file()
+    );
+
+    let ckpt = checkpoint_dir(&out);
+    let (default, raw) = (out.join("default.onnx"), out.join("raw.onnx"));
+    let c = ckpt.to_str().unwrap();
+    export_with(&["--checkpoint", c, "--out", default.to_str().unwrap()]);
+    export_with(&[
+        "--checkpoint",
+        c,
+        "--out",
+        raw.to_str().unwrap(),
+        "--raw-generator",
+    ]);
+    // The same bytes as writing the trainer's EMA, resp. its generator, directly.
+    let (want_ema, want_raw) = (out.join("want_ema.onnx"), out.join("want_raw.onnx"));
+    write_generator(&t.generator_ema, &want_ema).unwrap();
+    write_generator(&t.generator.valid(), &want_raw).unwrap();
+    let read = |p: &Path| std::fs::read(p).unwrap();
+    assert!(
+        read(&default) == read(&want_ema),
+        "default export is not the EMA"
+    );
+    assert!(read(&raw) == read(&want_raw), "--raw-generator is not G");
+    assert!(read(&default) != read(&raw));
+    // --raw-generator is for checkpoints, not for an untrained preset.
+    assert!(
+        ExportCommand::try_parse_from([
+            "export",
+            "--init-preset",
+            "tiny",
+            "--out",
+            "x.onnx",
+            "--raw-generator"
+        ])
+        .is_err()
+    );
 }

@@ -1,7 +1,9 @@
-//! Checkpoints: a folder with both networks and both optimizer states (burnpack files, which
-//! keep the parameter ids that the Adam state is keyed by), and `trainer.json` with the configs,
-//! the step, the exact position of the noise RNG and the loss history. `trainer.json` is
-//! written last, so a folder with it is complete.
+//! Checkpoints: a folder with both networks, the generator's EMA (StyleGAN2 / GFPGAN
+//! `net_g_ema`) and both optimizer states (burnpack files, which keep the parameter ids that the
+//! Adam state is keyed by), and `trainer.json` with the configs, the step, the exact position of
+//! the noise RNG and the loss history. `trainer.json` is written last, so a folder with it is
+//! complete. Checkpoints written before the EMA existed (no `generator_ema.bpk`) load with the
+//! EMA initialised from the generator.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +18,7 @@ use super::trainer::{StepLosses, TrainConfig, Trainer};
 use crate::model::Config;
 
 pub const GENERATOR_FILE: &str = "generator.bpk";
+pub const GENERATOR_EMA_FILE: &str = "generator_ema.bpk";
 pub const DISCRIMINATOR_FILE: &str = "discriminator.bpk";
 pub const G_OPTIM_FILE: &str = "g_optim.bpk";
 pub const D_OPTIM_FILE: &str = "d_optim.bpk";
@@ -59,6 +62,11 @@ impl Trainer {
         }
         let p = dir.join(GENERATOR_FILE);
         self.generator
+            .clone()
+            .save_file(&p)
+            .map_err(|e| record_err(&p, e))?;
+        let p = dir.join(GENERATOR_EMA_FILE);
+        self.generator_ema
             .clone()
             .save_file(&p)
             .map_err(|e| record_err(&p, e))?;
@@ -107,6 +115,15 @@ impl Trainer {
             .generator
             .try_load_file(&p)
             .map_err(|e| record_err(&p, e))?;
+        let p = dir.join(GENERATOR_EMA_FILE);
+        t.generator_ema = if p.is_file() {
+            t.generator
+                .valid()
+                .try_load_file(&p)
+                .map_err(|e| record_err(&p, e))?
+        } else {
+            t.generator.valid()
+        };
         let p = dir.join(DISCRIMINATOR_FILE);
         t.discriminator = t
             .discriminator
@@ -130,14 +147,39 @@ impl Trainer {
     }
 }
 
-/// Loads just the generator (for export and evaluation) on `device`.
-pub fn load_generator(dir: &Path, device: &Device) -> anyhow::Result<crate::model::Generator> {
+/// Which generator weights to take from a checkpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GeneratorWeights {
+    /// The exponential moving average (what StyleGAN2 and GFPGAN evaluate and ship); a
+    /// checkpoint written before the EMA existed gives the generator itself.
+    Ema,
+    /// The trained generator itself, as the optimizer left it.
+    Raw,
+}
+
+/// The file in `dir` that holds `weights`: the EMA file when asked for and present, else the
+/// generator's.
+pub fn generator_file(dir: &Path, weights: GeneratorWeights) -> PathBuf {
+    let ema = dir.join(GENERATOR_EMA_FILE);
+    match weights {
+        GeneratorWeights::Ema if ema.is_file() => ema,
+        _ => dir.join(GENERATOR_FILE),
+    }
+}
+
+/// Loads just the generator (for export and evaluation) on `device`: the weights
+/// [`generator_file`] picks.
+pub fn load_generator(
+    dir: &Path,
+    device: &Device,
+    weights: GeneratorWeights,
+) -> anyhow::Result<crate::model::Generator> {
     let state_path = dir.join(STATE_FILE);
     let bytes = std::fs::read(&state_path)
         .with_context(|| format!("reading checkpoint state {}", state_path.display()))?;
     let state: TrainerState = serde_json::from_slice(&bytes)
         .with_context(|| format!("parsing {}", state_path.display()))?;
     let g = crate::model::Generator::new(&state.model, 0, device)?;
-    let p: PathBuf = dir.join(GENERATOR_FILE);
+    let p = generator_file(dir, weights);
     g.try_load_file(&p).map_err(|e| record_err(&p, e))
 }

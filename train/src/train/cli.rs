@@ -58,6 +58,10 @@ pub struct TrainArgs {
     /// R1 weight γ (StyleGAN2: 10). On `--resume` it replaces the checkpoint's.
     #[arg(long)]
     pub r1_gamma: Option<f64>,
+    /// Half-life of the generator's exponential moving average, in training images (StyleGAN2:
+    /// 10,000, the default); 0 disables it. On `--resume` it replaces the checkpoint's.
+    #[arg(long)]
+    pub ema_half_life_images: Option<u64>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// No progress bar.
@@ -82,6 +86,9 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         if let Some(g) = args.r1_gamma {
             trainer.train.r1_gamma = g;
         }
+        if let Some(h) = args.ema_half_life_images {
+            trainer.train.ema_half_life_images = h;
+        }
         if args.reset_discriminator {
             trainer.reset_discriminator()?;
         }
@@ -99,6 +106,9 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             adv_weight: args.adv_weight.unwrap_or(1.0),
             r1_gamma: args.r1_gamma.unwrap_or(10.0),
             seed: args.seed,
+            ema_half_life_images: args
+                .ema_half_life_images
+                .unwrap_or(TrainConfig::default().ema_half_life_images),
             ..TrainConfig::default()
         };
         Trainer::new(model, train, &device)?

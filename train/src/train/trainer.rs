@@ -6,8 +6,12 @@
 //! penalty `γ/2 · R1 · r1_every` (see [`super::losses`]). Adam with lr 0.002 (paper) and
 //! StyleGAN2's betas (0, 0.99), ε 1e-8; D's lr and betas get StyleGAN2's lazy-regularisation
 //! correction `c = r1_every / (r1_every + 1)`.
+//!
+//! After every generator update an exponential moving average of G's weights is kept, as
+//! StyleGAN2 (Karras et al. 2020, `G_ema`, `ema_kimg = 10`) and GFPGAN (`net_g_ema`) evaluate and
+//! ship: `ema = β·ema + (1−β)·G` with StyleGAN2's half-life form `β = 0.5^(batch / half-life)`.
 
-use burn::module::Module;
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use rand::SeedableRng;
@@ -36,6 +40,30 @@ pub struct TrainConfig {
     pub r1_every: u64,
     /// Seed of the initial weights and of the noise stream.
     pub seed: u64,
+    /// Half-life of the generator EMA in training images (StyleGAN2: `ema_kimg = 10`, i.e.
+    /// 10,000); 0 disables the average (the EMA then equals G). Checkpoints written before this
+    /// field existed get the default.
+    #[serde(default = "default_ema_half_life_images")]
+    pub ema_half_life_images: u64,
+}
+
+/// StyleGAN2's `ema_kimg = 10`.
+pub const DEFAULT_EMA_HALF_LIFE_IMAGES: u64 = 10_000;
+
+fn default_ema_half_life_images() -> u64 {
+    DEFAULT_EMA_HALF_LIFE_IMAGES
+}
+
+impl TrainConfig {
+    /// The EMA decay per generator step, `β = 0.5^(batch / half-life)` (StyleGAN2's
+    /// `ema_beta = 0.5 ** (batch_size / (ema_kimg * 1000))`); 0 when the EMA is disabled.
+    pub fn ema_beta(&self) -> f64 {
+        if self.ema_half_life_images == 0 {
+            0.0
+        } else {
+            0.5f64.powf(self.batch as f64 / self.ema_half_life_images as f64)
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -50,6 +78,7 @@ impl Default for TrainConfig {
             r1_gamma: 10.0,
             r1_every: 16,
             seed: 0,
+            ema_half_life_images: DEFAULT_EMA_HALF_LIFE_IMAGES,
         }
     }
 }
@@ -68,6 +97,9 @@ pub struct Trainer {
     pub model: Config,
     pub train: TrainConfig,
     pub generator: Generator,
+    /// The exponential moving average of [`Self::generator`]'s weights, kept without autodiff
+    /// (plain tensors, no graph): the network to evaluate and export.
+    pub generator_ema: Generator,
     pub discriminator: Discriminator,
     pub g_optim: ModuleOptimizer,
     pub d_optim: ModuleOptimizer,
@@ -106,6 +138,7 @@ impl Trainer {
     /// Fresh networks on `device` (which should have autodiff enabled).
     pub fn new(model: Config, train: TrainConfig, device: &Device) -> anyhow::Result<Self> {
         let generator = Generator::new(&model, train.seed, device)?;
+        let generator_ema = generator.valid();
         let discriminator = Discriminator::new(&model, train.seed.wrapping_add(1), device)?;
         let (g_optim, d_optim) = optimizers(&train);
         let mut rng = ChaCha8Rng::seed_from_u64(train.seed);
@@ -114,6 +147,7 @@ impl Trainer {
             model,
             train,
             generator,
+            generator_ema,
             discriminator,
             g_optim,
             d_optim,
@@ -244,6 +278,7 @@ impl Trainer {
         self.generator = self
             .g_optim
             .step(self.train.lr, self.generator.clone(), g_grads);
+        self.update_generator_ema()?;
 
         let (d_value, r1_value) = if adv {
             self.discriminator_update(hq, fake_detached, self.step)?
@@ -261,6 +296,73 @@ impl Trainer {
         self.step += 1;
         self.history.push(losses);
         Ok(losses)
+    }
+
+    /// `ema = β·ema + (1−β)·G` for every float parameter, `β` from
+    /// [`TrainConfig::ema_beta`]; with the EMA disabled the average becomes a copy of G.
+    fn update_generator_ema(&mut self) -> anyhow::Result<()> {
+        let beta = self.train.ema_beta();
+        if beta == 0.0 {
+            self.generator_ema = self.generator.valid();
+            return Ok(());
+        }
+        let mut current = FloatParams(Vec::new());
+        self.generator.visit(&mut current);
+        let mut blend = Blend {
+            beta,
+            current: current.0.into_iter(),
+            error: None,
+        };
+        let ema = self.generator_ema.clone().map(&mut blend);
+        if let Some(e) = blend.error {
+            anyhow::bail!("generator EMA update: {e}");
+        }
+        if blend.current.next().is_some() {
+            anyhow::bail!("generator EMA update: the generator has more parameters than its EMA");
+        }
+        self.generator_ema = ema;
+        Ok(())
+    }
+}
+
+/// Every float parameter's value, without autodiff, flattened, in module order.
+struct FloatParams(Vec<(Vec<usize>, Tensor<1>)>);
+
+impl ModuleVisitor for FloatParams {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let t = param.val().without_autodiff();
+        let shape = t.dims().to_vec();
+        let n: usize = shape.iter().product();
+        self.0.push((shape, t.reshape([n])));
+    }
+}
+
+/// Maps each EMA parameter to `β·ema + (1−β)·g`, taking `g` in module order from `current`.
+/// A structural mismatch is recorded (mappers cannot fail) and the parameter left unchanged.
+struct Blend {
+    beta: f64,
+    current: std::vec::IntoIter<(Vec<usize>, Tensor<1>)>,
+    error: Option<String>,
+}
+
+impl ModuleMapper for Blend {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let Some((shape, g)) = self.current.next() else {
+            self.error
+                .get_or_insert_with(|| "the EMA has more parameters than the generator".into());
+            return param;
+        };
+        let dims = param.dims();
+        if shape != dims {
+            self.error.get_or_insert_with(|| {
+                format!(
+                    "parameter of shape {dims:?} meets a generator parameter of shape {shape:?}"
+                )
+            });
+            return param;
+        }
+        let beta = self.beta;
+        param.map(|ema| ema.mul_scalar(beta) + g.reshape(dims).mul_scalar(1.0 - beta))
     }
 }
 
