@@ -16,5 +16,5 @@ export SGPN_DEPS="${SGPN_DEPS:-$ROOT/.deps}"
 gst-launch-1.0 -e \
   filesrc location="$IN" ! decodebin ! videoconvert ! \
   sgpnrestore "$@" ! videoconvert ! 'video/x-raw,format=I420' ! \
-  x264enc speed-preset=medium tune=film qp-max=30 ! mp4mux ! filesink location="$OUT"
+  x264enc speed-preset=medium psy-tune=film qp-max=30 ! mp4mux ! filesink location="$OUT"
 echo "restore-video: wrote $OUT"
