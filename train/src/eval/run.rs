@@ -314,7 +314,7 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
     let table = markdown_table(&summaries);
     let patches = (size / super::niqe::PATCH_SIZE).pow(2);
     let md = format!(
-        "# Evaluation of {}\n\nSeed {}, degradation: Eq. 16 with the paper's ranges (no flip). \
+        "# Evaluation of {}\n\nSeed {}, degradation: Eq. 16 with the paper's ranges carried over to {size} px (no flip). \
          The bicubic baseline is the network input itself (the degradation resizes its small JPEG \
          back with bicubic). PSNR on RGB, SSIM on BT.601 luma (Gaussian 11x11, sigma 1.5), NIQE as \
          scikit-video, identity = cosine similarity of fr_feature.onnx embeddings with the HQ, \
