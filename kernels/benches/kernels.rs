@@ -6,11 +6,11 @@ use sgpn_kernels::{
     Affine2, PasteParams, PixelFormat, Rect, RgbImage, crop_bounds, paste_back, read_region,
     resize_to_rgb, warp_face_crop, write_region,
 };
-use std::time::Instant;
+mod timing;
+use timing::{ITERS, median_ms};
 
 const W: usize = 1920;
 const H: usize = 1080;
-const ITERS: usize = 25;
 /// Side of each face's crop square in frame pixels.
 const FACE_PX: f32 = 300.0;
 
@@ -77,32 +77,6 @@ fn faces(size: usize) -> Vec<Face> {
 
 fn region_offset(rect: Rect) -> Affine2 {
     Affine2::scale_translate(1.0, -(rect.x as f32), -(rect.y as f32))
-}
-
-/// CPU time of this process (all threads), in ms: robust to other processes on a shared machine.
-fn cpu_ms() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid out-pointer; CLOCK_PROCESS_CPUTIME_ID exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 * 1e-6
-}
-
-/// Median wall-clock ms and median CPU ms (summed over threads) of `f`.
-fn median_ms(mut f: impl FnMut()) -> (f64, f64) {
-    f();
-    let (mut wall, mut cpu): (Vec<f64>, Vec<f64>) = (0..ITERS)
-        .map(|_| {
-            let (t, c) = (Instant::now(), cpu_ms());
-            f();
-            (t.elapsed().as_secs_f64() * 1e3, cpu_ms() - c)
-        })
-        .unzip();
-    wall.sort_by(f64::total_cmp);
-    cpu.sort_by(f64::total_cmp);
-    (wall[ITERS / 2], cpu[ITERS / 2])
 }
 
 fn main() {

@@ -7,9 +7,8 @@ use sgpn_kernels::render::{
     Camera, GAMMA_LEN, interpolate, rasterize, rasterize_triangles, render_face, rotate, rotation,
     sh_shade, vertex_normals,
 };
-use std::time::Instant;
-
-const ITERS: usize = 25;
+mod timing;
+use timing::{ITERS, median_ms};
 
 /// A face-like height field on a `cols × rows` grid, in D3DFR's model units (about ±0.8 wide,
 /// ±1 tall, nose towards +z): an ellipsoidal cap plus a nose bump.
@@ -34,32 +33,6 @@ fn face_mesh(cols: u32, rows: u32) -> (Vec<[f32; 3]>, Vec<[u32; 3]>) {
         }
     }
     (vertices, triangles)
-}
-
-/// CPU time of this process (all threads), in ms: robust to other processes on a shared machine.
-fn cpu_ms() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid out-pointer; CLOCK_PROCESS_CPUTIME_ID exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 * 1e-6
-}
-
-/// Median wall-clock ms and median CPU ms (summed over threads) of `f`.
-fn median_ms(mut f: impl FnMut()) -> (f64, f64) {
-    f();
-    let (mut wall, mut cpu): (Vec<f64>, Vec<f64>) = (0..ITERS)
-        .map(|_| {
-            let (t, c) = (Instant::now(), cpu_ms());
-            f();
-            (t.elapsed().as_secs_f64() * 1e3, cpu_ms() - c)
-        })
-        .unzip();
-    wall.sort_by(f64::total_cmp);
-    cpu.sort_by(f64::total_cmp);
-    (wall[ITERS / 2], cpu[ITERS / 2])
 }
 
 fn main() {
