@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use sgpn_kernels::image::RgbImage;
 use sgpn_models::{Detection, FaceDetector, ModelError, SessionConfig};
 
+mod support;
+use support::load_working_copy;
+
 fn deps() -> PathBuf {
     std::env::var_os("SGPN_DEPS")
         .map(PathBuf::from)
@@ -24,20 +27,6 @@ fn detector() -> FaceDetector {
         ..Default::default()
     };
     FaceDetector::load(&deps().join("models/retinaface_mnet025.onnx"), &cfg).unwrap()
-}
-
-/// The working copy the element would detect on: longest side at most `max_side`.
-fn load_working_copy(path: &Path, max_side: u32) -> RgbImage {
-    let img = image::open(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .to_rgb8();
-    let scale = (max_side as f32 / img.width().max(img.height()) as f32).min(1.0);
-    let (w, h) = (
-        (img.width() as f32 * scale).round() as u32,
-        (img.height() as f32 * scale).round() as u32,
-    );
-    let img = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
-    RgbImage::from_rgb8(w as usize, h as usize, img.as_raw()).unwrap()
 }
 
 /// Eyes above the nose above the mouth corners, image-left before image-right, all inside the

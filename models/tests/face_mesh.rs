@@ -15,6 +15,9 @@ use sgpn_models::face_mesh::{
 use sgpn_models::onnx::{Attribute, Dim, ElemType, GraphBuilder, OPSET, write_model};
 use sgpn_models::{FaceDetector, ModelError, SessionConfig};
 
+mod support;
+use support::load_working_copy;
+
 fn deps() -> PathBuf {
     std::env::var_os("SGPN_DEPS")
         .map(PathBuf::from)
@@ -53,20 +56,6 @@ fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
     path
-}
-
-/// The working copy the element would detect on: longest side at most `max_side`.
-fn load_working_copy(path: &Path, max_side: u32) -> RgbImage {
-    let img = image::open(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .to_rgb8();
-    let scale = (max_side as f32 / img.width().max(img.height()) as f32).min(1.0);
-    let (w, h) = (
-        (img.width() as f32 * scale).round() as u32,
-        (img.height() as f32 * scale).round() as u32,
-    );
-    let img = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
-    RgbImage::from_rgb8(w as usize, h as usize, img.as_raw()).unwrap()
 }
 
 fn distance(a: [f32; 2], b: [f32; 2]) -> f32 {
