@@ -3,12 +3,12 @@
 //! paste the results back.
 //!
 //! - input `lq`, float32 [N,3,S,S], RGB planar, values in [-1, 1] (`x / 127.5 - 1`);
+//! - variant `full` only: input `render`, float32 [N,3,S,S], the rendered 3D face `I_3d` of the
+//!   same aligned crop (paper Sec. 3.1, sgpn-brief.md §1; docs/shape-prior.md "Tensors");
 //! - output `restored`, float32 [N,3,S,S], same layout and range;
 //! - metadata `sgpn.template` (`sgpn` | `ffhq`: which 5-point alignment template the network was
 //!   trained on), `sgpn.size` (S in pixels), `sgpn.variant` (`no3d` | `full`).
 //!
-//! `full` (the paper's model with the rendered 3D face prior, sgpn-brief.md §1) will add inputs
-//! for the rendered face in a later version; this version recognises it and refuses it clearly.
 //! Templates: sgpn-brief.md §4 (official SGPN code and facexlib's FFHQ template).
 
 use std::fmt;
@@ -21,6 +21,7 @@ use crate::error::ModelError;
 use crate::session_io::{self, DimRule};
 
 pub const INPUT_LQ: &str = "lq";
+pub const INPUT_RENDER: &str = "render";
 pub const OUTPUT_RESTORED: &str = "restored";
 pub const META_TEMPLATE: &str = "sgpn.template";
 pub const META_SIZE: &str = "sgpn.size";
@@ -101,11 +102,19 @@ impl FromStr for Template {
 pub enum Variant {
     /// Generator conditioned on the LQ face only (no 3D prior inputs).
     No3d,
-    /// The paper's full model with the rendered 3D face prior (inputs defined in a later version).
+    /// The paper's full model: also takes the rendered 3D face (input `render`).
     Full,
 }
 
 impl Variant {
+    /// The graph inputs a generator of this variant has, in this order.
+    pub fn inputs(self) -> &'static [&'static str] {
+        match self {
+            Variant::No3d => &[INPUT_LQ],
+            Variant::Full => &[INPUT_LQ, INPUT_RENDER],
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Variant::No3d => "no3d",
@@ -145,26 +154,18 @@ pub struct GeneratorInfo {
 }
 
 /// Checks a loaded generator session against the contract: metadata present and parseable,
-/// exactly the input `lq` and the output `restored`, both float32 [N,3,S,S] with a dynamic N.
+/// exactly the inputs of its variant (`lq`, and `render` for `full`) and the output `restored`,
+/// all float32 [N,3,S,S] with a dynamic N.
 pub fn check_generator(path: &Path, session: &Session) -> Result<GeneratorInfo, ModelError> {
-    let problem = |problem: String| ModelError::Contract {
-        role: ROLE,
-        path: path.to_owned(),
-        problem,
-    };
-    let metadata = session
-        .metadata()
-        .map_err(|e| problem(format!("cannot read its metadata: {e}")))?;
-    let meta = |key: &str, expected: &str| {
-        metadata
-            .custom(key)
-            .ok_or_else(|| problem(format!("metadata '{key}' is missing (expected {expected})")))
-    };
-    let template_text = meta(META_TEMPLATE, "'sgpn' or 'ffhq'")?;
-    let template = template_text
-        .parse::<Template>()
-        .map_err(|e| problem(format!("metadata '{META_TEMPLATE}': {e}")))?;
-    let size_text = meta(META_SIZE, "the face size in pixels, e.g. 512")?;
+    let problem = session_io::contract_problem(ROLE, path);
+    let metadata = session_io::metadata(session, &problem)?;
+    let template = template_metadata(&metadata, &problem)?;
+    let size_text = session_io::required_metadata(
+        &metadata,
+        META_SIZE,
+        "the face size in pixels, e.g. 512",
+        &problem,
+    )?;
     let size = size_text
         .trim()
         .parse::<usize>()
@@ -177,17 +178,11 @@ pub fn check_generator(path: &Path, session: &Session) -> Result<GeneratorInfo, 
                 SIZE_RANGE.end()
             ))
         })?;
-    let variant_text = meta(META_VARIANT, "'no3d' or 'full'")?;
+    let variant_text =
+        session_io::required_metadata(&metadata, META_VARIANT, "'no3d' or 'full'", &problem)?;
     let variant = variant_text
         .parse::<Variant>()
         .map_err(|e| problem(format!("metadata '{META_VARIANT}': {e}")))?;
-    if variant == Variant::Full {
-        return Err(problem(
-            "variant 'full' (inputs for the rendered 3D face) is not supported by this version \
-             of sgpn; export the generator as 'no3d'"
-                .to_owned(),
-        ));
-    }
 
     let s = size as i64;
     let rules = [
@@ -196,22 +191,22 @@ pub fn check_generator(path: &Path, session: &Session) -> Result<GeneratorInfo, 
         DimRule::Equals(s),
         DimRule::Equals(s),
     ];
-    let expected = format!("float32 [N,3,{s},{s}] with a dynamic N ({META_SIZE} = {size})");
-    check_single(
-        problem,
+    let expected = format!("float32 [N,3,{s},{s}] with a dynamic N ({META_SIZE} = {size}");
+    session_io::check_exactly(
+        &problem,
         "input",
         session.inputs(),
-        INPUT_LQ,
+        variant.inputs(),
         &rules,
-        &expected,
+        &format!("{expected}, {META_VARIANT} = {variant})"),
     )?;
-    check_single(
-        problem,
+    session_io::check_exactly(
+        &problem,
         "output",
         session.outputs(),
-        OUTPUT_RESTORED,
+        &[OUTPUT_RESTORED],
         &rules,
-        &expected,
+        &format!("{expected})"),
     )?;
     Ok(GeneratorInfo {
         path: path.to_owned(),
@@ -221,32 +216,13 @@ pub fn check_generator(path: &Path, session: &Session) -> Result<GeneratorInfo, 
     })
 }
 
-/// The outlets must be exactly one tensor called `name` that follows `rules`.
-fn check_single(
-    problem: impl Fn(String) -> ModelError,
-    kind: &str,
-    outlets: &[ort::value::Outlet],
-    name: &str,
-    rules: &[DimRule],
-    expected: &str,
-) -> Result<(), ModelError> {
-    let Some(outlet) = outlets.iter().find(|o| o.name() == name) else {
-        return Err(problem(format!(
-            "has no {kind} '{name}' (expected {kind} '{name}' {expected}; found {kind}s: {})",
-            session_io::list(outlets)
-        )));
-    };
-    if outlets.len() != 1 {
-        return Err(problem(format!(
-            "must have exactly one {kind} '{name}', found {kind}s: {}",
-            session_io::list(outlets)
-        )));
-    }
-    if !session_io::matches_f32(outlet, rules) {
-        return Err(problem(format!(
-            "{kind} '{name}' must be {expected}, found {}",
-            session_io::describe(outlet)
-        )));
-    }
-    Ok(())
+/// The `sgpn.template` metadata entry, which generators and shape regressors share: the
+/// alignment their input faces must have.
+pub(crate) fn template_metadata(
+    metadata: &ort::session::ModelMetadata<'_>,
+    problem: &dyn Fn(String) -> ModelError,
+) -> Result<Template, ModelError> {
+    session_io::required_metadata(metadata, META_TEMPLATE, "'sgpn' or 'ffhq'", problem)?
+        .parse::<Template>()
+        .map_err(|e| problem(format!("metadata '{META_TEMPLATE}': {e}")))
 }

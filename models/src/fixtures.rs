@@ -1,12 +1,14 @@
 //! Small models for tests, written with the project's own ONNX writer ([`crate::onnx`]): a
-//! contract-satisfying identity generator and deliberately broken files for error tests.
-//! Never a stand-in for a trained model.
+//! contract-satisfying identity generator, a `full` generator with a known use of its rendered
+//! face, a shape regressor with known coefficients, and deliberately broken files for error
+//! tests. Never a stand-in for a trained model.
 
 use std::io;
 use std::path::Path;
 
 use crate::contract::{
-    INPUT_LQ, META_SIZE, META_TEMPLATE, META_VARIANT, OUTPUT_RESTORED, Template, Variant,
+    INPUT_LQ, INPUT_RENDER, META_SIZE, META_TEMPLATE, META_VARIANT, OUTPUT_RESTORED, Template,
+    Variant,
 };
 use crate::onnx::{
     Attribute, Dim, ElemType, GraphBuilder, ModelProto, OPSET, encode_model, write_model,
@@ -37,10 +39,14 @@ fn face_dims(size: usize) -> [Dim; 4] {
 }
 
 fn metadata(size: usize, template: Template) -> [(String, String); 3] {
+    variant_metadata(size, template, Variant::No3d)
+}
+
+fn variant_metadata(size: usize, template: Template, variant: Variant) -> [(String, String); 3] {
     [
         (META_TEMPLATE.to_owned(), template.to_string()),
         (META_SIZE.to_owned(), size.to_string()),
-        (META_VARIANT.to_owned(), Variant::No3d.to_string()),
+        (META_VARIANT.to_owned(), variant.to_string()),
     ]
 }
 
@@ -85,6 +91,81 @@ pub fn write_affine_generator(
     g.node("Clip", &[&shifted, &lo, &hi], &[OUTPUT_RESTORED], vec![]);
     g.output(OUTPUT_RESTORED, ElemType::F32, &face_dims(size));
     write_model(path, &finish(g, &metadata(size, template)))
+}
+
+/// A `full` generator (inputs `lq` and `render`) computing `restored = (lq + render) / 2`, so a
+/// test can see exactly where and how the rendered 3D face reached the output.
+pub fn write_render_blend_generator(
+    path: &Path,
+    size: usize,
+    template: Template,
+) -> io::Result<()> {
+    let mut g = GraphBuilder::new("render_blend_generator");
+    g.input(INPUT_LQ, ElemType::F32, &face_dims(size));
+    g.input(INPUT_RENDER, ElemType::F32, &face_dims(size));
+    let half = g.initializer("half", &[], &[0.5]);
+    let sum = g.fresh("sum");
+    g.node("Add", &[INPUT_LQ, INPUT_RENDER], &[&sum], vec![]);
+    g.node("Mul", &[&sum, &half], &[OUTPUT_RESTORED], vec![]);
+    g.output(OUTPUT_RESTORED, ElemType::F32, &face_dims(size));
+    let meta = variant_metadata(size, template, Variant::Full);
+    write_model(path, &finish(g, &meta))
+}
+
+/// What a [`write_constant_regressor`] file declares and returns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConstantRegressor<'a> {
+    pub template: Template,
+    /// The coefficient vector returned for every face (its length is `sgpn.coefficients`).
+    pub coefficients: &'a [f32],
+    /// `sgpn.morphable`: the 3DMM file name.
+    pub morphable_name: &'a str,
+    /// `sgpn.morphable.sha256`: the 3DMM file's hex SHA-256.
+    pub morphable_sha256: &'a str,
+}
+
+/// A shape regressor that satisfies its contract (`crate::shape_regressor`) and returns the
+/// same coefficient vector for every face of a batch (e.g. a frontal mean face placed by the
+/// test): `coeffs = 0·ΣReduceSum(face) + c`, so the batch dimension follows the input.
+pub fn write_constant_regressor(path: &Path, spec: &ConstantRegressor<'_>) -> io::Result<()> {
+    use crate::shape_regressor::{
+        INPUT_FACE, INPUT_SIZE, META_COEFFICIENTS, META_MORPHABLE, META_MORPHABLE_SHA256,
+        OUTPUT_COEFFS,
+    };
+    let k = spec.coefficients.len();
+    let mut g = GraphBuilder::new("constant_regressor");
+    g.input(INPUT_FACE, ElemType::F32, &face_dims(INPUT_SIZE));
+    let axes = g.initializer_i64("axes", &[3], &[1, 2, 3]);
+    let zero = g.initializer("zero", &[], &[0.0]);
+    let constant = g.initializer("coefficients", &[1, k as i64], spec.coefficients);
+    let sum = g.fresh("sum");
+    g.node(
+        "ReduceSum",
+        &[INPUT_FACE, &axes],
+        &[&sum],
+        vec![Attribute::int("keepdims", 0)],
+    );
+    let column_axes = g.initializer_i64("column_axes", &[1], &[1]);
+    let column = g.fresh("column");
+    g.node("Unsqueeze", &[&sum, &column_axes], &[&column], vec![]);
+    let zeros = g.fresh("zeros");
+    g.node("Mul", &[&column, &zero], &[&zeros], vec![]);
+    g.node("Add", &[&zeros, &constant], &[OUTPUT_COEFFS], vec![]);
+    g.output(
+        OUTPUT_COEFFS,
+        ElemType::F32,
+        &[Dim::named("N"), Dim::Fixed(k as i64)],
+    );
+    let meta = [
+        (META_TEMPLATE.to_owned(), spec.template.to_string()),
+        (
+            META_MORPHABLE_SHA256.to_owned(),
+            spec.morphable_sha256.to_owned(),
+        ),
+        (META_MORPHABLE.to_owned(), spec.morphable_name.to_owned()),
+        (META_COEFFICIENTS.to_owned(), k.to_string()),
+    ];
+    write_model(path, &finish(g, &meta))
 }
 
 /// A generator that loads and satisfies the contract but returns only the first face of a batch

@@ -1,12 +1,16 @@
 //! A restoration network that follows the generator contract ([`crate::contract`]): loads and
-//! checks the model, then restores batches of aligned faces.
+//! checks the model, then restores batches of aligned faces — from the LQ faces alone (variant
+//! `no3d`), or with the rendered 3D faces of the shape prior as well (variant `full`, paper
+//! Sec. 3.1).
 
 use std::path::Path;
 
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use crate::contract::{GeneratorInfo, INPUT_LQ, OUTPUT_RESTORED, check_generator};
+use crate::contract::{
+    GeneratorInfo, INPUT_LQ, INPUT_RENDER, OUTPUT_RESTORED, Variant, check_generator,
+};
 use crate::error::ModelError;
 use crate::runtime::{SessionConfig, build_session};
 
@@ -28,9 +32,29 @@ impl Generator {
         3 * self.info.size * self.info.size
     }
 
-    /// Restores `batch` aligned faces: `lq` is [batch,3,S,S] planar RGB in [-1, 1]; the result
-    /// has the same layout and range.
+    /// Restores `batch` aligned faces with a `no3d` generator: `lq` is [batch,3,S,S] planar RGB
+    /// in [-1, 1]; the result has the same layout and range.
     pub fn restore(&mut self, lq: &[f32], batch: usize) -> Result<Vec<f32>, ModelError> {
+        self.run(lq, None, batch)
+    }
+
+    /// Restores `batch` aligned faces with a `full` generator: `render` holds the rendered 3D
+    /// faces of the same crops ([batch,3,S,S], docs/shape-prior.md "Tensors").
+    pub fn restore_with_render(
+        &mut self,
+        lq: &[f32],
+        render: &[f32],
+        batch: usize,
+    ) -> Result<Vec<f32>, ModelError> {
+        self.run(lq, Some(render), batch)
+    }
+
+    fn run(
+        &mut self,
+        lq: &[f32],
+        render: Option<&[f32]>,
+        batch: usize,
+    ) -> Result<Vec<f32>, ModelError> {
         let s = self.info.size;
         let shape = [batch, 3, s, s];
         let want_len = batch * self.face_len();
@@ -41,21 +65,51 @@ impl Generator {
             expected: format!("{want_len} values ([{batch},3,{s},{s}])"),
             found,
         };
+        match (self.info.variant, render.is_some()) {
+            (Variant::Full, false) => {
+                return Err(shape_error(
+                    "input 'render' (variant 'full' takes the rendered 3D faces)",
+                    "none".to_owned(),
+                ));
+            }
+            (Variant::No3d, true) => {
+                return Err(ModelError::Contract {
+                    role: "generator",
+                    path: path.to_owned(),
+                    problem: "is variant 'no3d' and takes no rendered 3D faces ('render')"
+                        .to_owned(),
+                });
+            }
+            _ => {}
+        }
         if batch == 0 {
             return Err(shape_error("the batch size", "0".to_owned()));
         }
         if lq.len() != want_len {
             return Err(shape_error("input 'lq'", format!("{} values", lq.len())));
         }
+        if let Some(render) = render
+            && render.len() != want_len
+        {
+            return Err(shape_error(
+                "input 'render'",
+                format!("{} values", render.len()),
+            ));
+        }
         let runtime_err = |e: ort::Error| ModelError::Runtime {
             path: path.to_owned(),
             reason: e.to_string(),
         };
-        let input = TensorRef::from_array_view((shape, lq)).map_err(runtime_err)?;
-        let outputs = self
-            .session
-            .run(ort::inputs![INPUT_LQ => input])
-            .map_err(runtime_err)?;
+        let lq = TensorRef::from_array_view((shape, lq)).map_err(runtime_err)?;
+        let outputs = match render {
+            None => self.session.run(ort::inputs![INPUT_LQ => lq]),
+            Some(render) => {
+                let render = TensorRef::from_array_view((shape, render)).map_err(runtime_err)?;
+                self.session
+                    .run(ort::inputs![INPUT_LQ => lq, INPUT_RENDER => render])
+            }
+        }
+        .map_err(runtime_err)?;
         let (out_shape, data) = outputs[OUTPUT_RESTORED]
             .try_extract_tensor::<f32>()
             .map_err(runtime_err)?;

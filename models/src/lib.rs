@@ -12,6 +12,7 @@ pub mod morphable;
 pub mod onnx;
 pub mod runtime;
 mod session_io;
+pub mod shape_regressor;
 
 pub use contract::{GeneratorInfo, Template, Variant, check_generator};
 pub use detector::{Detection, FaceDetector};
@@ -20,3 +21,4 @@ pub use face_mesh::{CanonicalMesh, FaceMesh, FaceMeshLandmarker, FaceRegion};
 pub use generator::Generator;
 pub use morphable::{CameraParams, Coefficients, MorphableError, MorphableModel};
 pub use runtime::{Device, SessionConfig, build_session};
+pub use shape_regressor::{RegressorInfo, ShapeRegressor};

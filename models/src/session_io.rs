@@ -1,8 +1,13 @@
 //! Checking a session's declared inputs and outputs against what a model role expects, and
 //! describing what was found in the ONNX notation users know (`float32 [N,3,512,512]`).
 
+use std::path::Path;
+
+use ort::session::{ModelMetadata, Session};
 use ort::value::Outlet;
 use ort::value::{TensorElementType, ValueType};
+
+use crate::error::ModelError;
 
 /// What one dimension of an expected tensor may be.
 #[derive(Clone, Copy, Debug)]
@@ -80,4 +85,83 @@ pub(crate) fn list(outlets: &[Outlet]) -> String {
         .map(|o| format!("'{}' {}", o.name(), describe(o)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The outlets (a session's inputs or outputs) must be exactly the tensors `names`, each
+/// following `rules`: a missing name, an extra tensor or a wrong type or shape is reported
+/// through `problem` with what was expected (`expected`, e.g. `float32 [N,3,512,512]`) and what
+/// the file holds.
+pub(crate) fn check_exactly(
+    problem: &dyn Fn(String) -> ModelError,
+    kind: &str,
+    outlets: &[Outlet],
+    names: &[&str],
+    rules: &[DimRule],
+    expected: &str,
+) -> Result<(), ModelError> {
+    for name in names {
+        let Some(outlet) = outlets.iter().find(|o| o.name() == *name) else {
+            return Err(problem(format!(
+                "has no {kind} '{name}' (expected {kind} '{name}' {expected}; found {kind}s: {})",
+                list(outlets)
+            )));
+        };
+        if !matches_f32(outlet, rules) {
+            return Err(problem(format!(
+                "{kind} '{name}' must be {expected}, found {}",
+                describe(outlet)
+            )));
+        }
+    }
+    if outlets.len() != names.len() {
+        let wanted = match names {
+            [one] => format!("one {kind} '{one}'"),
+            _ => format!(
+                "the {kind}s {}",
+                names
+                    .iter()
+                    .map(|n| format!("'{n}'"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+        };
+        return Err(problem(format!(
+            "must have exactly {wanted}, found {kind}s: {}",
+            list(outlets)
+        )));
+    }
+    Ok(())
+}
+
+/// A contract problem of the file at `path` in its `role` (`generator`, `shape regressor`).
+pub(crate) fn contract_problem(role: &'static str, path: &Path) -> impl Fn(String) -> ModelError {
+    let path = path.to_owned();
+    move |problem| ModelError::Contract {
+        role,
+        path: path.clone(),
+        problem,
+    }
+}
+
+/// The session's metadata; a failure to read it is reported through `problem`.
+pub(crate) fn metadata<'s>(
+    session: &'s Session,
+    problem: &dyn Fn(String) -> ModelError,
+) -> Result<ModelMetadata<'s>, ModelError> {
+    session
+        .metadata()
+        .map_err(|e| problem(format!("cannot read its metadata: {e}")))
+}
+
+/// The custom metadata entry `key` (`ModelProto.metadata_props`); a missing one is reported
+/// through `problem` as `metadata '{key}' is missing (expected {expected})`.
+pub(crate) fn required_metadata(
+    metadata: &ModelMetadata<'_>,
+    key: &str,
+    expected: &str,
+    problem: &dyn Fn(String) -> ModelError,
+) -> Result<String, ModelError> {
+    metadata
+        .custom(key)
+        .ok_or_else(|| problem(format!("metadata '{key}' is missing (expected {expected})")))
 }

@@ -1,24 +1,19 @@
 //! The generator contract end to end: fixtures written with our writer load (or fail with a
 //! message naming the file and the problem), and `Generator::restore` runs batches.
 
+mod support;
+
 use std::path::PathBuf;
 
 use sgpn_models::fixtures::{
     BrokenGenerator, write_affine_generator, write_broken_generator, write_identity_generator,
+    write_render_blend_generator,
 };
 use sgpn_models::{Device, Generator, ModelError, SessionConfig, Template, Variant};
+use support::cpu;
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("generator");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn cpu() -> SessionConfig {
-    SessionConfig {
-        device: Device::Cpu,
-        intra_threads: 1,
-    }
+    support::tmp_path("generator", name)
 }
 
 fn faces(batch: usize, size: usize) -> Vec<f32> {
@@ -231,19 +226,60 @@ fn a_fixed_batch_breaks_the_contract() {
 }
 
 #[test]
-fn variant_full_is_recognised_and_refused_until_the_3d_branch_exists() {
+fn variant_full_without_a_render_input_breaks_the_contract() {
     let path = custom_generator("variant_full", sgpn_models::onnx::Dim::named("N"), "full");
     let msg = Generator::load(&path, &cpu()).err().unwrap().to_string();
     assert!(
         msg.contains("variant_full.onnx")
-            && msg.contains("variant 'full'")
-            && msg.contains("not supported"),
+            && msg.contains("has no input 'render'")
+            && msg.contains("sgpn.variant = full")
+            && msg.contains("'lq' float32 [N,3,32,32]"),
         "{msg}"
     );
     let path = custom_generator("variant_bad", sgpn_models::onnx::Dim::named("N"), "3d");
     let msg = Generator::load(&path, &cpu()).err().unwrap().to_string();
     assert!(
         msg.contains("metadata 'sgpn.variant': unknown variant '3d'"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_full_generator_takes_the_rendered_faces() {
+    let path = tmp("render_blend_16.onnx");
+    write_render_blend_generator(&path, 16, Template::Sgpn).unwrap();
+    let mut g = Generator::load(&path, &cpu()).unwrap();
+    assert_eq!(g.info.variant, Variant::Full);
+    let lq = faces(2, 16);
+    let render: Vec<f32> = lq.iter().map(|x| -x * 0.5).collect();
+    let out = g.restore_with_render(&lq, &render, 2).unwrap();
+    for ((o, x), r) in out.iter().zip(&lq).zip(&render) {
+        assert!((o - (x + r) / 2.0).abs() < 1e-6);
+    }
+    let msg = g.restore(&lq, 2).unwrap_err().to_string();
+    assert!(
+        msg.contains("render_blend_16.onnx") && msg.contains("input 'render'"),
+        "{msg}"
+    );
+    let msg = g
+        .restore_with_render(&lq, &render[1..], 2)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("input 'render' must be 1536 values") && msg.contains("found 1535"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_no3d_generator_refuses_rendered_faces() {
+    let path = tmp("identity_no3d_16.onnx");
+    write_identity_generator(&path, 16, Template::Sgpn).unwrap();
+    let mut g = Generator::load(&path, &cpu()).unwrap();
+    let lq = faces(1, 16);
+    let msg = g.restore_with_render(&lq, &lq, 1).unwrap_err().to_string();
+    assert!(
+        msg.contains("identity_no3d_16.onnx") && msg.contains("variant 'no3d'"),
         "{msg}"
     );
 }

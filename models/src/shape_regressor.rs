@@ -1,0 +1,241 @@
+//! The 3DMM coefficient regressor of SGPN's shape restoration module (paper Sec. 3.1,
+//! sgpn-brief.md §1: a ResNet regresses D3DFR's coefficient vector from the LQ face) and its
+//! contract (`models/README.md`, "The shape regressor contract"; docs/shape-prior.md):
+//!
+//! - input `face`, float32 [N,3,224,224] with a dynamic N: the generator's aligned crop resized
+//!   to 224, RGB planar in [-1, 1];
+//! - output `coeffs`, float32 [N,K]: Deep3DFaceRecon's order (`morphable::Coefficients`);
+//! - metadata `sgpn.template` (the alignment of its input, as for the generator),
+//!   `sgpn.morphable.sha256` (hex SHA-256 of the 3DMM file it was trained with),
+//!   `sgpn.morphable` (that file's name, for messages), `sgpn.coefficients` (K).
+//!
+//! The coefficients only mean something for the 3DMM the regressor was trained with, so
+//! [`ShapeRegressor::ensure_matches`] refuses any other file.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use ort::session::Session;
+use ort::value::TensorRef;
+use sha2::{Digest, Sha256};
+
+use crate::contract::{Template, template_metadata};
+use crate::error::ModelError;
+use crate::morphable::{Coefficients, MorphableModel};
+use crate::runtime::{SessionConfig, build_session};
+use crate::session_io::{self, DimRule};
+
+pub const INPUT_FACE: &str = "face";
+pub const OUTPUT_COEFFS: &str = "coeffs";
+pub const META_MORPHABLE_SHA256: &str = "sgpn.morphable.sha256";
+pub const META_MORPHABLE: &str = "sgpn.morphable";
+pub const META_COEFFICIENTS: &str = "sgpn.coefficients";
+/// Side of the regressor's input face (D3DFR's 224 view, docs/shape-prior.md "Geometry").
+pub const INPUT_SIZE: usize = 224;
+
+const ROLE: &str = "shape regressor";
+
+/// What the element needs to know about a regressor that passed the contract check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegressorInfo {
+    pub path: PathBuf,
+    /// The alignment of its input faces; must be the generator's.
+    pub template: Template,
+    /// Lower-case hex SHA-256 of the 3DMM file it was trained with.
+    pub morphable_sha256: String,
+    /// That 3DMM file's name, for messages.
+    pub morphable_name: String,
+    /// K, the length of one coefficient vector.
+    pub coefficients: usize,
+}
+
+pub struct ShapeRegressor {
+    pub info: RegressorInfo,
+    session: Session,
+}
+
+impl ShapeRegressor {
+    /// Builds the session and checks the contract; the error names the file and what is wrong.
+    pub fn load(path: &Path, cfg: &SessionConfig) -> Result<Self, ModelError> {
+        let session = build_session(path, cfg)?;
+        let info = check_regressor(path, &session)?;
+        Ok(Self { info, session })
+    }
+
+    /// Values in one input face: 3·224·224.
+    pub fn face_len(&self) -> usize {
+        3 * INPUT_SIZE * INPUT_SIZE
+    }
+
+    /// Regresses the coefficients of `batch` faces (`faces` is [batch,3,224,224] in [-1, 1]);
+    /// returns [batch,K].
+    pub fn regress(&mut self, faces: &[f32], batch: usize) -> Result<Vec<f32>, ModelError> {
+        let path = self.info.path.as_path();
+        let k = self.info.coefficients;
+        let want_len = batch * self.face_len();
+        let shape_error = |what: &str, expected: String, found: String| ModelError::Shape {
+            path: path.to_owned(),
+            what: what.to_owned(),
+            expected,
+            found,
+        };
+        let input_shape = format!("{want_len} values ([{batch},3,{INPUT_SIZE},{INPUT_SIZE}])");
+        if batch == 0 {
+            return Err(shape_error("the batch size", input_shape, "0".to_owned()));
+        }
+        if faces.len() != want_len {
+            return Err(shape_error(
+                "input 'face'",
+                input_shape,
+                format!("{} values", faces.len()),
+            ));
+        }
+        let runtime_err = |e: ort::Error| ModelError::Runtime {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        };
+        let input = TensorRef::from_array_view(([batch, 3, INPUT_SIZE, INPUT_SIZE], faces))
+            .map_err(runtime_err)?;
+        let outputs = self
+            .session
+            .run(ort::inputs![INPUT_FACE => input])
+            .map_err(runtime_err)?;
+        let (out_shape, data) = outputs[OUTPUT_COEFFS]
+            .try_extract_tensor::<f32>()
+            .map_err(runtime_err)?;
+        if **out_shape != [batch as i64, k as i64] {
+            return Err(shape_error(
+                "output 'coeffs'",
+                format!("shape [{batch}, {k}]"),
+                format!("shape {:?}", &**out_shape),
+            ));
+        }
+        Ok(data.to_vec())
+    }
+
+    /// Refuses a 3DMM the regressor was not trained with: another coefficient count, or a file
+    /// (`morphable_path`, whose SHA-256 is `morphable_sha256`, e.g. from [`sha256_file`]) with
+    /// another SHA-256 than `sgpn.morphable.sha256`. The message names both files.
+    pub fn ensure_matches(
+        &self,
+        morphable: &MorphableModel,
+        morphable_path: &Path,
+        morphable_sha256: &str,
+    ) -> Result<(), ModelError> {
+        let info = &self.info;
+        let problem = session_io::contract_problem(ROLE, &info.path);
+        let needed = morphable.coefficient_count();
+        if info.coefficients != needed {
+            return Err(problem(format!(
+                "outputs {} coefficients ({META_COEFFICIENTS}), but the 3DMM {} takes {needed} \
+                 ({} id + {} exp + {} tex + {} pose and light)",
+                info.coefficients,
+                morphable_path.display(),
+                morphable.id_components(),
+                morphable.exp_components(),
+                morphable.tex_components(),
+                Coefficients::POSE_AND_LIGHT,
+            )));
+        }
+        if !info.morphable_sha256.eq_ignore_ascii_case(morphable_sha256) {
+            return Err(problem(format!(
+                "was trained with the 3DMM '{}' (SHA-256 {}), but {} has SHA-256 {}: use the \
+                 3DMM file the regressor was trained with, or a regressor trained with this one",
+                info.morphable_name,
+                info.morphable_sha256,
+                morphable_path.display(),
+                morphable_sha256
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Lower-case hex SHA-256 of a file's bytes (the identity of a 3DMM file in
+/// `sgpn.morphable.sha256`).
+pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
+    let io_err = |source| ModelError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io_err)?;
+    let mut hasher = Sha256::new();
+    io::copy(&mut file, &mut hasher).map_err(io_err)?;
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Checks a loaded regressor session against the contract (module header).
+pub fn check_regressor(path: &Path, session: &Session) -> Result<RegressorInfo, ModelError> {
+    let problem = session_io::contract_problem(ROLE, path);
+    let metadata = session_io::metadata(session, &problem)?;
+    let template = template_metadata(&metadata, &problem)?;
+    let sha = session_io::required_metadata(
+        &metadata,
+        META_MORPHABLE_SHA256,
+        "the hex SHA-256 of the 3DMM file it was trained with",
+        &problem,
+    )?;
+    let sha = sha.trim().to_ascii_lowercase();
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(problem(format!(
+            "metadata '{META_MORPHABLE_SHA256}' must be 64 hex digits, found '{sha}'"
+        )));
+    }
+    let morphable_name = session_io::required_metadata(
+        &metadata,
+        META_MORPHABLE,
+        "the name of the 3DMM file it was trained with",
+        &problem,
+    )?;
+    let k_text = session_io::required_metadata(
+        &metadata,
+        META_COEFFICIENTS,
+        "the length K of its coefficient vector, e.g. 257",
+        &problem,
+    )?;
+    let coefficients = k_text
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|&k| k > Coefficients::POSE_AND_LIGHT)
+        .ok_or_else(|| {
+            problem(format!(
+                "metadata '{META_COEFFICIENTS}' must be a coefficient count above {}, found \
+                 '{k_text}'",
+                Coefficients::POSE_AND_LIGHT
+            ))
+        })?;
+    let s = INPUT_SIZE as i64;
+    session_io::check_exactly(
+        &problem,
+        "input",
+        session.inputs(),
+        &[INPUT_FACE],
+        &[
+            DimRule::Dynamic,
+            DimRule::Equals(3),
+            DimRule::Equals(s),
+            DimRule::Equals(s),
+        ],
+        &format!("float32 [N,3,{s},{s}] with a dynamic N"),
+    )?;
+    session_io::check_exactly(
+        &problem,
+        "output",
+        session.outputs(),
+        &[OUTPUT_COEFFS],
+        &[DimRule::Any, DimRule::Equals(coefficients as i64)],
+        &format!("float32 [N,{coefficients}] ({META_COEFFICIENTS} = {coefficients})"),
+    )?;
+    Ok(RegressorInfo {
+        path: path.to_owned(),
+        template,
+        morphable_sha256: sha,
+        morphable_name,
+        coefficients,
+    })
+}
