@@ -4,13 +4,24 @@
 //! frames per second. The generators are identity networks with 256 and 512 crops unless
 //! `SGPN_BENCH_GENERATOR` names a real one, so `restore` is then the batched ONNX Runtime call
 //! overhead, and the other columns are what the speed targets are about.
+//!
+//! The shape step (paper Sec. 3.1) runs with `full` fixture generators of the same sizes, a
+//! constant shape regressor fixture (`regress` is the resize to 224 plus the ONNX Runtime call,
+//! not a ResNet) and the 441-vertex synthetic 3DMM (`render` is the 3DMM, SH shading and
+//! rasterisation at the crop size, the part that scales with S); `SGPN_BENCH_REGRESSOR` and
+//! `SGPN_BENCH_MORPHABLE` name real files instead.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use sgpn_face::{FaceRestorer, RestoreParams, RestorerConfig, StageTimings};
+use sgpn_face::{
+    FaceRestorer, OutputMode, RestoreParams, RestorerConfig, ShapeConfig, StageTimings,
+};
 use sgpn_kernels::frame::{Colorimetry, FrameMut, PixelFormat};
 use sgpn_models::contract::Template;
-use sgpn_models::fixtures::write_identity_generator;
+use sgpn_models::fixtures::{
+    ellipsoid_cap_morphable, write_frontal_shape_prior, write_identity_generator,
+    write_render_blend_generator,
+};
 use sgpn_models::runtime::Device;
 
 const FRAMES: usize = 30;
@@ -56,33 +67,65 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let dir = std::env::temp_dir().join(format!("sgpn-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let generators: Vec<PathBuf> = match std::env::var_os("SGPN_BENCH_GENERATOR") {
-        Some(path) => vec![PathBuf::from(path)],
-        None => [256, 512]
-            .into_iter()
-            .map(|size| {
-                let p = dir.join(format!("identity{size}.onnx"));
-                write_identity_generator(&p, size, Template::Sgpn).unwrap();
-                p
-            })
-            .collect(),
-    };
+    let shape = shape_prior(&dir);
+    let generators: Vec<(PathBuf, Option<ShapeConfig>)> =
+        match std::env::var_os("SGPN_BENCH_GENERATOR") {
+            Some(path) => vec![(PathBuf::from(path), None)],
+            None => [256, 512]
+                .into_iter()
+                .flat_map(|size| {
+                    let identity = dir.join(format!("identity{size}.onnx"));
+                    write_identity_generator(&identity, size, Template::Sgpn).unwrap();
+                    let full = dir.join(format!("full-fixture{size}.onnx"));
+                    write_render_blend_generator(&full, size, Template::Sgpn).unwrap();
+                    [(identity, None), (full, Some(shape.clone()))]
+                })
+                .collect(),
+        };
     println!(
-        "| generator | frame | faces | found | detect | track | align+warp | restore | paste | all but detect+restore | fps |"
+        "| generator | frame | faces | found | detect | track | align+warp | regress | render | render/face | restore | paste | all but detect+restore | fps |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    for generator in &generators {
-        bench_generator(generator);
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for (generator, shape) in &generators {
+        bench_generator(generator, shape.as_ref());
     }
     std::fs::remove_dir_all(&dir).ok();
 }
 
-fn bench_generator(generator: &std::path::Path) {
+/// The shape prior files: `SGPN_BENCH_REGRESSOR` and `SGPN_BENCH_MORPHABLE`, else the fixtures.
+fn shape_prior(dir: &Path) -> ShapeConfig {
+    if let (Some(regressor), Some(morphable)) = (
+        std::env::var_os("SGPN_BENCH_REGRESSOR"),
+        std::env::var_os("SGPN_BENCH_MORPHABLE"),
+    ) {
+        return ShapeConfig {
+            regressor_path: regressor.into(),
+            morphable_path: morphable.into(),
+        };
+    }
+    let morphable_path = dir.join("cap.safetensors");
+    let regressor_path = dir.join("frontal-regressor.onnx");
+    write_frontal_shape_prior(
+        &ellipsoid_cap_morphable(80, 80, [0.8, 0.6, 0.5]),
+        &morphable_path,
+        &regressor_path,
+        Template::Sgpn,
+    )
+    .unwrap();
+    ShapeConfig {
+        regressor_path,
+        morphable_path,
+    }
+}
+
+fn bench_generator(generator: &Path, shape: Option<&ShapeConfig>) {
     let cfg = RestorerConfig {
         detector_model: deps().join("models/retinaface_mnet025.onnx"),
         generator_model: generator.to_path_buf(),
         device: Device::Cpu,
         threads: 2,
+        shape: shape.cloned(),
+        output_mode: OutputMode::Restored,
     };
     let name = generator
         .file_name()
@@ -116,11 +159,14 @@ fn bench_generator(generator: &std::path::Path) {
             }
             let m = |f: fn(&StageTimings) -> f64| median(samples.iter().map(f).collect());
             let total = m(StageTimings::total);
+            let render = m(|t| t.render);
             println!(
-                "| {name} | {width}x{height} | {faces} | {found} | {:.2} | {:.3} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} |",
+                "| {name} | {width}x{height} | {faces} | {found} | {:.2} | {:.3} | {:.2} | {:.2} | {render:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} |",
                 m(|t| t.detect),
                 m(|t| t.track),
                 m(|t| t.align_warp),
+                m(|t| t.regress),
+                render / found.max(1) as f64,
                 m(|t| t.restore),
                 m(|t| t.paste),
                 m(|t| t.without_restore() - t.detect),

@@ -1,6 +1,8 @@
 use std::path::PathBuf;
 
+use sgpn_kernels::render::RenderError;
 use sgpn_models::error::ModelError;
+use sgpn_models::morphable::MorphableError;
 
 /// What can go wrong in the face pipeline. Every message names the file or frame property at fault.
 #[derive(Debug, thiserror::Error)]
@@ -11,7 +13,21 @@ pub enum FaceError {
     /// A kernel was handed buffers of the wrong size.
     #[error(transparent)]
     Kernel(#[from] sgpn_kernels::KernelError),
-    /// The detector and the generator disagree on something the pipeline needs.
+    /// The 3D morphable model failed to load or does not fit the coefficients.
+    #[error(transparent)]
+    Morphable(#[from] MorphableError),
+    /// The renderer refused a face of the shape prior (e.g. non-finite coefficients).
+    #[error("shape prior: cannot render face {face} with the 3DMM {path}: {source}")]
+    Render {
+        face: usize,
+        path: PathBuf,
+        #[source]
+        source: RenderError,
+    },
+    /// The models disagree on something the pipeline needs (the file at fault is `path`).
     #[error("{path}: {problem}")]
     Config { path: PathBuf, problem: String },
+    /// The settings ask for something the loaded models cannot do.
+    #[error("{0}")]
+    Settings(String),
 }

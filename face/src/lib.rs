@@ -1,8 +1,9 @@
 //! The per-frame face pipeline of sgpn, without GStreamer.
 //!
 //! One face goes through the steps of facexlib's `FaceRestoreHelper`, in this order and under these
-//! names: [`detect`] → [`track`] → [`align`] → warp (in `sgpn_kernels::warp`) → [`restore`] →
-//! [`paste`] (inverse warp + feathered mask, `sgpn_kernels::paste`). [`FaceRestorer`] runs them on
+//! names: [`detect`] → [`track`] → [`align`] → warp (in `sgpn_kernels::warp`) → [`shape`] (3DMM
+//! regressor and render, paper Sec. 3.1; with a shape prior only) → [`restore`] → [`paste`]
+//! (inverse warp + feathered mask, `sgpn_kernels::paste`). [`FaceRestorer`] runs them on
 //! one frame in its native pixel format; the GStreamer element and the batch tool both call it.
 
 pub mod align;
@@ -11,10 +12,12 @@ mod error;
 pub mod paste;
 mod pipeline;
 pub mod restore;
+pub mod shape;
 pub mod timings;
 pub mod track;
 
 pub use error::FaceError;
 pub use paste::PasteMode;
-pub use pipeline::{FaceRestorer, RestoreParams, RestoredFace, RestorerConfig};
+pub use pipeline::{FaceRestorer, OutputMode, RestoreParams, RestoredFace, RestorerConfig};
+pub use shape::ShapeConfig;
 pub use timings::StageTimings;

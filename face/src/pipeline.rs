@@ -1,10 +1,12 @@
-//! [`FaceRestorer`]: one frame through detect → track → align → warp → restore → paste back.
+//! [`FaceRestorer`]: one frame through detect → track → align → warp → shape → restore → paste
+//! back (the shape step only with a shape prior: paper Fig. 2, Sec. 3.1).
 
 use std::path::PathBuf;
 
 use sgpn_kernels::frame::{FrameMut, read_region};
 use sgpn_kernels::image::Rect;
 use sgpn_kernels::warp::warp_face_crop;
+use sgpn_models::contract::Variant;
 use sgpn_models::detector::FaceDetector;
 use sgpn_models::generator::Generator;
 use sgpn_models::runtime::{Device, SessionConfig};
@@ -14,6 +16,7 @@ use crate::align::{Alignment, align_to_template};
 use crate::detect::{DEFAULT_WORKING_SIZE, DetectParams, detect_faces};
 use crate::paste::{CropPair, PasteMode, PasteScratch, paste_face};
 use crate::restore::{CropBatch, restore_batch};
+use crate::shape::{ShapeConfig, ShapePrior};
 use crate::timings::{StageTimings, timed};
 use crate::track::Tracker;
 
@@ -25,6 +28,22 @@ pub struct RestorerConfig {
     pub device: Device,
     /// ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime choose.
     pub threads: usize,
+    /// The shape prior (regressor and 3DMM): required by a `full` generator and by
+    /// [`OutputMode::Render`]; with a `no3d` generator only for [`OutputMode::Render`].
+    pub shape: Option<ShapeConfig>,
+    pub output_mode: OutputMode,
+}
+
+/// What is pasted into the frame.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutputMode {
+    /// The generator's restored faces.
+    #[default]
+    Restored,
+    /// The rendered 3D faces of the shape prior (`I_3d`) where the mesh covers the crop, through
+    /// the same paste-back, so a person can see the prior the generator is given; the generator
+    /// does not run.
+    Render,
 }
 
 /// What may change from one frame to the next.
@@ -78,6 +97,8 @@ pub struct RestoredFace {
 pub struct FaceRestorer {
     detector: FaceDetector,
     generator: Generator,
+    shape: Option<ShapePrior>,
+    output_mode: OutputMode,
     tracker: Tracker,
     frame_index: u64,
     batch: CropBatch,
@@ -93,7 +114,8 @@ struct PlacedFace {
 }
 
 impl FaceRestorer {
-    /// Loads and validates both models (errors name the file and the problem).
+    /// Loads and validates the models and checks that they fit together and the output mode
+    /// (errors name the file and the problem).
     pub fn new(cfg: &RestorerConfig) -> Result<Self, FaceError> {
         let session = SessionConfig {
             device: cfg.device,
@@ -101,9 +123,17 @@ impl FaceRestorer {
         };
         let detector = FaceDetector::load(&cfg.detector_model, &session)?;
         let generator = Generator::load(&cfg.generator_model, &session)?;
+        check_shape_settings(cfg, generator.info.variant)?;
+        let shape = cfg
+            .shape
+            .as_ref()
+            .map(|shape| ShapePrior::load(shape, &session, &generator.info))
+            .transpose()?;
         Ok(Self {
             detector,
             generator,
+            shape,
+            output_mode: cfg.output_mode,
             tracker: Tracker::default(),
             frame_index: 0,
             batch: CropBatch::default(),
@@ -203,9 +233,26 @@ impl FaceRestorer {
             }
             Ok(())
         })?;
-        let restored = timed(&mut t.restore, || {
-            restore_batch(&mut self.generator, &self.batch)
-        })?;
+
+        // 4a. shape (paper Sec. 3.1): regress the 3DMM coefficients of all crops in one run,
+        // render each face in the crop's own alignment; 4b. restore, or show the shape prior.
+        let restored = match self.shape.as_mut() {
+            Some(shape) => {
+                let coefficients = timed(&mut t.regress, || shape.regress(&self.batch))?;
+                let renders = timed(&mut t.render, || shape.render(&coefficients, info.size))?;
+                match self.output_mode {
+                    OutputMode::Restored => timed(&mut t.restore, || {
+                        restore_batch(&mut self.generator, &self.batch, Some(renders))
+                    })?,
+                    OutputMode::Render => timed(&mut t.render, || {
+                        shape.composite_over(self.batch.as_slice())
+                    }),
+                }
+            }
+            None => timed(&mut t.restore, || {
+                restore_batch(&mut self.generator, &self.batch, None)
+            })?,
+        };
 
         // 5. paste back, one face after the other.
         let crop_len = 3 * info.size * info.size;
@@ -232,5 +279,34 @@ impl FaceRestorer {
         })?;
         self.timings = t;
         Ok(faces.into_iter().map(|f| f.face).collect())
+    }
+}
+
+/// A `full` generator needs the shape prior; a `no3d` one takes no rendered face, so a shape
+/// prior there only makes sense to look at it ([`OutputMode::Render`]) and is refused otherwise
+/// rather than run for nothing; [`OutputMode::Render`] needs a shape prior.
+fn check_shape_settings(cfg: &RestorerConfig, variant: Variant) -> Result<(), FaceError> {
+    match (&cfg.shape, variant, cfg.output_mode) {
+        (None, Variant::Full, _) => Err(FaceError::Config {
+            path: cfg.generator_model.clone(),
+            problem: "the generator is variant 'full' and takes the rendered 3D face: give a \
+                      shape regressor and its 3DMM (shape-regressor, morphable-model)"
+                .to_owned(),
+        }),
+        (None, Variant::No3d, OutputMode::Render) => Err(FaceError::Settings(
+            "output mode 'render' shows the rendered 3D faces: give a shape regressor and its \
+             3DMM (shape-regressor, morphable-model)"
+                .to_owned(),
+        )),
+        (Some(shape), Variant::No3d, OutputMode::Restored) => Err(FaceError::Config {
+            path: cfg.generator_model.clone(),
+            problem: format!(
+                "the generator is variant 'no3d' and takes no rendered 3D face, so the shape \
+                 regressor {} would run for nothing: leave it unset, use a 'full' generator, or \
+                 choose output mode 'render' to see the shape prior",
+                shape.regressor_path.display()
+            ),
+        }),
+        _ => Ok(()),
     }
 }

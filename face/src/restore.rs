@@ -1,4 +1,5 @@
-//! Step 4, restore: every aligned crop of a frame goes through the generator in one batched run.
+//! Step 4, restore: every aligned crop of a frame goes through the generator in one batched run,
+//! with the rendered 3D faces of the shape step for a `full` generator (paper Sec. 3.1).
 
 use sgpn_models::error::ModelError;
 use sgpn_models::generator::Generator;
@@ -33,6 +34,16 @@ impl CropBatch {
         self.len
     }
 
+    /// S, the side of each crop.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The crops one by one, planar [3,S,S] each.
+    pub fn crops(&self) -> std::slice::ChunksExact<'_, f32> {
+        self.as_slice().chunks_exact(3 * self.size * self.size)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -43,12 +54,22 @@ impl CropBatch {
     }
 }
 
-/// Restores all crops of the batch in one generator run; returns [N,3,S,S] in [-1, 1].
-pub fn restore_batch(generator: &mut Generator, batch: &CropBatch) -> Result<Vec<f32>, ModelError> {
+/// Restores all crops of the batch in one generator run, a `full` generator with the rendered
+/// faces `renders` of the same crops; returns [N,3,S,S] in [-1, 1].
+pub fn restore_batch(
+    generator: &mut Generator,
+    batch: &CropBatch,
+    renders: Option<&CropBatch>,
+) -> Result<Vec<f32>, ModelError> {
     if batch.is_empty() {
         return Ok(Vec::new());
     }
-    generator.restore(batch.as_slice(), batch.len())
+    match renders {
+        None => generator.restore(batch.as_slice(), batch.len()),
+        Some(renders) => {
+            generator.restore_with_render(batch.as_slice(), renders.as_slice(), batch.len())
+        }
+    }
 }
 
 #[cfg(test)]

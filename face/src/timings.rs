@@ -8,6 +8,11 @@ pub struct StageTimings {
     pub detect: f64,
     pub track: f64,
     pub align_warp: f64,
+    /// Shape step: the crops resized to 224 and the 3DMM regressor's batched run.
+    pub regress: f64,
+    /// Shape step: 3DMM shape and albedo and the rendered faces (and, in the render output
+    /// mode, their composite over the crops).
+    pub render: f64,
     pub restore: f64,
     pub paste: f64,
 }
@@ -15,7 +20,12 @@ pub struct StageTimings {
 impl StageTimings {
     /// Everything but the generator, which the speed targets count apart.
     pub fn without_restore(&self) -> f64 {
-        self.detect + self.track + self.align_warp + self.paste
+        self.detect + self.track + self.align_warp + self.shape() + self.paste
+    }
+
+    /// The shape step (paper Sec. 3.1): regressor and render.
+    pub fn shape(&self) -> f64 {
+        self.regress + self.render
     }
 
     pub fn total(&self) -> f64 {

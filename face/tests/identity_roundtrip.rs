@@ -9,47 +9,19 @@
 //! - A generator that brightens the crop by 10 levels: the centre of the face comes out 10 levels
 //!   brighter and the frame far from the face is untouched, so the residual paste really pastes.
 
-use std::path::{Path, PathBuf};
+mod support;
 
-use sgpn_face::{FaceRestorer, PasteMode, RestoreParams, RestoredFace, RestorerConfig};
-use sgpn_kernels::frame::{Colorimetry, FrameMut, PixelFormat};
+use std::path::Path;
+
+use sgpn_face::{FaceRestorer, OutputMode, PasteMode, RestoreParams, RestoredFace};
 use sgpn_models::contract::Template;
 use sgpn_models::fixtures::{write_affine_generator, write_identity_generator};
-use sgpn_models::runtime::Device;
+use support::{config, photo, process_rgb, temp_dir};
 
 const PHOTOS: [(&str, f32); 3] = [("obama.jpg", 0.4), ("biden.jpg", 0.3), ("obama2.jpg", 0.5)];
 
-fn deps() -> PathBuf {
-    PathBuf::from(env!("SGPN_DEPS"))
-}
-
-/// A White House photo (public domain), scaled to a typical video face size.
-fn photo(name: &str, scale: f32) -> (usize, usize, Vec<u8>) {
-    let img = image::open(deps().join("data/whitehouse").join(name))
-        .expect("run ./scripts/setup.sh")
-        .to_rgb8();
-    let (w, h) = (
-        (img.width() as f32 * scale) as u32,
-        (img.height() as f32 * scale) as u32,
-    );
-    let img = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
-    (w as usize, h as usize, img.into_raw())
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sgpn-face-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn restorer(generator: &Path) -> FaceRestorer {
-    FaceRestorer::new(&RestorerConfig {
-        detector_model: deps().join("models/retinaface_mnet025.onnx"),
-        generator_model: generator.to_path_buf(),
-        device: Device::Cpu,
-        threads: 2,
-    })
-    .unwrap()
+    FaceRestorer::new(&config(generator, None, OutputMode::Restored)).unwrap()
 }
 
 /// Runs one RGB frame through the restorer; returns the output and the faces.
@@ -61,22 +33,11 @@ fn restore(
     mode: PasteMode,
 ) -> (Vec<u8>, Vec<RestoredFace>) {
     let mut pixels = input.to_vec();
-    let mut frame = FrameMut::new(
-        PixelFormat::Rgb,
-        w,
-        h,
-        vec![&mut pixels[..]],
-        vec![w * 3],
-        Colorimetry::default(),
-    )
-    .unwrap();
     let params = RestoreParams {
         paste_mode: mode,
         ..RestoreParams::default()
     };
-    let faces = restorer(generator)
-        .process_frame(&mut frame, &params)
-        .unwrap();
+    let faces = process_rgb(&mut restorer(generator), w, h, &mut pixels, &params).unwrap();
     (pixels, faces)
 }
 

@@ -1,7 +1,7 @@
 //! Small models for tests, written with the project's own ONNX writer ([`crate::onnx`]): a
 //! contract-satisfying identity generator, a `full` generator with a known use of its rendered
-//! face, a shape regressor with known coefficients, and deliberately broken files for error
-//! tests. Never a stand-in for a trained model.
+//! face, a shape regressor with known coefficients, a synthetic 3DMM, and deliberately broken
+//! files for error tests. Never a stand-in for a trained model.
 
 use std::io;
 use std::path::Path;
@@ -10,6 +10,7 @@ use crate::contract::{
     INPUT_LQ, INPUT_RENDER, META_SIZE, META_TEMPLATE, META_VARIANT, OUTPUT_RESTORED, Template,
     Variant,
 };
+use crate::morphable::{Basis, CameraParams, MorphableModel};
 use crate::onnx::{
     Attribute, Dim, ElemType, GraphBuilder, ModelProto, OPSET, encode_model, write_model,
 };
@@ -166,6 +167,97 @@ pub fn write_constant_regressor(path: &Path, spec: &ConstantRegressor<'_>) -> io
         (META_COEFFICIENTS.to_owned(), k.to_string()),
     ];
     write_model(path, &finish(g, &meta))
+}
+
+/// A matching shape prior for pipeline tests: saves `model` to `morphable_path` and writes to
+/// `regressor_path` a [`write_constant_regressor`] for it (its file name and SHA-256, template
+/// `template`) that returns all-zero coefficients: the mean shape and albedo, frontal, at the
+/// origin, lit by the ambient SH band alone (D3DFR adds 0.8 to it), so the render of every face
+/// is known exactly.
+pub fn write_frontal_shape_prior(
+    model: &MorphableModel,
+    morphable_path: &Path,
+    regressor_path: &Path,
+    template: Template,
+) -> io::Result<()> {
+    model
+        .save_safetensors(morphable_path)
+        .map_err(io::Error::other)?;
+    let sha256 = crate::shape_regressor::sha256_file(morphable_path).map_err(io::Error::other)?;
+    let name = morphable_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    write_constant_regressor(
+        regressor_path,
+        &ConstantRegressor {
+            template,
+            coefficients: &vec![0.0; model.coefficient_count()],
+            morphable_name: &name,
+            morphable_sha256: &sha256,
+        },
+    )
+}
+
+/// Vertices per side of [`ellipsoid_cap_morphable`]'s grid (21 × 21 = 441 vertices, about the
+/// size of the project's MediaPipe 3DMM).
+pub const CAP_GRID: usize = 21;
+
+/// A synthetic 3DMM for tests of the shape step: an ellipsoidal cap facing the camera
+/// (semi-axes 0.75 × 0.95 × 0.5, a face's size in BFM09's decimetres, so D3DFR's camera frames
+/// it as a face), centred on its centroid, uniform mean albedo `albedo`, `k_id` identity and
+/// `k_tex` albedo components with small fixed values, no expression basis, D3DFR's camera.
+pub fn ellipsoid_cap_morphable(k_id: usize, k_tex: usize, albedo: [f32; 3]) -> MorphableModel {
+    let n = CAP_GRID;
+    let mut mean_shape = Vec::with_capacity(3 * n * n);
+    for j in 0..n {
+        for i in 0..n {
+            let u = 2.0 * i as f32 / (n - 1) as f32 - 1.0;
+            let v = 2.0 * j as f32 / (n - 1) as f32 - 1.0;
+            // Square grid → disc, so that the grid's border is the cap's rim.
+            let (p, q) = (
+                u * (1.0 - v * v / 2.0).sqrt(),
+                v * (1.0 - u * u / 2.0).sqrt(),
+            );
+            let z = (1.0 - p * p - q * q).max(0.0).sqrt();
+            mean_shape.extend([0.75 * p, 0.95 * q, 0.5 * z]);
+        }
+    }
+    for axis in 0..3 {
+        let mean = mean_shape.iter().skip(axis).step_by(3).sum::<f32>() / (n * n) as f32;
+        mean_shape
+            .iter_mut()
+            .skip(axis)
+            .step_by(3)
+            .for_each(|x| *x -= mean);
+    }
+    let mut triangles = Vec::with_capacity(2 * (n - 1) * (n - 1));
+    for j in 0..n - 1 {
+        for i in 0..n - 1 {
+            let a = (j * n + i) as u32;
+            let (b, c, d) = (a + 1, a + n as u32 + 1, a + n as u32);
+            triangles.extend([[a, b, c], [a, c, d]]);
+        }
+    }
+    let rows = mean_shape.len();
+    let basis = |components: usize| Basis {
+        rows,
+        components,
+        values: (0..rows * components)
+            .map(|i| 0.01 * ((i % 7) as f32 - 3.0))
+            .collect(),
+    };
+    MorphableModel {
+        source: format!("ellipsoidal cap test fixture ({n}x{n} grid)"),
+        mean_shape,
+        id_basis: basis(k_id),
+        exp_basis: basis(0),
+        mean_albedo: albedo.repeat(n * n),
+        albedo_basis: basis(k_tex),
+        triangles,
+        landmarks: vec![0, n as u32 / 2, (n * n / 2) as u32, (n * n - 1) as u32],
+        camera: CameraParams::D3DFR,
+    }
 }
 
 /// A generator that loads and satisfies the contract but returns only the first face of a batch

@@ -7,34 +7,13 @@ mod support;
 use std::path::PathBuf;
 
 use sgpn_models::Template;
-use sgpn_models::fixtures::{ConstantRegressor, write_constant_regressor};
-use sgpn_models::morphable::{Basis, CameraParams, MorphableModel};
+use sgpn_models::fixtures::{ConstantRegressor, ellipsoid_cap_morphable, write_constant_regressor};
 use sgpn_models::onnx::{Dim, ElemType, GraphBuilder, OPSET, write_model};
 use sgpn_models::shape_regressor::{ShapeRegressor, sha256_file};
 use support::cpu;
 
 fn tmp(name: &str) -> PathBuf {
     support::tmp_path("shape_regressor", name)
-}
-
-/// A one-triangle 3DMM with `k_id` identity components and no others (K = k_id + 33).
-fn tiny_morphable(k_id: usize) -> MorphableModel {
-    let basis = |components| Basis {
-        rows: 9,
-        components,
-        values: vec![0.01; 9 * components],
-    };
-    MorphableModel {
-        source: "tiny test model".to_owned(),
-        mean_shape: vec![-1.0, -1.0, 0.0, 1.0, -1.0, 0.0, 0.0, 1.0, 0.0],
-        id_basis: basis(k_id),
-        exp_basis: basis(0),
-        mean_albedo: vec![0.5; 9],
-        albedo_basis: basis(0),
-        triangles: vec![[0, 1, 2]],
-        landmarks: vec![0, 1, 2],
-        camera: CameraParams::D3DFR,
-    }
 }
 
 const SHA: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
@@ -71,7 +50,7 @@ fn the_constant_regressor_regresses_every_face_of_a_batch() {
 
 #[test]
 fn a_regressor_refuses_a_3dmm_it_was_not_trained_with() {
-    let model = tiny_morphable(7);
+    let model = ellipsoid_cap_morphable(7, 0, [0.5; 3]);
     let model_path = tmp("tiny7.safetensors");
     model.save_safetensors(&model_path).unwrap();
     let sha = sha256_file(&model_path).unwrap();

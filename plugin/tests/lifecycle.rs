@@ -26,15 +26,10 @@ fn pipeline(configure: impl FnOnce(&gst::Element)) -> (gst::Pipeline, gst::Eleme
 
 /// Starts a pipeline whose restorer `configure` breaks; returns the bus error's message.
 fn start_error(configure: impl FnOnce(&gst::Element)) -> String {
-    let (pipeline, _) = pipeline(configure);
-    let result = pipeline.set_state(gst::State::Paused);
-    let error = bus_error(&pipeline.bus().unwrap(), gst::ClockTime::from_seconds(10));
-    pipeline.set_state(gst::State::Null).unwrap();
-    assert!(result.is_err(), "the start must fail");
-    error
-        .expect("an error message on the bus")
-        .message()
-        .to_string()
+    init();
+    let restore = restore_element();
+    configure(&restore);
+    start_error_of(&restore)
 }
 
 /// Runs a pipeline to the end of its stream; panics with the bus error if there is one.

@@ -2,7 +2,8 @@
 //!
 //! Per buffer: map every plane of the frame onto an `sgpn_kernels::frame::FrameMut` in its native
 //! pixel format, let `sgpn_face::FaceRestorer` run facexlib's steps on it (detect → track → align →
-//! warp → restore → paste back), then tag each restored face with a
+//! warp → shape → restore → paste back; the shape step is SGPN's shape prior, paper Sec. 3.1:
+//! 3DMM regressor, 3DMM, render), then tag each restored face with a
 //! `GstVideoRegionOfInterestMeta` of type `face`. Models load in `start()`, so a bad path or file
 //! fails the READY → PAUSED transition with an error naming the file, before any buffer flows.
 
@@ -18,7 +19,7 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use gst_video::{VideoColorMatrix, VideoColorRange, VideoFormat};
 
-use sgpn_face::{FaceRestorer, RestoreParams, RestoredFace, RestorerConfig};
+use sgpn_face::{FaceRestorer, RestoreParams, RestoredFace, RestorerConfig, ShapeConfig};
 use sgpn_kernels::frame::{Colorimetry, FrameError, FrameMut, PixelFormat, YuvMatrix};
 
 const DEFAULT_DEVICE: Device = Device::Cpu;
@@ -31,6 +32,7 @@ const DEFAULT_TEMPORAL_SMOOTHING: f32 = 0.5;
 const DEFAULT_THREADS: u32 = 0;
 const DEFAULT_PASTE_MODE: PasteMode = PasteMode::Residual;
 const DEFAULT_DETECTION_SIZE: u32 = sgpn_face::detect::DEFAULT_WORKING_SIZE as u32;
+const DEFAULT_OUTPUT_MODE: OutputMode = OutputMode::Restored;
 /// The detector `scripts/setup.sh` fetches, relative to the `.deps` folder (`SGPN_DEPS`).
 const DETECTOR_IN_DEPS: &str = "models/retinaface_mnet025.onnx";
 /// Where that detector lies in the source tree this plugin was built from.
@@ -42,6 +44,12 @@ const DETECTOR_AT_BUILD: &str = concat!(
 const DEFAULT_GENERATOR_MODEL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../models/sgpn-small256-no3d.onnx"
+);
+/// The project's 3DMM (docs/shape-prior.md "Files"), used by the shape prior once a
+/// `shape-regressor` is set.
+const DEFAULT_MORPHABLE_MODEL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../models/sgpn-mediapipe-3dmm.safetensors"
 );
 /// Frame sizes the element accepts; below 16 px no face is detectable anyway.
 const MIN_FRAME_SIDE: i32 = 16;
@@ -124,10 +132,37 @@ impl From<PasteMode> for sgpn_face::PasteMode {
     }
 }
 
+/// What the element pastes; maps onto `sgpn_face::OutputMode`.
+#[derive(Debug, Eq, PartialEq, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstSgpnOutputMode")]
+pub enum OutputMode {
+    #[enum_value(name = "Restored: the generator's restored faces", nick = "restored")]
+    Restored = 0,
+    #[enum_value(
+        name = "Render: the rendered 3D faces of the shape prior, where the mesh covers the face",
+        nick = "render"
+    )]
+    Render = 1,
+}
+
+impl From<OutputMode> for sgpn_face::OutputMode {
+    fn from(mode: OutputMode) -> Self {
+        match mode {
+            OutputMode::Restored => Self::Restored,
+            OutputMode::Render => Self::Render,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Settings {
     detector_model: PathBuf,
     generator_model: PathBuf,
+    /// `None`: no shape prior.
+    shape_regressor: Option<PathBuf>,
+    morphable_model: PathBuf,
+    output_mode: OutputMode,
     device: Device,
     detection_threshold: f32,
     min_face_size: u32,
@@ -145,6 +180,9 @@ impl Default for Settings {
         Settings {
             detector_model: PathBuf::from(DEFAULT_DETECTOR_MODEL.as_str()),
             generator_model: PathBuf::from(DEFAULT_GENERATOR_MODEL),
+            shape_regressor: None,
+            morphable_model: PathBuf::from(DEFAULT_MORPHABLE_MODEL),
+            output_mode: DEFAULT_OUTPUT_MODE,
             device: DEFAULT_DEVICE,
             detection_threshold: DEFAULT_DETECTION_THRESHOLD,
             min_face_size: DEFAULT_MIN_FACE_SIZE,
@@ -166,6 +204,11 @@ impl Settings {
             generator_model: self.generator_model.clone(),
             device: self.device.into(),
             threads: self.threads as usize,
+            shape: self.shape_regressor.as_ref().map(|regressor| ShapeConfig {
+                regressor_path: regressor.clone(),
+                morphable_path: self.morphable_model.clone(),
+            }),
+            output_mode: self.output_mode.into(),
         }
     }
 
@@ -324,6 +367,32 @@ impl ObjectImpl for SgpnRestore {
                     .default_value(Some(DEFAULT_GENERATOR_MODEL))
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecString::builder("shape-regressor")
+                    .nick("Shape regressor")
+                    .blurb(
+                        "3DMM coefficient regressor ONNX file of the shape prior (the sgpn shape \
+                         regressor contract); required by 'full' generators and output-mode=render, \
+                         unset for none",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("morphable-model")
+                    .nick("Morphable model")
+                    .blurb(
+                        "3D morphable model (.safetensors or BFM09 .mat) the shape regressor was \
+                         trained with; used only with a shape-regressor",
+                    )
+                    .default_value(Some(DEFAULT_MORPHABLE_MODEL))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("output-mode", DEFAULT_OUTPUT_MODE)
+                    .nick("Output mode")
+                    .blurb(
+                        "restored pastes the generator's faces; render pastes the rendered 3D \
+                         faces of the shape prior where the mesh covers them, to see the prior",
+                    )
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecEnum::builder_with_default("device", DEFAULT_DEVICE)
                     .nick("Device")
                     .blurb("Where the networks run (only cpu is available in this build)")
@@ -420,6 +489,16 @@ impl ObjectImpl for SgpnRestore {
                 settings.generator_model =
                     path.map_or_else(|| PathBuf::from(DEFAULT_GENERATOR_MODEL), PathBuf::from);
             }
+            "shape-regressor" => {
+                let path: Option<String> = value.get().expect("type checked upstream");
+                settings.shape_regressor = path.filter(|p| !p.is_empty()).map(PathBuf::from);
+            }
+            "morphable-model" => {
+                let path: Option<String> = value.get().expect("type checked upstream");
+                settings.morphable_model =
+                    path.map_or_else(|| PathBuf::from(DEFAULT_MORPHABLE_MODEL), PathBuf::from);
+            }
+            "output-mode" => settings.output_mode = value.get().expect("type checked upstream"),
             "device" => settings.device = value.get().expect("type checked upstream"),
             "detection-threshold" => {
                 settings.detection_threshold = value.get().expect("type checked upstream")
@@ -448,6 +527,13 @@ impl ObjectImpl for SgpnRestore {
         match pspec.name() {
             "detector-model" => settings.detector_model.to_string_lossy().to_value(),
             "generator-model" => settings.generator_model.to_string_lossy().to_value(),
+            "shape-regressor" => settings
+                .shape_regressor
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned())
+                .to_value(),
+            "morphable-model" => settings.morphable_model.to_string_lossy().to_value(),
+            "output-mode" => settings.output_mode.to_value(),
             "device" => settings.device.to_value(),
             "detection-threshold" => settings.detection_threshold.to_value(),
             "min-face-size" => settings.min_face_size.to_value(),
@@ -530,9 +616,16 @@ impl BaseTransformImpl for SgpnRestore {
                 gst::LibraryError::Settings,
                 ("Cannot load the face models: {}", err),
                 [
-                    "detector-model={} generator-model={} device={:?} threads={}",
+                    "detector-model={} generator-model={} shape-regressor={} morphable-model={} \
+                     output-mode={:?} device={:?} threads={}",
                     settings.detector_model.display(),
                     settings.generator_model.display(),
+                    settings
+                        .shape_regressor
+                        .as_ref()
+                        .map_or("(none)".into(), |p| p.display().to_string()),
+                    settings.morphable_model.display(),
+                    settings.output_mode,
                     settings.device,
                     settings.threads
                 ]
@@ -541,10 +634,12 @@ impl BaseTransformImpl for SgpnRestore {
         gst::info!(
             CAT,
             imp = self,
-            "Loaded detector {} and generator {} on {:?}",
+            "Loaded detector {} and generator {} on {:?}, shape prior {:?}, output {:?}",
             settings.detector_model.display(),
             settings.generator_model.display(),
-            settings.device
+            settings.device,
+            settings.shape_regressor,
+            settings.output_mode
         );
 
         *self.state.lock().unwrap() = Some(State {

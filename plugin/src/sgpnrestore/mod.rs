@@ -13,6 +13,7 @@ glib::wrapper! {
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     imp::Device::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    imp::OutputMode::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
         Some(plugin),
         "sgpnrestore",

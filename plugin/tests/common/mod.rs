@@ -271,3 +271,24 @@ pub fn bus_error(bus: &gst::Bus, timeout: gst::ClockTime) -> Option<gst::glib::E
             _ => None,
         })
 }
+
+/// Sets `element` (a configured `sgpnrestore`) in `videotestsrc ! element ! fakesink` to PAUSED,
+/// which must fail; returns the bus error's message.
+pub fn start_error_of(element: &gst::Element) -> String {
+    let pipeline = gst::Pipeline::new();
+    let src = gst::ElementFactory::make("videotestsrc")
+        .property("num-buffers", 1)
+        .build()
+        .unwrap();
+    let sink = gst::ElementFactory::make("fakesink").build().unwrap();
+    pipeline.add_many([&src, element, &sink]).unwrap();
+    gst::Element::link_many([&src, element, &sink]).unwrap();
+    let result = pipeline.set_state(gst::State::Paused);
+    let error = bus_error(&pipeline.bus().unwrap(), gst::ClockTime::from_seconds(10));
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(result.is_err(), "the start must fail");
+    error
+        .expect("an error message on the bus")
+        .message()
+        .to_string()
+}

@@ -1,0 +1,249 @@
+//! Step 4a, shape: SGPN's shape restoration module (Zhu et al., CVPR 2022, Sec. 3.1 and Fig. 2;
+//! sgpn-brief.md §1). For the aligned crops of a frame: a regressor predicts D3DFR's 3DMM
+//! coefficients from each LQ face, the 3DMM gives shape and albedo, and the face renderer shades
+//! and rasterises them into `I_3d`, which a `full` generator takes next to the LQ face.
+//!
+//! Conventions (docs/shape-prior.md): the regressor sees the generator's S×S crop resized to
+//! 224×224; rendering the coefficients with the 3DMM's camera scaled to S gives `I_3d` aligned
+//! pixel for pixel with the crop, so nothing is warped back. `I_3d` is the render's colour
+//! clamped to 0..1 and mapped to [-1, 1] by `2·c − 1`, −1 where the mesh covers no pixel.
+//!
+//! Kernels are called as plain functions over buffers, as the rest of the pipeline calls warp
+//! and paste-back: the resize is the crop warp (`sgpn_kernels::warp`), the render is
+//! `sgpn_kernels::render::render_face`, whose GPU seam (docs/gpu-path.md) is its
+//! rasterise/interpolate split inside the kernels crate.
+
+use std::path::{Path, PathBuf};
+
+use sgpn_kernels::affine::Affine2;
+use sgpn_kernels::image::RgbImage;
+use sgpn_kernels::render::{Camera, render_face};
+use sgpn_kernels::warp::warp_face_crop;
+use sgpn_models::contract::GeneratorInfo;
+use sgpn_models::morphable::{Coefficients, MorphableModel};
+use sgpn_models::runtime::SessionConfig;
+use sgpn_models::shape_regressor::{INPUT_SIZE, ShapeRegressor, sha256_file};
+
+use crate::FaceError;
+use crate::restore::CropBatch;
+
+/// The files of the shape prior.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShapeConfig {
+    /// ONNX shape regressor (`models/README.md`, "The shape regressor contract").
+    pub regressor_path: PathBuf,
+    /// The 3DMM the regressor was trained with (`.safetensors` or BFM09 `.mat`).
+    pub morphable_path: PathBuf,
+}
+
+/// The loaded shape prior with its per-frame buffers.
+pub struct ShapePrior {
+    regressor: ShapeRegressor,
+    morphable: MorphableModel,
+    morphable_path: PathBuf,
+    /// The 3DMM's camera at the generator's crop size S.
+    camera: Camera,
+    /// The crops resized to 224, the regressor's input.
+    faces: CropBatch,
+    /// `I_3d` of every face, [N,3,S,S] in [-1, 1].
+    renders: CropBatch,
+    /// Coverage of every render, [N,S,S]: 1 where the mesh covers the pixel.
+    coverage: Vec<f32>,
+    /// One crop as a region image, the resize's source.
+    crop_image: RgbImage,
+}
+
+impl ShapePrior {
+    /// Loads the regressor and the 3DMM and checks that they belong together (coefficient count,
+    /// the 3DMM file's SHA-256) and to the generator (alignment template).
+    pub fn load(
+        cfg: &ShapeConfig,
+        session: &SessionConfig,
+        generator: &GeneratorInfo,
+    ) -> Result<Self, FaceError> {
+        let regressor = ShapeRegressor::load(&cfg.regressor_path, session)?;
+        if regressor.info.template != generator.template {
+            return Err(FaceError::Config {
+                path: cfg.regressor_path.clone(),
+                problem: format!(
+                    "the shape regressor expects faces aligned to the '{}' template, but the \
+                     generator {} is aligned to '{}'",
+                    regressor.info.template,
+                    generator.path.display(),
+                    generator.template
+                ),
+            });
+        }
+        let morphable = MorphableModel::load(&cfg.morphable_path)?;
+        morphable.validate()?;
+        let sha256 = sha256_file(&cfg.morphable_path)?;
+        regressor.ensure_matches(&morphable, &cfg.morphable_path, &sha256)?;
+        let camera = crop_camera(&morphable, generator.size);
+        camera.validate().map_err(|e| FaceError::Config {
+            path: cfg.morphable_path.clone(),
+            problem: format!(
+                "its camera cannot render {}-pixel faces: {e}",
+                generator.size
+            ),
+        })?;
+        Ok(Self {
+            regressor,
+            morphable,
+            morphable_path: cfg.morphable_path.clone(),
+            camera,
+            faces: CropBatch::default(),
+            renders: CropBatch::default(),
+            coverage: Vec::new(),
+            crop_image: RgbImage::new(0, 0),
+        })
+    }
+
+    /// The regressor's file.
+    pub fn regressor_path(&self) -> &Path {
+        &self.regressor.info.path
+    }
+
+    /// Resizes every crop of `crops` to 224 and regresses all of them in one run; returns the
+    /// coefficients [N,K].
+    ///
+    /// The resize is the crop warp with a pixel-centre-aligned scale (224-pixel x maps to
+    /// `(x + 0.5)·S/224 − 0.5`, the same scaling `Camera` applies to the render): bilinear, with
+    /// a box over each pixel's footprint where S/224 exceeds 1.5 (`sgpn_kernels::warp`).
+    pub fn regress(&mut self, crops: &CropBatch) -> Result<Vec<f32>, FaceError> {
+        let size = crops.size();
+        let r = size as f32 / INPUT_SIZE as f32;
+        let to_crop = Affine2::scale_translate(r, 0.5 * r - 0.5, 0.5 * r - 0.5);
+        self.faces.clear(INPUT_SIZE);
+        for crop in crops.crops() {
+            planar_to_image(crop, size, &mut self.crop_image);
+            warp_face_crop(&self.crop_image, &to_crop, INPUT_SIZE, self.faces.push())?;
+        }
+        if self.faces.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .regressor
+            .regress(self.faces.as_slice(), self.faces.len())?)
+    }
+
+    /// Renders every face from its coefficients (`[N,K]` from [`ShapePrior::regress`]) at the
+    /// crop size S: `I_3d` as the generator's `render` input, [N,3,S,S] in [-1, 1].
+    pub fn render(&mut self, coefficients: &[f32], size: usize) -> Result<&CropBatch, FaceError> {
+        let k = self.morphable.coefficient_count();
+        self.renders.clear(size);
+        self.coverage.clear();
+        for (face, values) in coefficients.chunks_exact(k).enumerate() {
+            let c = Coefficients::split(values, &self.morphable)?;
+            let vertices = self.morphable.shape(&c.id, &c.exp)?;
+            let albedo = self.morphable.albedo(&c.tex)?;
+            let render = render_face(
+                &vertices,
+                &self.morphable.triangles,
+                &albedo,
+                c.angles,
+                c.translation,
+                &c.gamma,
+                &self.camera,
+            )
+            .map_err(|source| FaceError::Render {
+                face,
+                path: self.morphable_path.clone(),
+                source,
+            })?;
+            image_to_planar(&render.image, &render.mask, self.renders.push());
+            self.coverage.extend_from_slice(&render.mask);
+        }
+        Ok(&self.renders)
+    }
+
+    /// The rendered faces over `lq` ([N,3,S,S]): `I_3d` where the mesh covers a pixel, the LQ
+    /// crop elsewhere, so that pasting it back shows the shape prior only where it exists.
+    pub fn composite_over(&self, lq: &[f32]) -> Vec<f32> {
+        let plane = self.renders.size() * self.renders.size();
+        let mut out = lq.to_vec();
+        for ((out, render), coverage) in out
+            .chunks_exact_mut(3 * plane)
+            .zip(self.renders.crops())
+            .zip(self.coverage.chunks_exact(plane))
+        {
+            for c in 0..3 {
+                let range = c * plane..(c + 1) * plane;
+                for ((o, &r), &m) in out[range.clone()]
+                    .iter_mut()
+                    .zip(&render[range])
+                    .zip(coverage)
+                {
+                    if m > 0.0 {
+                        *o = r;
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The 3DMM's camera (D3DFR's for BFM09 and the project's models: focal 1015, principal point
+/// 112 on a 224 image, at z = 10) for an S×S render: focal length and principal point scale by
+/// S / its image size, as `Camera::scaled` does for D3DFR's.
+fn crop_camera(model: &MorphableModel, size: usize) -> Camera {
+    let cam = model.camera;
+    let s = size as f32 / cam.image_size as f32;
+    Camera {
+        focal: cam.focal * s,
+        center: cam.center * s,
+        distance: cam.distance,
+        size,
+    }
+}
+
+/// A planar [3,S,S] crop in [-1, 1] as an interleaved 0..255 region image.
+fn planar_to_image(crop: &[f32], size: usize, out: &mut RgbImage) {
+    let plane = size * size;
+    out.width = size;
+    out.height = size;
+    out.data.resize(3 * plane, 0.0);
+    for (i, px) in out.data.chunks_exact_mut(3).enumerate() {
+        for (c, v) in px.iter_mut().enumerate() {
+            *v = (crop[c * plane + i] + 1.0) * 127.5;
+        }
+    }
+}
+
+/// A render (colours in the albedo's 0..1 units) as the generator's `render` tensor: colour
+/// clamped to 0..1, mapped by `2·c − 1`; −1 where `mask` is 0 (docs/shape-prior.md "Tensors").
+fn image_to_planar(image: &RgbImage, mask: &[f32], out: &mut [f32]) {
+    let plane = image.width * image.height;
+    for (i, (px, &m)) in image.data.chunks_exact(3).zip(mask).enumerate() {
+        for (c, &v) in px.iter().enumerate() {
+            out[c * plane + i] = if m > 0.0 {
+                2.0 * v.clamp(0.0, 1.0) - 1.0
+            } else {
+                -1.0
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_map_to_minus_one_to_one_and_uncovered_to_minus_one() {
+        let mut image = RgbImage::new(2, 1);
+        image.data = vec![0.5, 1.5, -0.2, 0.9, 0.9, 0.9];
+        let mut out = vec![0.0; 6];
+        image_to_planar(&image, &[1.0, 0.0], &mut out);
+        // Planes: r of both pixels, then g, then b.
+        assert_eq!(out, vec![0.0, -1.0, 1.0, -1.0, -1.0, -1.0]);
+    }
+
+    #[test]
+    fn crops_convert_to_region_images() {
+        let mut image = RgbImage::new(0, 0);
+        planar_to_image(&[-1.0, 1.0, 0.0], 1, &mut image);
+        assert_eq!((image.width, image.height), (1, 1));
+        assert_eq!(image.data, vec![0.0, 255.0, 127.5]);
+    }
+}
