@@ -4,5 +4,6 @@ pub mod data;
 pub mod eval;
 pub mod export;
 pub mod model;
+pub mod morphable;
 pub mod render;
 pub mod train;
