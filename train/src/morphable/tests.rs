@@ -261,3 +261,38 @@ fn teacher_cache_round_trips_and_refuses_stale_files() {
     assert!(err.contains(FILE_NAME), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The shipped 3DMM's teacher cache of the prepared training crops, when this checkout has run
+/// `teacher-fit` (runs/ is git-ignored): it opens, holds one 113-value row per crop, and its
+/// rows are plausible faces (translation z puts the face behind the origin, as in the 224 view
+/// of an aligned crop).
+#[test]
+fn teacher_cache_of_the_prepared_training_crops_opens() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let data = root.join("runs/data/aaf256");
+    let morphable = root.join("models/sgpn-mediapipe-3dmm.safetensors");
+    if !data.join(FILE_NAME).is_file() {
+        println!(
+            "skipped: {} is absent (run `sgpn-train teacher-fit --data runs/data/aaf256 --morphable models/sgpn-mediapipe-3dmm.safetensors`)",
+            data.join(FILE_NAME).display()
+        );
+        return;
+    }
+    let cache = TeacherCache::open(&data, &morphable).unwrap();
+    let model = MorphableModel::load(&morphable).unwrap();
+    assert_eq!(cache.coefficient_count(), model.coefficient_count());
+    assert!(cache.len() > 1000);
+    for i in [0, cache.len() / 2, cache.len() - 1] {
+        let c = Coefficients::split(cache.coeffs(i).unwrap(), &model).unwrap();
+        assert!(
+            (-8.0..0.0).contains(&c.translation[2]),
+            "crop {i}: translation {:?}",
+            c.translation
+        );
+        assert!(
+            c.angles.iter().all(|a| a.abs() < 1.0),
+            "crop {i}: angles {:?}",
+            c.angles
+        );
+    }
+}
