@@ -3,38 +3,14 @@
 //! file follows the generator contract (inputs, dynamic batch `N`, output, metadata), and the
 //! paper-size network exports and runs.
 
-use std::path::PathBuf;
+mod support;
 
 use burn::prelude::*;
-use rand::SeedableRng;
 use sgpn_models::onnx::proto::{tensor_shape_proto::dimension::Value as DimValue, type_proto};
 use sgpn_train::export::onnx_run::{cpu_session, run_generator};
 use sgpn_train::export::write_generator;
-use sgpn_train::model::init::normal_vec;
 use sgpn_train::model::{Config, Generator, Variant};
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sgpn_export");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn images(n: usize, size: usize, seed: u64) -> Vec<f32> {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    normal_vec(&mut rng, n * 3 * size * size)
-        .into_iter()
-        .map(|v| (v * 0.5).clamp(-1.0, 1.0))
-        .collect()
-}
-
-fn max_rel_err(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len());
-    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
-    got.iter()
-        .zip(want)
-        .fold(0f32, |m, (g, w)| m.max((g - w).abs()))
-        / scale
-}
+use support::{images, max_rel_err, tmp};
 
 fn check_variant(variant: Variant) {
     let cfg = Config::tiny(variant);

@@ -13,6 +13,8 @@ mod equal;
 pub mod generator;
 pub mod graph;
 pub mod onnx_run;
+pub mod regressor;
+pub mod regressor_cli;
 mod styleconv;
 
 use std::path::{Path, PathBuf};

@@ -16,6 +16,7 @@ pub mod generator;
 pub mod init;
 pub mod latent;
 pub mod mapping;
+pub mod regressor;
 pub mod styleconv;
 
 pub use discriminator::Discriminator;
