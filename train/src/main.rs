@@ -18,6 +18,8 @@ enum Command {
     Train(sgpn_train::train::cli::TrainArgs),
     /// Write a generator to ONNX.
     Export(sgpn_train::export::cli::ExportArgs),
+    /// Write a shape regressor to ONNX, stamped with its 3DMM's SHA-256.
+    ExportRegressor(sgpn_train::export::regressor_cli::ExportRegressorArgs),
     /// Time training steps and ONNX Runtime forward passes.
     Bench(sgpn_train::train::bench::BenchArgs),
     /// Detect, align and cache training face crops.
@@ -26,15 +28,28 @@ enum Command {
     DegradeGrid(sgpn_train::data::cli::DegradeGridArgs),
     /// Score a generator on held-out faces against the bicubic baseline.
     Eval(sgpn_train::eval::cli::EvalArgs),
+    /// A PNG grid LQ | variant A | full | rendered 3D | HQ on evaluation faces.
+    CompareGrid(sgpn_train::eval::compare::CompareGridArgs),
+    /// Fit the shape regressor to the teacher (before full-variant training).
+    FitRegressor(sgpn_train::train::regressor_fit::FitRegressorArgs),
+    /// Build the default 3D morphable model from the landmarker's meshes of prepared crops.
+    MorphableBuild(sgpn_train::morphable::cli::BuildArgs),
+    /// Fit every prepared crop's 3DMM coefficients and cache them (the mesh losses' teacher).
+    TeacherFit(sgpn_train::morphable::cli::TeacherArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Train(args) => sgpn_train::train::cli::train(args),
         Command::Export(args) => sgpn_train::export::cli::export(args),
+        Command::ExportRegressor(args) => sgpn_train::export::regressor_cli::export(args),
         Command::Bench(args) => sgpn_train::train::bench::bench(args),
         Command::Prepare(args) => sgpn_train::data::cli::prepare(args),
         Command::DegradeGrid(args) => sgpn_train::data::cli::degrade_grid(args),
         Command::Eval(args) => sgpn_train::eval::cli::eval(args),
+        Command::CompareGrid(args) => sgpn_train::eval::compare::compare_grid(args),
+        Command::FitRegressor(args) => sgpn_train::train::regressor_fit::fit_regressor(args),
+        Command::MorphableBuild(args) => sgpn_train::morphable::cli::build(args),
+        Command::TeacherFit(args) => sgpn_train::morphable::cli::teacher_fit(args),
     }
 }

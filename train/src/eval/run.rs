@@ -31,6 +31,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use image::Rgb32FImage;
 use serde::Serialize;
+use sgpn_face::restore::CropBatch;
+use sgpn_face::shape::ShapePrior;
+use sgpn_models::contract::{Template, Variant};
 use sgpn_models::generator::Generator;
 
 use super::fidelity::{psnr, ssim};
@@ -84,9 +87,49 @@ pub struct Summary {
 /// The models an evaluation uses.
 pub struct Evaluator<'a> {
     pub generator: &'a mut Generator,
+    /// The shape prior (regressor + 3DMM + renderer) a `full` generator takes its `render`
+    /// input from, exactly as the element computes it.
+    pub shape: Option<&'a mut ShapePrior>,
     pub detector: &'a mut dyn DetectFaces,
     pub embedder: &'a mut IdentityEmbedder,
     pub niqe: &'a NiqeModel,
+}
+
+/// What one face's evaluation shows: `[small LQ, bicubic, restored, HQ]` and, for a `full`
+/// generator, the rendered 3D face `I_3d` (0..255, black where the mesh is absent).
+pub struct FaceTiles {
+    pub images: [Rgb32FImage; 4],
+    pub render: Option<Rgb32FImage>,
+}
+
+/// Runs `generator` on one LQ face (network planar), with `I_3d` from `shape` for a `full`
+/// generator; returns the output and the render.
+pub fn restore_face(
+    generator: &mut Generator,
+    shape: Option<&mut ShapePrior>,
+    lq: &[f32],
+) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+    let size = generator.info.size;
+    let full = generator.info.variant == Variant::Full;
+    match (full, shape) {
+        (false, None) => Ok((generator.restore(lq, 1)?, None)),
+        (true, Some(shape)) => {
+            let mut batch = CropBatch::default();
+            batch.clear(size);
+            batch.push().copy_from_slice(lq);
+            let coefficients = shape.regress(&batch)?;
+            let render = shape.render(&coefficients, size)?.as_slice().to_vec();
+            Ok((generator.restore_with_render(lq, &render, 1)?, Some(render)))
+        }
+        (true, None) => bail!(
+            "{} is a full generator: give its shape regressor and 3DMM (--regressor, --morphable)",
+            generator.info.path.display()
+        ),
+        (false, Some(_)) => bail!(
+            "{} is a no3d generator: it takes no shape regressor or 3DMM",
+            generator.info.path.display()
+        ),
+    }
 }
 
 /// The main face of `img` (largest eye distance), if any.
@@ -142,7 +185,7 @@ impl Evaluator<'_> {
         hq: &Rgb32FImage,
         cfg: &DegradationConfig,
         seed: u64,
-    ) -> Result<(Degradation, BTreeMap<String, FaceScores>, [Rgb32FImage; 4])> {
+    ) -> Result<(Degradation, BTreeMap<String, FaceScores>, FaceTiles)> {
         let size = self.generator.info.size as u32;
         if hq.dimensions() != (size, size) {
             bail!(
@@ -150,16 +193,19 @@ impl Evaluator<'_> {
                 hq.dimensions()
             );
         }
-        cfg.validate()?;
-        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
-        let degradation = cfg.sample(&mut rng);
-        let (hq, small, lq) = degradation.apply_detailed(hq, &mut rng)?;
-        let bicubic = quantized(&lq);
-        let out = self.generator.restore(&to_network_planar(&bicubic), 1)?;
+        let (degradation, hq, small, bicubic) = degrade_face(hq, cfg, seed)?;
+        let (out, render) = restore_face(
+            self.generator,
+            self.shape.as_deref_mut(),
+            &to_network_planar(&bicubic),
+        )?;
         let restored = quantized(
             &from_network_planar(&out, size, size)
                 .context("generator output has the wrong size")?,
         );
+        let render = render
+            .map(|r| from_network_planar(&r, size, size).context("render has the wrong size"))
+            .transpose()?;
         let hq_face = main_face(self.detector, &hq)?;
         let mut scores = BTreeMap::new();
         scores.insert(
@@ -170,8 +216,76 @@ impl Evaluator<'_> {
             METHODS[1].to_string(),
             self.score(&restored, &hq, hq_face.as_ref())?,
         );
-        Ok((degradation, scores, [small, bicubic, restored, hq]))
+        Ok((
+            degradation,
+            scores,
+            FaceTiles {
+                images: [small, bicubic, restored, hq],
+                render,
+            },
+        ))
     }
+}
+
+/// The evaluation's degradation of one aligned HQ face, drawn from `seed`: the degradation, the
+/// HQ, the small LQ and its bicubic upsampling quantised to 8 bits (the network input).
+pub fn degrade_face(
+    hq: &Rgb32FImage,
+    cfg: &DegradationConfig,
+    seed: u64,
+) -> Result<(Degradation, Rgb32FImage, Rgb32FImage, Rgb32FImage)> {
+    cfg.validate()?;
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
+    let degradation = cfg.sample(&mut rng);
+    let (hq, small, lq) = degradation.apply_detailed(hq, &mut rng)?;
+    Ok((degradation, hq, small, quantized(&lq)))
+}
+
+/// The evaluation's degradation settings at `size` (Eq. 16 scaled to the size, no flip).
+pub fn eval_degradation(size: usize) -> DegradationConfig {
+    DegradationConfig {
+        flip_prob: 0.0,
+        ..DegradationConfig::for_size(size as u32)
+    }
+}
+
+/// The aligned crops of evaluation set `set` (photos in `dir`) at `size` on `template`, cached
+/// under `<out>/aligned/`; the first `limit`.
+pub fn aligned_set(
+    set: &str,
+    dir: &Path,
+    out: &Path,
+    size: usize,
+    template: Template,
+    detector: &mut dyn DetectFaces,
+    limit: Option<usize>,
+) -> Result<Vec<PathBuf>> {
+    let cache = out.join("aligned").join(format!("{set}-{size}-{template}"));
+    let prep = prepare_dir(
+        dir,
+        &cache,
+        size,
+        &template.landmarks(size),
+        detector,
+        None,
+        |_, _| {},
+    )
+    .with_context(|| format!("aligning {set} from {}", dir.display()))?;
+    eprintln!("eval {set}: {prep}");
+    let mut crops = prepared_crops(&cache)?;
+    if let Some(n) = limit {
+        crops.truncate(n);
+    }
+    Ok(crops)
+}
+
+/// Reads an aligned crop as 0..255 floats.
+pub fn read_crop(path: &Path) -> Result<Rgb32FImage> {
+    Ok(rgb8_to_f32(
+        &image::open(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .to_rgb8(),
+    ))
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
@@ -222,11 +336,14 @@ pub fn markdown_table(summaries: &[(String, String, Summary)]) -> String {
     t
 }
 
-/// A row of `[small LQ (nearest-neighbour enlarged), bicubic, restored, HQ]` tiles.
-pub fn side_by_side(tiles: &[Rgb32FImage; 4]) -> image::RgbImage {
-    let s = tiles[1].width();
+/// A row of tiles of the size of the second one (`[small LQ (nearest-neighbour enlarged),
+/// bicubic, restored, HQ]` and optionally the render), 4 px apart.
+pub fn side_by_side(tiles: &[Rgb32FImage]) -> image::RgbImage {
+    let s = tiles.get(1).or(tiles.first()).map_or(0, |t| t.width());
     let gap = 4;
-    let mut out = image::RgbImage::from_pixel(4 * s + 5 * gap, s + 2 * gap, image::Rgb([255; 3]));
+    let n = tiles.len() as u32;
+    let mut out =
+        image::RgbImage::from_pixel(n * s + (n + 1) * gap, s + 2 * gap, image::Rgb([255; 3]));
     for (k, t) in tiles.iter().enumerate() {
         let tile = if t.width() == s {
             f32_to_rgb8(t)
@@ -237,6 +354,18 @@ pub fn side_by_side(tiles: &[Rgb32FImage; 4]) -> image::RgbImage {
         image::imageops::replace(&mut out, &tile, i64::from(x), i64::from(gap));
     }
     out
+}
+
+/// Stacks rows of tiles (as [`side_by_side`] makes them) into one PNG at `path`.
+pub fn save_sheet(rows: &[image::RgbImage], path: &Path) -> Result<()> {
+    let (w, h) = rows.first().map_or((0, 0), |r| (r.width(), r.height()));
+    let mut sheet = image::RgbImage::new(w, h * rows.len() as u32);
+    for (k, row) in rows.iter().enumerate() {
+        image::imageops::replace(&mut sheet, row, 0, i64::from(k as u32 * h));
+    }
+    sheet
+        .save(path)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Paths and settings of one evaluation run.
@@ -256,37 +385,22 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
     std::fs::create_dir_all(&plan.out)
         .with_context(|| format!("cannot create {}", plan.out.display()))?;
     let size = ev.generator.info.size;
-    let template = ev.generator.info.template.landmarks(size);
-    let cfg = DegradationConfig {
-        flip_prob: 0.0,
-        ..DegradationConfig::for_size(size as u32)
-    };
+    let template = ev.generator.info.template;
+    let cfg = eval_degradation(size);
     let mut all = Vec::new();
     let mut summaries = Vec::new();
     for (set, dir) in &plan.sets {
-        let cache = plan
-            .out
-            .join("aligned")
-            .join(format!("{set}-{size}-{}", ev.generator.info.template));
-        let prep = prepare_dir(dir, &cache, size, &template, ev.detector, None, |_, _| {})
-            .with_context(|| format!("aligning {set} from {}", dir.display()))?;
-        eprintln!("eval {set}: {prep}");
-        let mut crops = prepared_crops(&cache)?;
-        if let Some(n) = plan.limit {
-            crops.truncate(n);
-        }
+        let crops = aligned_set(set, dir, &plan.out, size, template, ev.detector, plan.limit)?;
         let mut results = Vec::new();
         let mut sheet_rows = Vec::new();
         for (i, crop) in crops.iter().enumerate() {
-            let hq = rgb8_to_f32(
-                &image::open(crop)
-                    .with_context(|| format!("cannot read {}", crop.display()))?
-                    .to_rgb8(),
-            );
+            let hq = read_crop(crop)?;
             let (degradation, scores, tiles) =
                 ev.evaluate_face(&hq, &cfg, pair_seed(plan.seed, 0, i as u64))?;
             if i < plan.samples {
-                sheet_rows.push(side_by_side(&tiles));
+                let mut row: Vec<Rgb32FImage> = tiles.images.to_vec();
+                row.extend(tiles.render);
+                sheet_rows.push(side_by_side(&row));
             }
             results.push(FaceResult {
                 set: set.clone(),
@@ -296,15 +410,7 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
             });
         }
         if !sheet_rows.is_empty() {
-            let (w, h) = (sheet_rows[0].width(), sheet_rows[0].height());
-            let mut sheet = image::RgbImage::new(w, h * sheet_rows.len() as u32);
-            for (k, row) in sheet_rows.iter().enumerate() {
-                image::imageops::replace(&mut sheet, row, 0, i64::from(k as u32 * h));
-            }
-            let path = plan.out.join(format!("samples_{set}.png"));
-            sheet
-                .save(&path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            save_sheet(&sheet_rows, &plan.out.join(format!("samples_{set}.png")))?;
         }
         for m in METHODS {
             summaries.push((set.clone(), m.to_string(), summarize(&results, m)));

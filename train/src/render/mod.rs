@@ -17,7 +17,7 @@ pub mod raster;
 pub mod sh;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use error::DiffRenderError;
 pub use face::{FaceBatch, FaceRender, FaceRenderer};

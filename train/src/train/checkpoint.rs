@@ -14,8 +14,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::trainer::{StepLosses, TrainConfig, Trainer};
+use super::shape::ShapeTeacher;
+use super::trainer::{ShapeSettings, ShapeState, StepLosses, TrainConfig, Trainer};
 use crate::model::Config;
+use crate::model::regressor::ShapeRegressor;
 
 pub const GENERATOR_FILE: &str = "generator.bpk";
 pub const GENERATOR_EMA_FILE: &str = "generator_ema.bpk";
@@ -23,6 +25,10 @@ pub const DISCRIMINATOR_FILE: &str = "discriminator.bpk";
 pub const G_OPTIM_FILE: &str = "g_optim.bpk";
 pub const D_OPTIM_FILE: &str = "d_optim.bpk";
 pub const STATE_FILE: &str = "trainer.json";
+/// Full variant: the jointly trained regressor, its frozen copy (for L_lm) and its optimizer.
+pub const REGRESSOR_DIR: &str = "regressor";
+pub const FROZEN_REGRESSOR_DIR: &str = "regressor_frozen";
+pub const R_OPTIM_FILE: &str = "r_optim.bpk";
 
 /// ChaCha8 position: seed, stream and word position (u128 as a decimal string for JSON).
 #[derive(Serialize, Deserialize)]
@@ -39,6 +45,20 @@ struct TrainerState {
     step: u64,
     rng: RngState,
     history: Vec<StepLosses>,
+    /// The full variant's shape branch settings (absent for no3d and older checkpoints).
+    #[serde(default)]
+    shape: Option<ShapeSettings>,
+}
+
+fn read_state(dir: &Path) -> anyhow::Result<TrainerState> {
+    let state_path = dir.join(STATE_FILE);
+    let bytes = std::fs::read(&state_path).with_context(|| {
+        format!(
+            "reading checkpoint state {} (is this a checkpoint folder?)",
+            state_path.display()
+        )
+    })?;
+    serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", state_path.display()))
 }
 
 fn record_err(path: &Path, e: impl std::fmt::Display) -> anyhow::Error {
@@ -79,6 +99,12 @@ impl Trainer {
         self.g_optim.save(&p).map_err(|e| record_err(&p, e))?;
         let p = dir.join(D_OPTIM_FILE);
         self.d_optim.save(&p).map_err(|e| record_err(&p, e))?;
+        if let Some(shape) = &self.shape {
+            shape.regressor.save(&dir.join(REGRESSOR_DIR))?;
+            shape.frozen.save(&dir.join(FROZEN_REGRESSOR_DIR))?;
+            let p = dir.join(R_OPTIM_FILE);
+            shape.optim.save(&p).map_err(|e| record_err(&p, e))?;
+        }
         let state = TrainerState {
             model: self.model.clone(),
             train: self.train.clone(),
@@ -89,6 +115,7 @@ impl Trainer {
                 word_pos: self.rng.get_word_pos().to_string(),
             },
             history: self.history.clone(),
+            shape: self.shape.as_ref().map(|s| s.settings.clone()),
         };
         let json = serde_json::to_vec_pretty(&state)?;
         let tmp = dir.join(format!("{STATE_FILE}.part"));
@@ -98,17 +125,11 @@ impl Trainer {
         Ok(())
     }
 
-    /// Restores a trainer saved by [`Trainer::save`] onto `device` (autodiff).
+    /// Restores a trainer saved by [`Trainer::save`] onto `device` (autodiff). A full-variant
+    /// checkpoint also needs its shape branch: [`Trainer::load_shape`].
     pub fn load(dir: &Path, device: &Device) -> anyhow::Result<Self> {
         let state_path = dir.join(STATE_FILE);
-        let bytes = std::fs::read(&state_path).with_context(|| {
-            format!(
-                "reading checkpoint state {} (is this a checkpoint folder?)",
-                state_path.display()
-            )
-        })?;
-        let state: TrainerState = serde_json::from_slice(&bytes)
-            .with_context(|| format!("parsing {}", state_path.display()))?;
+        let state = read_state(dir)?;
         let mut t = Trainer::new(state.model, state.train, device)?;
         let p = dir.join(GENERATOR_FILE);
         t.generator = t
@@ -145,6 +166,32 @@ impl Trainer {
         t.history = state.history;
         Ok(t)
     }
+
+    /// Restores the full variant's shape branch of the checkpoint in `dir`, with the teacher of
+    /// the prepared cache `data`. The 3DMM file must still be the one the run started with.
+    pub fn load_shape(&mut self, dir: &Path, data: &Path) -> anyhow::Result<()> {
+        let Some(settings) = read_state(dir)?.shape else {
+            anyhow::bail!("{} holds no shape branch (a no3d run)", dir.display());
+        };
+        let teacher = ShapeTeacher::open(data, &settings.morphable, self.model.size, &self.device)?;
+        anyhow::ensure!(
+            teacher.morphable_sha256 == settings.morphable_sha256,
+            "{}: the 3DMM {} changed since the run started (SHA-256 {} then, {} now)",
+            dir.display(),
+            settings.morphable.display(),
+            settings.morphable_sha256,
+            teacher.morphable_sha256
+        );
+        let frozen = ShapeRegressor::load(&dir.join(FROZEN_REGRESSOR_DIR), &self.device)?;
+        let mut shape = ShapeState::new(settings, teacher, frozen);
+        shape.regressor = ShapeRegressor::load(&dir.join(REGRESSOR_DIR), &self.device)?
+            .freeze()
+            .set_require_grad(true);
+        let p = dir.join(R_OPTIM_FILE);
+        shape.optim = shape.optim.load(&p).map_err(|e| record_err(&p, e))?;
+        self.shape = Some(shape);
+        Ok(())
+    }
 }
 
 /// Which generator weights to take from a checkpoint.
@@ -174,11 +221,7 @@ pub fn load_generator(
     device: &Device,
     weights: GeneratorWeights,
 ) -> anyhow::Result<crate::model::Generator> {
-    let state_path = dir.join(STATE_FILE);
-    let bytes = std::fs::read(&state_path)
-        .with_context(|| format!("reading checkpoint state {}", state_path.display()))?;
-    let state: TrainerState = serde_json::from_slice(&bytes)
-        .with_context(|| format!("parsing {}", state_path.display()))?;
+    let state = read_state(dir)?;
     let g = crate::model::Generator::new(&state.model, 0, device)?;
     let p = generator_file(dir, weights);
     g.try_load_file(&p).map_err(|e| record_err(&p, e))

@@ -1,15 +1,21 @@
 //! `sgpn-train train`: start or resume a training run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use anyhow::Context;
+use burn::module::Module;
+use burn::prelude::Device;
 use clap::Args;
 
 use super::prepared::PreparedFaces;
 use super::run::{RunOptions, checkpoint_dir, run};
+use super::shape::ShapeTeacher;
 use super::source::{PairSource, SyntheticSource};
-use super::trainer::{TrainConfig, Trainer};
+use super::trainer::{ShapeSettings, ShapeState, TrainConfig, Trainer, optimizers};
+use super::warm_start::full_from_no3d;
 use super::{checkpoint, training_device};
+use crate::model::regressor::ShapeRegressor;
 use crate::model::{Config, Variant};
 
 #[derive(Args, Debug)]
@@ -20,9 +26,30 @@ pub struct TrainArgs {
     /// Model preset: tiny, small256, paper512.
     #[arg(long, default_value = "small256")]
     pub preset: String,
-    /// full or no3d (the full variant needs rendered faces, which no data source gives yet).
+    /// full or no3d. The full variant needs `--morphable`, `--regressor` and prepared `--data`
+    /// with its teacher (`sgpn-train teacher-fit`).
     #[arg(long, default_value = "no3d")]
     pub variant: String,
+    /// Full variant: the 3DMM (the teacher's).
+    #[arg(long)]
+    pub morphable: Option<PathBuf>,
+    /// Full variant: the regressor fitted to the teacher (`sgpn-train fit-regressor`'s
+    /// `<out>/checkpoint`); its copy stays frozen for the landmark loss.
+    #[arg(long)]
+    pub regressor: Option<PathBuf>,
+    /// Full variant: start from this no3d checkpoint (see `train::warm_start`): shared weights,
+    /// discriminator, step and data order carry over.
+    #[arg(long, conflicts_with = "resume")]
+    pub init_from: Option<PathBuf>,
+    /// λ_lm of the landmark loss (paper: 100).
+    #[arg(long, default_value_t = 100.0)]
+    pub lm_weight: f64,
+    /// λ_mesh of the mesh loss (paper: 100).
+    #[arg(long, default_value_t = 100.0)]
+    pub mesh_weight: f64,
+    /// Adam learning rate of the jointly trained regressor.
+    #[arg(long, default_value_t = 1e-4)]
+    pub regressor_lr: f64,
     /// Train until this many steps in total.
     #[arg(long, default_value_t = 400_000)]
     pub steps: u64,
@@ -80,19 +107,24 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             ckpt.join(checkpoint::STATE_FILE).display()
         );
         let mut trainer = Trainer::load(&ckpt, &device)?;
-        if let Some(w) = args.adv_weight {
-            trainer.train.adv_weight = w;
+        if trainer.model.variant.has_render() {
+            let data = args.data.as_deref().ok_or_else(|| {
+                anyhow::anyhow!("a full-variant run needs --data (the teacher lives there)")
+            })?;
+            trainer.load_shape(&ckpt, data)?;
         }
-        if let Some(g) = args.r1_gamma {
-            trainer.train.r1_gamma = g;
-        }
-        if let Some(h) = args.ema_half_life_images {
-            trainer.train.ema_half_life_images = h;
-        }
+        apply_overrides(&mut trainer, &args);
         if args.reset_discriminator {
             trainer.reset_discriminator()?;
         }
         trainer
+    } else if let Some(init) = &args.init_from {
+        anyhow::ensure!(
+            !checkpoint::exists(&ckpt),
+            "{} already holds a checkpoint: pass --resume to continue it, or choose another --out",
+            ckpt.display()
+        );
+        full_from_no3d_run(&args, init, &device)?
     } else {
         anyhow::ensure!(
             !checkpoint::exists(&ckpt),
@@ -114,8 +146,12 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         Trainer::new(model, train, &device)?
     };
     anyhow::ensure!(
-        !trainer.model.variant.has_render(),
-        "training the full variant needs rendered 3D faces, which no data source provides yet; use --variant no3d"
+        trainer.model.variant.has_render() == trainer.shape.is_some(),
+        "the full variant trains with its shape branch: start it with --init-from (a no3d checkpoint), --morphable and --regressor"
+    );
+    anyhow::ensure!(
+        !(args.synthetic && trainer.shape.is_some()),
+        "the full variant needs prepared --data with its teacher, not --synthetic"
     );
     let mut source: Box<dyn PairSource> = if args.synthetic {
         Box::new(SyntheticSource {
@@ -158,4 +194,52 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         ckpt.display()
     );
     Ok(())
+}
+
+/// A new full-variant run from the no3d checkpoint `init` (see [`warm_start`]), with the shape
+/// branch of `--morphable`, `--regressor` and the teacher in `--data`.
+fn full_from_no3d_run(args: &TrainArgs, init: &Path, device: &Device) -> anyhow::Result<Trainer> {
+    anyhow::ensure!(
+        args.variant == "full",
+        "--init-from starts a full-variant run; pass --variant full"
+    );
+    let (Some(morphable), Some(regressor), Some(data)) =
+        (&args.morphable, &args.regressor, &args.data)
+    else {
+        anyhow::bail!("--init-from needs --morphable, --regressor and --data");
+    };
+    let mut trainer = Trainer::load(init, device)
+        .with_context(|| format!("loading the no3d run to start from ({})", init.display()))?;
+    let seed = trainer.train.seed.wrapping_add(trainer.step);
+    trainer.generator = full_from_no3d(&trainer.generator, seed, device)?;
+    trainer.generator_ema = full_from_no3d(&trainer.generator_ema, seed, device)?.valid();
+    trainer.model = trainer.generator.config.clone();
+    trainer.g_optim = optimizers(&trainer.train).0;
+    apply_overrides(&mut trainer, args);
+    let teacher = ShapeTeacher::open(data, morphable, trainer.model.size, device)?;
+    let settings = ShapeSettings {
+        morphable: morphable.clone(),
+        morphable_sha256: teacher.morphable_sha256.clone(),
+        lm_weight: args.lm_weight,
+        mesh_weight: args.mesh_weight,
+        lr: args.regressor_lr,
+    };
+    let fitted = ShapeRegressor::load(regressor, device)
+        .with_context(|| format!("loading the fitted regressor {}", regressor.display()))?;
+    trainer.shape = Some(ShapeState::new(settings, teacher, fitted));
+    Ok(trainer)
+}
+
+/// The settings a continued run (`--resume`, `--init-from`) takes from the command line instead
+/// of the checkpoint.
+fn apply_overrides(trainer: &mut Trainer, args: &TrainArgs) {
+    if let Some(w) = args.adv_weight {
+        trainer.train.adv_weight = w;
+    }
+    if let Some(g) = args.r1_gamma {
+        trainer.train.r1_gamma = g;
+    }
+    if let Some(h) = args.ema_half_life_images {
+        trainer.train.ema_half_life_images = h;
+    }
 }

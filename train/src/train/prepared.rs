@@ -12,7 +12,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::source::{PairBatch, PairSource};
+use super::source::{PairBatch, PairOrigin, PairSource};
 use crate::data::degrade::{DegradationConfig, make_training_pair, pair_seed};
 use crate::data::pixels::rgb8_to_f32;
 use crate::data::prepare::prepared_crops;
@@ -84,6 +84,7 @@ impl PairSource for PreparedFaces {
             size: self.size,
             hq: Vec::with_capacity(n * 3 * self.size * self.size),
             lq: Vec::with_capacity(n * 3 * self.size * self.size),
+            origins: Vec::with_capacity(n),
         };
         for b in 0..n as u64 {
             let i = step * n as u64 + b;
@@ -107,6 +108,10 @@ impl PairSource for PreparedFaces {
             .with_context(|| format!("degrading {}", path.display()))?;
             batch.hq.extend(pair.hq);
             batch.lq.extend(pair.lq);
+            batch.origins.push(PairOrigin {
+                crop: k,
+                flipped: pair.degradation.flip,
+            });
         }
         Ok(batch)
     }

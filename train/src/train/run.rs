@@ -51,6 +51,28 @@ fn save_all(trainer: &Trainer, out: &Path) -> anyhow::Result<()> {
     curve::write_png(&trainer.history, &out.join("losses.png"))
 }
 
+/// The training progress bar (elapsed, steps, rate, ETA, a message) at `pos` of `len`, drawn on
+/// stderr when `visible`.
+pub fn progress_bar(len: u64, pos: u64, visible: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(
+        Some(len),
+        if visible {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}",
+        )
+        .expect("valid progress template")
+        .progress_chars("=> "),
+    );
+    bar.set_position(pos);
+    bar
+}
+
 pub fn run(
     trainer: &mut Trainer,
     source: &mut dyn PairSource,
@@ -64,22 +86,7 @@ pub fn run(
     );
     let start = Instant::now();
     let first = trainer.step;
-    let bar = ProgressBar::with_draw_target(
-        Some(opts.steps),
-        if opts.progress {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
-    );
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}",
-        )
-        .expect("valid progress template")
-        .progress_chars("=> "),
-    );
-    bar.set_position(first);
+    let bar = progress_bar(opts.steps, first, opts.progress);
     let mut stop = StopReason::StepsDone;
     while trainer.step < opts.steps {
         if opts.max_time.is_some_and(|t| start.elapsed() >= t) {

@@ -11,6 +11,17 @@ pub struct PairBatch {
     pub size: usize,
     pub hq: Vec<f32>,
     pub lq: Vec<f32>,
+    /// Where each pair came from, for per-face targets such as the shape teacher; empty for
+    /// sources without files (the synthetic one).
+    pub origins: Vec<PairOrigin>,
+}
+
+/// The prepared crop a pair was made from and whether the pair was flipped horizontally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PairOrigin {
+    /// Index into the source's sorted crop list (`prepare::prepared_crops`).
+    pub crop: usize,
+    pub flipped: bool,
 }
 
 impl PairBatch {
@@ -113,6 +124,7 @@ impl PairSource for SyntheticSource {
             size: self.size,
             hq: Vec::with_capacity(n * 3 * self.size * self.size),
             lq: Vec::with_capacity(n * 3 * self.size * self.size),
+            origins: Vec::new(),
         };
         for _ in 0..n {
             let (hq, lq) = self.image(&mut rng);

@@ -19,8 +19,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::losses;
+use super::shape::ShapeTeacher;
 use super::source::{PairBatch, PairSource};
 use crate::model::init::normal_vec;
+use crate::model::regressor::ShapeRegressor;
 use crate::model::{Config, Discriminator, Generator, Noise};
 
 /// Training hyper-parameters (saved with every checkpoint).
@@ -83,7 +85,8 @@ impl Default for TrainConfig {
     }
 }
 
-/// Losses of one step (R1 only on regularisation steps).
+/// Losses of one step (R1 only on regularisation steps; L_lm and L_mesh only for the full
+/// variant).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepLosses {
     pub step: u64,
@@ -91,6 +94,49 @@ pub struct StepLosses {
     pub g_adv: f32,
     pub d_loss: f32,
     pub r1: Option<f32>,
+    #[serde(default)]
+    pub lm: Option<f32>,
+    #[serde(default)]
+    pub mesh: Option<f32>,
+}
+
+/// Settings of the full variant's shape branch (saved with every checkpoint).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShapeSettings {
+    /// The 3DMM file; its SHA-256 is checked on resume.
+    pub morphable: std::path::PathBuf,
+    pub morphable_sha256: String,
+    /// λ_lm (paper: 100).
+    pub lm_weight: f64,
+    /// λ_mesh (paper: 100).
+    pub mesh_weight: f64,
+    /// Adam learning rate of the jointly trained regressor.
+    pub lr: f64,
+}
+
+/// The full variant's shape branch in a run: the regressor trained jointly with the generator
+/// (batch norm on its running statistics, weights trainable), its frozen copy for `L_lm`, the
+/// teacher and the regressor's optimizer.
+pub struct ShapeState {
+    pub settings: ShapeSettings,
+    pub teacher: ShapeTeacher,
+    pub regressor: ShapeRegressor,
+    pub frozen: ShapeRegressor,
+    pub optim: ModuleOptimizer,
+}
+
+impl ShapeState {
+    /// Joint training starts from a regressor fitted to the teacher (`sgpn-train
+    /// fit-regressor`); the frozen copy for `L_lm` is that fit.
+    pub fn new(settings: ShapeSettings, teacher: ShapeTeacher, fitted: ShapeRegressor) -> Self {
+        Self {
+            settings,
+            teacher,
+            regressor: fitted.clone().freeze().set_require_grad(true),
+            frozen: fitted.freeze(),
+            optim: AdamConfig::new().init(),
+        }
+    }
 }
 
 pub struct Trainer {
@@ -109,6 +155,8 @@ pub struct Trainer {
     pub rng: ChaCha8Rng,
     pub history: Vec<StepLosses>,
     pub device: Device,
+    /// The shape branch; present exactly for the full variant.
+    pub shape: Option<ShapeState>,
 }
 
 fn lazy_factor(train: &TrainConfig) -> f64 {
@@ -155,6 +203,7 @@ impl Trainer {
             rng,
             history: Vec::new(),
             device: device.clone(),
+            shape: None,
         })
     }
 
@@ -186,9 +235,10 @@ impl Trainer {
             let lq = self.images(&batch.lq, &batch);
             // Without a backward pass an autodiff forward would keep its graph alive (measured:
             // 23 GB after ~100 warm-up steps), so G runs as an untracked copy.
+            let render = self.untracked_render(&lq)?;
             let fake = self.generator.clone().no_grad().forward(
                 lq,
-                None,
+                render,
                 &mut Noise::Random(&mut self.rng),
             )?;
             let (d, _) = self.discriminator_update(hq, fake, self.step + k)?;
@@ -197,6 +247,18 @@ impl Trainer {
             }
         }
         Ok(sum / tail.min(steps.max(1)) as f32)
+    }
+
+    /// `I_3d` from the current regressor without autodiff history (full variant), for passes
+    /// that have no backward.
+    fn untracked_render(&self, lq: &Tensor<4>) -> anyhow::Result<Option<Tensor<4>>> {
+        let Some(s) = &self.shape else {
+            return Ok(None);
+        };
+        let branch = &s.teacher.branch;
+        let coeffs = branch.regress(&s.regressor.clone().no_grad(), lq.clone().detach())?;
+        let faces = branch.morphable.reconstruct(coeffs.detach());
+        Ok(Some(branch.render_input(&faces)?.detach()))
     }
 
     fn is_r1_step(&self, step: u64) -> bool {
@@ -256,14 +318,54 @@ impl Trainer {
         let hq = self.images(&batch.hq, batch);
         let lq = self.images(&batch.lq, batch);
         let adv = self.train.adv_weight > 0.0;
+        anyhow::ensure!(
+            self.model.variant.has_render() == self.shape.is_some(),
+            "the {} variant {} a shape branch",
+            self.model.variant.as_str(),
+            if self.shape.is_some() {
+                "has no use for"
+            } else {
+                "needs"
+            }
+        );
+
+        // Shape branch (full variant): regress, reconstruct, render I_3d; L_mesh for the
+        // regressor (Eq. 14).
+        let (mut shape_loss, mut mesh_value) = (None, None);
+        let render = match &self.shape {
+            Some(s) => {
+                let branch = &s.teacher.branch;
+                let faces = branch
+                    .morphable
+                    .reconstruct(branch.regress(&s.regressor, lq.clone())?);
+                let mesh = branch
+                    .mesh_targets(&faces)?
+                    .distance(&s.teacher.targets(&batch.origins)?);
+                mesh_value = Some(scalar(&mesh));
+                shape_loss = Some(mesh.mul_scalar(s.settings.mesh_weight));
+                Some(branch.render_input(&faces)?)
+            }
+            None => None,
+        };
 
         // Generator.
         let fake = self
             .generator
-            .forward(lq, None, &mut Noise::Random(&mut self.rng))?;
+            .forward(lq, render, &mut Noise::Random(&mut self.rng))?;
         let fake_detached = fake.clone().detach();
         let l1 = losses::l1(fake.clone(), hq.clone());
         let mut g_loss = l1.clone().mul_scalar(self.train.l1_weight);
+        let mut lm_value = None;
+        if let Some(s) = &self.shape {
+            // L_lm (Eq. 13): landmarks of the restored face against the HQ face's, both seen
+            // by the frozen regressor.
+            let lm = s
+                .teacher
+                .branch
+                .landmark_loss(&s.frozen, fake.clone(), hq.clone())?;
+            lm_value = Some(scalar(&lm));
+            g_loss = g_loss + lm.mul_scalar(s.settings.lm_weight);
+        }
         let mut g_adv_value = 0.0;
         if adv {
             // D's weights need no gradient here: a frozen copy saves their backward pass.
@@ -273,8 +375,18 @@ impl Trainer {
             g_loss = g_loss + g_adv.mul_scalar(self.train.adv_weight);
         }
         let l1_value = scalar(&l1);
-        let mut grads = g_loss.backward();
+        // One backward pass: the generator's losses also reach the regressor through the
+        // render (joint training, paper Sec. 3.3).
+        let total = match shape_loss {
+            Some(mesh) => g_loss + mesh,
+            None => g_loss,
+        };
+        let mut grads = total.backward();
         let g_grads = GradientsParams::from_module(&mut grads, &self.generator);
+        if let Some(s) = &mut self.shape {
+            let r_grads = GradientsParams::from_module(&mut grads, &s.regressor);
+            s.regressor = s.optim.step(s.settings.lr, s.regressor.clone(), r_grads);
+        }
         self.generator = self
             .g_optim
             .step(self.train.lr, self.generator.clone(), g_grads);
@@ -292,6 +404,8 @@ impl Trainer {
             g_adv: g_adv_value,
             d_loss: d_value,
             r1: r1_value,
+            lm: lm_value,
+            mesh: mesh_value,
         };
         self.step += 1;
         self.history.push(losses);
@@ -326,7 +440,7 @@ impl Trainer {
 }
 
 /// Every float parameter's value, without autodiff, flattened, in module order.
-struct FloatParams(Vec<(Vec<usize>, Tensor<1>)>);
+pub(crate) struct FloatParams(pub Vec<(Vec<usize>, Tensor<1>)>);
 
 impl ModuleVisitor for FloatParams {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
@@ -366,7 +480,8 @@ impl ModuleMapper for Blend {
     }
 }
 
-fn scalar(t: &Tensor<1>) -> f32 {
+/// The value of a one-element loss tensor (NaN if it cannot be read).
+pub(crate) fn scalar(t: &Tensor<1>) -> f32 {
     t.clone()
         .into_data()
         .try_into_vec_as::<f32>()

@@ -3,7 +3,7 @@
 //! typed errors.
 
 mod errors;
-mod fixtures;
+pub(crate) mod fixtures;
 mod forward;
 mod gradients;
 mod timing;
