@@ -172,6 +172,9 @@ pub fn build(args: BuildArgs) -> Result<()> {
 
 fn print_report(r: &BuildReport, cfg: &BuildConfig) {
     println!("faces: {} crops", r.faces_in);
+    if r.dropped.is_empty() {
+        println!("  dropped: none");
+    }
     for (why, n) in &r.dropped {
         println!("  dropped: {n} ({why})");
     }

@@ -16,6 +16,8 @@ use super::linalg::{orthonormalize_columns, symmetric_eigen};
 
 /// Rows per block of the covariance product (a column-major block of this many faces).
 const BLOCK_ROWS: usize = 64;
+/// Partial covariance sums computed in parallel (fixed, so the sum order is too).
+const SUM_GROUPS: usize = 8;
 /// Extra directions iterated beyond the ones kept: speeds convergence of the last kept ones.
 const OVERSAMPLE: usize = 24;
 /// Subspace iterations; the convergence factor per step is λ_(p+1)/λ_k.
@@ -122,40 +124,28 @@ pub fn fit(rows: &[Vec<f32>], k: usize) -> anyhow::Result<Pca> {
 }
 
 /// Sample covariance `Σ (x − μ)(x − μ)ᵀ / (N − 1)`, D×D row-major: blocks of rows are
-/// transposed to column-major so each entry is one short dot product, and blocks run in
-/// parallel into per-thread sums.
+/// transposed to column-major so each entry is one short dot product, and groups of blocks run
+/// in parallel.
 fn covariance(rows: &[Vec<f32>], mean: &[f64]) -> Vec<f64> {
     let d = mean.len();
     let blocks: Vec<&[Vec<f32>]> = rows.chunks(BLOCK_ROWS).collect();
-    let mut cov = blocks
-        .par_iter()
-        .fold(
-            || vec![0.0f64; d * d],
-            |mut acc, block| {
-                let b = block.len();
-                let mut cols = vec![0.0f64; d * b];
-                for (r, row) in block.iter().enumerate() {
-                    for i in 0..d {
-                        cols[i * b + r] = row[i] as f64 - mean[i];
-                    }
-                }
-                for i in 0..d {
-                    let ci = &cols[i * b..(i + 1) * b];
-                    for j in i..d {
-                        let cj = &cols[j * b..(j + 1) * b];
-                        acc[i * d + j] += ci.iter().zip(cj).map(|(a, c)| a * c).sum::<f64>();
-                    }
-                }
-                acc
-            },
-        )
-        .reduce(
-            || vec![0.0f64; d * d],
-            |mut a, b| {
-                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                a
-            },
-        );
+    // A fixed number of groups, each summed in order, then the groups in order: the result does
+    // not depend on the thread count or scheduling, so a rebuild gives the same file.
+    let group_len = blocks.len().div_ceil(SUM_GROUPS).max(1);
+    let partial: Vec<Vec<f64>> = blocks
+        .par_chunks(group_len)
+        .map(|group| {
+            let mut acc = vec![0.0f64; d * d];
+            for block in group {
+                add_block(&mut acc, block, mean);
+            }
+            acc
+        })
+        .collect();
+    let mut cov = vec![0.0f64; d * d];
+    for p in &partial {
+        cov.iter_mut().zip(p).for_each(|(x, y)| *x += y);
+    }
     let norm = 1.0 / (rows.len() - 1) as f64;
     for i in 0..d {
         for j in i..d {
@@ -165,6 +155,25 @@ fn covariance(rows: &[Vec<f32>], mean: &[f64]) -> Vec<f64> {
         }
     }
     cov
+}
+
+/// Adds `Σ (x − μ)(x − μ)ᵀ` of one block of rows to the upper triangle of `acc` (D×D).
+fn add_block(acc: &mut [f64], block: &[Vec<f32>], mean: &[f64]) {
+    let d = mean.len();
+    let b = block.len();
+    let mut cols = vec![0.0f64; d * b];
+    for (r, row) in block.iter().enumerate() {
+        for i in 0..d {
+            cols[i * b + r] = row[i] as f64 - mean[i];
+        }
+    }
+    for i in 0..d {
+        let ci = &cols[i * b..(i + 1) * b];
+        for j in i..d {
+            let cj = &cols[j * b..(j + 1) * b];
+            acc[i * d + j] += ci.iter().zip(cj).map(|(a, c)| a * c).sum::<f64>();
+        }
+    }
 }
 
 /// The `k` largest eigenvalues and unit eigenvectors of the symmetric PSD `cov` (D×D) by
