@@ -384,6 +384,31 @@ fn safetensors_round_trip_is_bit_exact() {
     }
 }
 
+/// A shape regressor and a teacher cache are tied to the 3DMM file's SHA-256, so saving the
+/// same model twice must give the same bytes (safetensors itself writes its metadata map in a
+/// random order).
+#[test]
+fn saving_a_model_twice_gives_identical_bytes() {
+    let (_, model) = synthetic_model("front_for_identical_bytes.mat");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("morphable");
+    let files: Vec<Vec<u8>> = (0..4)
+        .map(|i| {
+            let path = dir.join(format!("twice{i}.safetensors"));
+            model.save_safetensors(&path).unwrap();
+            std::fs::read(&path).unwrap()
+        })
+        .collect();
+    assert!(files.windows(2).all(|w| w[0] == w[1]));
+    let n = u64::from_le_bytes(files[0][..8].try_into().unwrap()) as usize;
+    assert_eq!(n % 8, 0, "the header keeps safetensors' 8-byte alignment");
+    let header = std::str::from_utf8(&files[0][8..8 + n]).unwrap();
+    let keys = [
+        "sgpn.morphable.camera.center",
+        "sgpn.morphable.camera.distance",
+    ];
+    assert!(header.find(keys[0]).unwrap() < header.find(keys[1]).unwrap());
+}
+
 #[test]
 fn coefficient_split_follows_the_d3dfr_order_and_checks_the_length() {
     let (_, model) = synthetic_model("front_for_split.mat");

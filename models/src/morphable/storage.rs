@@ -107,7 +107,15 @@ impl MorphableModel {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        safetensors::serialize_to_file(views, Some(metadata), path).map_err(container_error)
+        let bytes = safetensors::serialize(views, Some(metadata)).map_err(container_error)?;
+        let bytes = with_sorted_header(&bytes).map_err(|reason| MorphableError::Safetensors {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+        std::fs::write(path, bytes).map_err(|source| MorphableError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Reads a file written by [`save_safetensors`](Self::save_safetensors) and validates it.
@@ -286,4 +294,43 @@ impl StoredFile<'_> {
             values,
         })
     }
+}
+
+/// safetensors writes `__metadata__` from a `HashMap`, in a random order, so two saves of the
+/// same model differed byte for byte, and the file's SHA-256 is what a shape regressor and a
+/// teacher cache are tied to. Rewrites the JSON header with every key sorted (padded with spaces
+/// to the 8-byte alignment safetensors uses); the tensor bytes and their offsets are unchanged.
+fn with_sorted_header(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    use std::collections::BTreeMap;
+    let len_bytes: [u8; 8] = bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or("no header length")?;
+    let n = usize::try_from(u64::from_le_bytes(len_bytes)).map_err(|e| e.to_string())?;
+    let header = bytes
+        .get(8..8 + n)
+        .ok_or("header past the end of the file")?;
+    let parsed: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(header).map_err(|e| e.to_string())?;
+    let sorted: BTreeMap<String, serde_json::Value> = parsed
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                serde_json::Value::Object(map) => serde_json::to_value(
+                    map.into_iter()
+                        .collect::<BTreeMap<String, serde_json::Value>>(),
+                )
+                .map_err(|e| e.to_string())?,
+                other => other,
+            };
+            Ok((k, v))
+        })
+        .collect::<Result<_, String>>()?;
+    let mut json = serde_json::to_vec(&sorted).map_err(|e| e.to_string())?;
+    json.resize(json.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + json.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
 }
