@@ -64,7 +64,7 @@ impl ModuleMapper for Widen {
         };
         let dims = param.dims();
         if shape == dims {
-            return param.map(|_| value.reshape(dims));
+            return param.map(|p| tracked_like(&p, value.reshape(dims)));
         }
         let widens_inputs = D >= 2
             && shape.len() == D
@@ -84,8 +84,22 @@ impl ModuleMapper for Widen {
         extra[1] = dims[1] - shape[1];
         param.map(|p| {
             let zeros = Tensor::<D>::zeros(extra, &p.device());
-            Tensor::cat(vec![trained.clone(), zeros], 1)
+            let widened = Tensor::cat(vec![trained.clone(), zeros], 1);
+            tracked_like(&p, widened)
         })
+    }
+}
+
+/// `value` (collected without autodiff) moved onto `like`'s device with `like`'s gradient
+/// tracking: without this the copied parameters would be plain tensors on the training device
+/// and the optimizer would never see a gradient for them (the first full run trained 506 steps
+/// with a frozen generator because of it).
+fn tracked_like<const D: usize>(like: &Tensor<D>, value: Tensor<D>) -> Tensor<D> {
+    let t = Tensor::from_data(value.into_data(), &like.device());
+    if like.is_require_grad() {
+        t.require_grad()
+    } else {
+        t
     }
 }
 
@@ -134,6 +148,33 @@ mod tests {
             )
             .unwrap();
         assert_eq!(out.dims(), [1, 3, 32, 32]);
+    }
+
+    /// On the training device the warm-started generator's parameters must receive gradients
+    /// exactly as a freshly built one's do (noise strengths get none with the noise off), or the
+    /// optimizer leaves the copied network frozen.
+    #[test]
+    fn every_copied_parameter_trains() {
+        use burn::optim::GradientsParams;
+        let device = crate::train::training_device();
+        let cfg = Config::tiny(Variant::No3d);
+        let trained = |g: &Generator| {
+            let out = g
+                .forward(
+                    Tensor::ones([1, 3, 32, 32], &device).mul_scalar(0.3),
+                    Some(Tensor::ones([1, 3, 32, 32], &device).mul_scalar(-0.2)),
+                    &mut Noise::Off,
+                )
+                .unwrap();
+            let mut grads = out.square().mean().backward();
+            GradientsParams::from_module(&mut grads, g).len()
+        };
+        let no3d = Generator::new(&cfg, 3, &device).unwrap();
+        let warm = full_from_no3d(&no3d, 9, &device).unwrap();
+        let fresh = Generator::new(&Config::tiny(Variant::Full), 9, &device).unwrap();
+        let expected = trained(&fresh);
+        assert!(expected > 0);
+        assert_eq!(trained(&warm), expected, "copied parameters without a gradient");
     }
 
     #[test]
