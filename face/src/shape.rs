@@ -78,7 +78,7 @@ impl ShapePrior {
         morphable.validate()?;
         let sha256 = sha256_file(&cfg.morphable_path)?;
         regressor.ensure_matches(&morphable, &cfg.morphable_path, &sha256)?;
-        let camera = crop_camera(&morphable, generator.size);
+        let camera = morphable.camera.at_size(generator.size);
         camera.validate().map_err(|e| FaceError::Config {
             path: cfg.morphable_path.clone(),
             problem: format!(
@@ -180,20 +180,6 @@ impl ShapePrior {
             }
         }
         out
-    }
-}
-
-/// The 3DMM's camera (D3DFR's for BFM09 and the project's models: focal 1015, principal point
-/// 112 on a 224 image, at z = 10) for an S×S render: focal length and principal point scale by
-/// S / its image size, as `Camera::scaled` does for D3DFR's.
-fn crop_camera(model: &MorphableModel, size: usize) -> Camera {
-    let cam = model.camera;
-    let s = size as f32 / cam.image_size as f32;
-    Camera {
-        focal: cam.focal * s,
-        center: cam.center * s,
-        distance: cam.distance,
-        size,
     }
 }
 

@@ -614,3 +614,23 @@ fn broken_safetensors_files_give_errors_naming_the_problem() {
     assert!(bad.save_safetensors(&out).is_err());
     assert!(!out.exists());
 }
+
+/// The camera a 3DMM's coefficients are rendered with at the crop size: D3DFR's camera scaled
+/// like the kernels' `Camera::scaled`, and another model's camera scaled by its own image size.
+#[test]
+fn camera_params_scale_to_the_render_size() {
+    use sgpn_kernels::render::Camera;
+    assert_eq!(CameraParams::D3DFR.at_size(512), Camera::scaled(512));
+    assert_eq!(CameraParams::D3DFR.at_size(224), Camera::d3dfr());
+    let other = CameraParams {
+        focal: 800.0,
+        center: 128.0,
+        distance: 8.0,
+        image_size: 256,
+    };
+    let c = other.at_size(512);
+    assert_eq!(
+        (c.focal, c.center, c.distance, c.size),
+        (1600.0, 256.0, 8.0, 512)
+    );
+}

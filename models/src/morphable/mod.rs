@@ -46,6 +46,21 @@ impl CameraParams {
     };
 }
 
+impl CameraParams {
+    /// The renderer's camera for an S×S image of the same view (the regressor's 224 view resized
+    /// to the generator's crop, docs/shape-prior.md): focal length and principal point scale by
+    /// S / `image_size`, the distance stays.
+    pub fn at_size(&self, size: usize) -> sgpn_kernels::render::Camera {
+        let s = size as f32 / self.image_size as f32;
+        sgpn_kernels::render::Camera {
+            focal: self.focal * s,
+            center: self.center * s,
+            distance: self.distance,
+            size,
+        }
+    }
+}
+
 impl Default for CameraParams {
     fn default() -> Self {
         Self::D3DFR

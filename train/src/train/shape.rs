@@ -20,7 +20,6 @@ use burn::prelude::*;
 use burn::tensor::Int;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
-use sgpn_kernels::render::Camera;
 use sgpn_models::morphable::{Coefficients, MorphableModel};
 use sgpn_models::shape_regressor::sha256_file;
 
@@ -223,7 +222,7 @@ fn per_point_distance(a: Tensor<3>, b: Tensor<3>) -> Tensor<1> {
 #[derive(Clone, Debug)]
 pub struct ShapeBranch {
     pub morphable: MorphableTensors,
-    /// Renders `I_3d` at the generator's size (`Camera::scaled(S)`).
+    /// Renders `I_3d` at the generator's size (the 3DMM's camera scaled to S).
     renderer: FaceRenderer,
     /// The 224 view, for landmark projections.
     view: FaceRenderer,
@@ -243,8 +242,9 @@ impl ShapeBranch {
         );
         let mesh = Mesh::new(model.triangles.clone(), model.vertex_count())?;
         let corners = mesh.corners(device);
-        let renderer = FaceRenderer::new(mesh.clone(), Camera::scaled(size))?;
-        let view = FaceRenderer::new(mesh, Camera::scaled(REGRESSOR_SIZE))?;
+        // The 3DMM's own camera, as the element renders with (`CameraParams::at_size`).
+        let renderer = FaceRenderer::new(mesh.clone(), model.camera.at_size(size))?;
+        let view = FaceRenderer::new(mesh, model.camera.at_size(REGRESSOR_SIZE))?;
         let mirror: Vec<i64> = mirror_map(model).into_iter().map(i64::from).collect();
         let n = mirror.len();
         Ok(Self {
