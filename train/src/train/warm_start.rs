@@ -174,7 +174,11 @@ mod tests {
         let fresh = Generator::new(&Config::tiny(Variant::Full), 9, &device).unwrap();
         let expected = trained(&fresh);
         assert!(expected > 0);
-        assert_eq!(trained(&warm), expected, "copied parameters without a gradient");
+        assert_eq!(
+            trained(&warm),
+            expected,
+            "copied parameters without a gradient"
+        );
     }
 
     #[test]
