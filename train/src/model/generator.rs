@@ -58,6 +58,21 @@ impl Generator {
         render: Option<Tensor<4>>,
         noise: &mut Noise,
     ) -> Result<Tensor<4>, ModelError> {
+        self.forward_with_prior_weight(lq, render, 1.0, noise)
+    }
+
+    /// [`Self::forward`] with the 3D branch's features `F_3d` and latent `z_3d` scaled by
+    /// `prior_weight` in [0, 1]: the fade-in of a full run warm-started from variant A (see
+    /// `train::warm_start`). At 0 the full network computes exactly what the variant-A network
+    /// it was copied from computes (the `F_3d` columns start at zero and `F_3d·(1−M)` vanishes);
+    /// at 1 it is the paper's network, the one the export writes.
+    pub fn forward_with_prior_weight(
+        &self,
+        lq: Tensor<4>,
+        render: Option<Tensor<4>>,
+        prior_weight: f64,
+        noise: &mut Noise,
+    ) -> Result<Tensor<4>, ModelError> {
         self.check_input("lq", &lq)?;
         let variant = self.config.variant;
         let render = match (variant, render) {
@@ -90,8 +105,15 @@ impl Generator {
         let z_lq = self.latent.forward(feats_lq[0].clone());
         let (z, feats_3d) = match render {
             Some(r) => {
-                let feats_3d = self.encoder.forward(r);
-                let z_3d = self.latent.forward(feats_3d[0].clone());
+                let mut feats_3d = self.encoder.forward(r);
+                let mut z_3d = self.latent.forward(feats_3d[0].clone());
+                if prior_weight != 1.0 {
+                    feats_3d = feats_3d
+                        .into_iter()
+                        .map(|f| f.mul_scalar(prior_weight))
+                        .collect();
+                    z_3d = z_3d.mul_scalar(prior_weight);
+                }
                 (Tensor::cat(vec![z_lq, z_3d], 1), Some(feats_3d))
             }
             None => (z_lq, None),

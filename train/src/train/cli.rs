@@ -41,6 +41,11 @@ pub struct TrainArgs {
     /// discriminator, step and data order carry over.
     #[arg(long, conflicts_with = "resume")]
     pub init_from: Option<PathBuf>,
+    /// With `--init-from`: steps over which the 3D branch fades in (its features weighted
+    /// 0 → 1), so the copied network starts as the variant-A network it came from; the
+    /// generator average starts when the fade-in ends. 0 switches the prior on at once.
+    #[arg(long, default_value_t = 100, requires = "init_from")]
+    pub fade_in_steps: u64,
     /// λ_lm of the landmark loss (paper: 100).
     #[arg(long, default_value_t = 100.0)]
     pub lm_weight: f64,
@@ -223,6 +228,8 @@ fn full_from_no3d_run(args: &TrainArgs, init: &Path, device: &Device) -> anyhow:
         lm_weight: args.lm_weight,
         mesh_weight: args.mesh_weight,
         lr: args.regressor_lr,
+        fade_in_start: trainer.step,
+        fade_in_steps: args.fade_in_steps,
     };
     let fitted = ShapeRegressor::load(regressor, device)
         .with_context(|| format!("loading the fitted regressor {}", regressor.display()))?;

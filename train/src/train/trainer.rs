@@ -112,6 +112,24 @@ pub struct ShapeSettings {
     pub mesh_weight: f64,
     /// Adam learning rate of the jointly trained regressor.
     pub lr: f64,
+    /// The fade-in of a warm-started run: the 3D branch's features enter the generator with
+    /// weight `(step − start) / steps`, rising from 0 (the variant-A network it was copied from)
+    /// to 1 (the paper's network). `steps` 0: no fade (a run from scratch).
+    #[serde(default)]
+    pub fade_in_start: u64,
+    #[serde(default)]
+    pub fade_in_steps: u64,
+}
+
+impl ShapeSettings {
+    /// The weight of the 3D prior at `step` (see [`Self::fade_in_steps`]).
+    pub fn prior_weight(&self, step: u64) -> f64 {
+        if self.fade_in_steps == 0 {
+            return 1.0;
+        }
+        let done = step.saturating_sub(self.fade_in_start) as f64;
+        (done / self.fade_in_steps as f64).min(1.0)
+    }
 }
 
 /// The full variant's shape branch in a run: the regressor trained jointly with the generator
@@ -332,8 +350,10 @@ impl Trainer {
         // Shape branch (full variant): regress, reconstruct, render I_3d; L_mesh for the
         // regressor (Eq. 14).
         let (mut shape_loss, mut mesh_value) = (None, None);
+        let mut prior_weight = 1.0;
         let render = match &self.shape {
             Some(s) => {
+                prior_weight = s.settings.prior_weight(self.step);
                 let branch = &s.teacher.branch;
                 let faces = branch
                     .morphable
@@ -349,9 +369,12 @@ impl Trainer {
         };
 
         // Generator.
-        let fake = self
-            .generator
-            .forward(lq, render, &mut Noise::Random(&mut self.rng))?;
+        let fake = self.generator.forward_with_prior_weight(
+            lq,
+            render,
+            prior_weight,
+            &mut Noise::Random(&mut self.rng),
+        )?;
         let fake_detached = fake.clone().detach();
         let l1 = losses::l1(fake.clone(), hq.clone());
         let mut g_loss = l1.clone().mul_scalar(self.train.l1_weight);
@@ -390,7 +413,13 @@ impl Trainer {
         self.generator = self
             .g_optim
             .step(self.train.lr, self.generator.clone(), g_grads);
-        self.update_generator_ema()?;
+        if prior_weight < 1.0 {
+            // Weights from before the fade-in ends were trained for a weaker prior than the
+            // exported network (weight 1) gets: the average starts when the fade-in ends.
+            self.generator_ema = self.generator.valid();
+        } else {
+            self.update_generator_ema()?;
+        }
 
         let (d_value, r1_value) = if adv {
             self.discriminator_update(hq, fake_detached, self.step)?
@@ -487,4 +516,38 @@ pub(crate) fn scalar(t: &Tensor<1>) -> f32 {
         .try_into_vec_as::<f32>()
         .map(|v| v[0])
         .unwrap_or(f32::NAN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(start: u64, steps: u64) -> ShapeSettings {
+        ShapeSettings {
+            morphable: "m.safetensors".into(),
+            morphable_sha256: String::new(),
+            lm_weight: 100.0,
+            mesh_weight: 100.0,
+            lr: 1e-4,
+            fade_in_start: start,
+            fade_in_steps: steps,
+        }
+    }
+
+    /// The prior fades in linearly from the warm start and stays at 1; a run without a fade
+    /// (or a checkpoint written before the fields existed) has it at 1 throughout.
+    #[test]
+    fn the_prior_fades_in_from_the_warm_start() {
+        let s = settings(2100, 100);
+        assert_eq!(s.prior_weight(2100), 0.0);
+        assert_eq!(s.prior_weight(2125), 0.25);
+        assert_eq!(s.prior_weight(2200), 1.0);
+        assert_eq!(s.prior_weight(9000), 1.0);
+        assert_eq!(settings(0, 0).prior_weight(0), 1.0);
+        let old: ShapeSettings = serde_json::from_str(
+            r#"{"morphable":"m","morphable_sha256":"","lm_weight":1,"mesh_weight":1,"lr":1e-4}"#,
+        )
+        .unwrap();
+        assert_eq!(old.prior_weight(5), 1.0);
+    }
 }

@@ -5,14 +5,18 @@
 //! - the AFFB mask convolutions take `[F_inter, F_lq, F_3d]` instead of `[F_inter, F_lq]`, and
 //!   the first mapping layer `[z_lq, z_3d]` instead of `z_lq`: the trained weights fill the
 //!   leading input columns (rescaled by `sqrt(new fan-in / old fan-in)`, since equalised-lr
-//!   layers divide by the square root of the fan-in at run time), the `F_3d` / `z_3d` columns
-//!   start at zero;
+//!   layers divide by the square root of the fan-in at run time; not the mapping layer, which
+//!   PixelNorm already compensates), the `F_3d` / `z_3d` columns start at zero;
 //! - the discriminator, its optimizer, the step count, the noise stream and the loss history
 //!   carry over, so the run sees the same pairs in the same order as the no3d run it is
 //!   compared with; the generator's Adam state starts fresh (its shapes changed).
 //!
-//! The start is close to, not equal to, the no3d network: the full AFFB blends
-//! `F_lq·M + F_3d·(1−M)` where variant A has `F_lq·M` (see [`crate::model::affb`]).
+//! The copy alone is not the no3d network: the full AFFB blends `F_lq·M + F_3d·(1−M)` where
+//! variant A has `F_lq·M` (see [`crate::model::affb`]), so switching the prior on at once
+//! throws the decoder off (L1 0.13 → 0.99 in the first full run). A run therefore fades the 3D
+//! branch in (`--fade-in-steps`, [`Generator::forward_with_prior_weight`]): at weight 0 the
+//! full network computes exactly what the no3d one does, and the training moves it to the
+//! paper's network (weight 1) gradually.
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
@@ -78,7 +82,15 @@ impl ModuleMapper for Widen {
         }
         let mut old = [0usize; D];
         old.copy_from_slice(&shape);
-        let scale = (dims[1] as f64 / shape[1] as f64).sqrt();
+        // Equalised-lr layers divide by √fan-in at run time, so widened weights are scaled by
+        // √(new/old fan-in) to act as before. Except the mapping's first layer (the only
+        // widened 2-D weight): it follows PixelNorm, where the zero `z_3d` half halves the mean
+        // square and `z_lq` arrives √2 larger, which cancels the smaller 1/√fan-in exactly.
+        let scale = if D == 2 {
+            1.0
+        } else {
+            (dims[1] as f64 / shape[1] as f64).sqrt()
+        };
         let trained = value.reshape(old).mul_scalar(scale);
         let mut extra = dims;
         extra[1] = dims[1] - shape[1];
@@ -111,7 +123,7 @@ mod tests {
     /// Inputs that the no3d generator saw are carried over exactly: with the 3D branch's
     /// columns at zero and its encoder features fed a constant, the full network differs from
     /// the no3d one only through the AFFB's `F_3d·(1−M)` term; the trained columns themselves
-    /// must be the rescaled originals.
+    /// must be the originals (rescaled where the fan-in grew).
     #[test]
     fn trained_columns_are_copied_and_the_3d_columns_start_at_zero() {
         let device = Device::flex();
@@ -122,7 +134,7 @@ mod tests {
         let b = full.mapping.layers[0].weight.val();
         let [out, inp] = a.dims();
         assert_eq!(b.dims(), [out, 2 * inp]);
-        let copied = b.clone().narrow(1, 0, inp).div_scalar(2f64.sqrt());
+        let copied = b.clone().narrow(1, 0, inp);
         let scale: f32 = a.clone().abs().max().into_scalar();
         let diff: f32 = (copied - a).abs().max().into_scalar();
         assert!(
@@ -178,6 +190,46 @@ mod tests {
             trained(&warm),
             expected,
             "copied parameters without a gradient"
+        );
+    }
+
+    /// With the prior weighted 0 the warm-started network is the no3d network it came from,
+    /// whatever the render; at weight 1 the render changes the output.
+    #[test]
+    fn at_prior_weight_zero_the_copy_restores_like_the_no3d_network() {
+        let device = Device::flex();
+        let no3d = Generator::new(&Config::tiny(Variant::No3d), 3, &device).unwrap();
+        let full = full_from_no3d(&no3d, 9, &device).unwrap();
+        let lq = Tensor::<4>::random(
+            [2, 3, 32, 32],
+            burn::tensor::Distribution::Uniform(-1.0, 1.0),
+            &device,
+        );
+        let render = Tensor::<4>::random(
+            [2, 3, 32, 32],
+            burn::tensor::Distribution::Uniform(-1.0, 1.0),
+            &device,
+        );
+        let expected = no3d.forward(lq.clone(), None, &mut Noise::Off).unwrap();
+        let run = |weight| {
+            full.forward_with_prior_weight(
+                lq.clone(),
+                Some(render.clone()),
+                weight,
+                &mut Noise::Off,
+            )
+            .unwrap()
+        };
+        let scale: f32 = expected.clone().abs().max().into_scalar();
+        let off: f32 = (run(0.0) - expected.clone()).abs().max().into_scalar();
+        assert!(
+            off <= 1e-5 * scale,
+            "differs by {off} (outputs up to {scale})"
+        );
+        let on: f32 = (run(1.0) - expected).abs().max().into_scalar();
+        assert!(
+            on > 1e-3 * scale,
+            "the prior at weight 1 changed nothing ({on})"
         );
     }
 
