@@ -9,7 +9,8 @@
 //! constant shape regressor fixture (`regress` is the resize to 224 plus the ONNX Runtime call,
 //! not a ResNet) and the 441-vertex synthetic 3DMM (`render` is the 3DMM, SH shading and
 //! rasterisation at the crop size, the part that scales with S); `SGPN_BENCH_REGRESSOR` and
-//! `SGPN_BENCH_MORPHABLE` name real files instead.
+//! `SGPN_BENCH_MORPHABLE` name real files instead, and a real full generator in
+//! `SGPN_BENCH_GENERATOR` needs them.
 
 use std::path::{Path, PathBuf};
 
@@ -67,10 +68,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let dir = std::env::temp_dir().join(format!("sgpn-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let shape = shape_prior(&dir);
+    let real_shape = real_shape_prior();
+    let shape = real_shape
+        .clone()
+        .unwrap_or_else(|| fixture_shape_prior(&dir));
     let generators: Vec<(PathBuf, Option<ShapeConfig>)> =
         match std::env::var_os("SGPN_BENCH_GENERATOR") {
-            Some(path) => vec![(PathBuf::from(path), None)],
+            // A real full generator runs with the real shape prior files.
+            Some(path) => vec![(PathBuf::from(path), real_shape)],
             None => [256, 512]
                 .into_iter()
                 .flat_map(|size| {
@@ -92,17 +97,18 @@ fn main() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// The shape prior files: `SGPN_BENCH_REGRESSOR` and `SGPN_BENCH_MORPHABLE`, else the fixtures.
-fn shape_prior(dir: &Path) -> ShapeConfig {
-    if let (Some(regressor), Some(morphable)) = (
-        std::env::var_os("SGPN_BENCH_REGRESSOR"),
-        std::env::var_os("SGPN_BENCH_MORPHABLE"),
-    ) {
-        return ShapeConfig {
-            regressor_path: regressor.into(),
-            morphable_path: morphable.into(),
-        };
-    }
+/// The shape prior files `SGPN_BENCH_REGRESSOR` and `SGPN_BENCH_MORPHABLE`, if both are given.
+fn real_shape_prior() -> Option<ShapeConfig> {
+    let regressor = std::env::var_os("SGPN_BENCH_REGRESSOR")?;
+    let morphable = std::env::var_os("SGPN_BENCH_MORPHABLE")?;
+    Some(ShapeConfig {
+        regressor_path: regressor.into(),
+        morphable_path: morphable.into(),
+    })
+}
+
+/// A frontal regressor and an ellipsoid-cap 3DMM written to `dir`.
+fn fixture_shape_prior(dir: &Path) -> ShapeConfig {
     let morphable_path = dir.join("cap.safetensors");
     let regressor_path = dir.join("frontal-regressor.onnx");
     write_frontal_shape_prior(
