@@ -69,23 +69,23 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("sgpn-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let real_shape = real_shape_prior();
-    let shape = real_shape
-        .clone()
-        .unwrap_or_else(|| fixture_shape_prior(&dir));
     let generators: Vec<(PathBuf, Option<ShapeConfig>)> =
         match std::env::var_os("SGPN_BENCH_GENERATOR") {
             // A real full generator runs with the real shape prior files.
             Some(path) => vec![(PathBuf::from(path), real_shape)],
-            None => [256, 512]
-                .into_iter()
-                .flat_map(|size| {
-                    let identity = dir.join(format!("identity{size}.onnx"));
-                    write_identity_generator(&identity, size, Template::Sgpn).unwrap();
-                    let full = dir.join(format!("full-fixture{size}.onnx"));
-                    write_render_blend_generator(&full, size, Template::Sgpn).unwrap();
-                    [(identity, None), (full, Some(shape.clone()))]
-                })
-                .collect(),
+            None => {
+                let shape = real_shape.unwrap_or_else(|| fixture_shape_prior(&dir));
+                [256, 512]
+                    .into_iter()
+                    .flat_map(|size| {
+                        let identity = dir.join(format!("identity{size}.onnx"));
+                        write_identity_generator(&identity, size, Template::Sgpn).unwrap();
+                        let full = dir.join(format!("full-fixture{size}.onnx"));
+                        write_render_blend_generator(&full, size, Template::Sgpn).unwrap();
+                        [(identity, None), (full, Some(shape.clone()))]
+                    })
+                    .collect()
+            }
         };
     println!(
         "| generator | frame | faces | found | detect | track | align+warp | regress | render | render/face | restore | paste | all but detect+restore | fps |"

@@ -350,10 +350,12 @@ impl Trainer {
         // Shape branch (full variant): regress, reconstruct, render I_3d; L_mesh for the
         // regressor (Eq. 14).
         let (mut shape_loss, mut mesh_value) = (None, None);
-        let mut prior_weight = 1.0;
+        let prior_weight = self
+            .shape
+            .as_ref()
+            .map_or(1.0, |s| s.settings.prior_weight(self.step));
         let render = match &self.shape {
             Some(s) => {
-                prior_weight = s.settings.prior_weight(self.step);
                 let branch = &s.teacher.branch;
                 let faces = branch
                     .morphable
@@ -413,13 +415,14 @@ impl Trainer {
         self.generator = self
             .g_optim
             .step(self.train.lr, self.generator.clone(), g_grads);
-        if prior_weight < 1.0 {
-            // Weights from before the fade-in ends were trained for a weaker prior than the
-            // exported network (weight 1) gets: the average starts when the fade-in ends.
-            self.generator_ema = self.generator.valid();
+        // Weights from before the fade-in ends were trained for a weaker prior than the
+        // exported network (weight 1) gets: until then the average is G itself (β = 0).
+        let ema_beta = if prior_weight < 1.0 {
+            0.0
         } else {
-            self.update_generator_ema()?;
-        }
+            self.train.ema_beta()
+        };
+        self.update_generator_ema(ema_beta)?;
 
         let (d_value, r1_value) = if adv {
             self.discriminator_update(hq, fake_detached, self.step)?
@@ -441,10 +444,9 @@ impl Trainer {
         Ok(losses)
     }
 
-    /// `ema = β·ema + (1−β)·G` for every float parameter, `β` from
-    /// [`TrainConfig::ema_beta`]; with the EMA disabled the average becomes a copy of G.
-    fn update_generator_ema(&mut self) -> anyhow::Result<()> {
-        let beta = self.train.ema_beta();
+    /// `ema = β·ema + (1−β)·G` for every float parameter (`β` from [`TrainConfig::ema_beta`]
+    /// outside a fade-in); with `β` = 0 the average becomes a copy of G.
+    fn update_generator_ema(&mut self, beta: f64) -> anyhow::Result<()> {
         if beta == 0.0 {
             self.generator_ema = self.generator.valid();
             return Ok(());
