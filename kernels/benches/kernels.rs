@@ -3,16 +3,13 @@
 //! and I420. Prints a table of medians. Run: `cargo bench -p sgpn-kernels --bench kernels`.
 
 use sgpn_kernels::{
-    Affine2, PasteParams, PixelFormat, Rect, RgbImage, crop_bounds, paste_back, read_region,
-    resize_to_rgb, warp_face_crop, write_region,
+    PasteParams, PixelFormat, Rect, RgbImage, paste_back, read_region, resize_to_rgb,
+    warp_face_crop, write_region,
 };
+mod scene;
 mod timing;
+use scene::{FACE_PX, H, W, faces, region_offset};
 use timing::{ITERS, median_ms};
-
-const W: usize = 1920;
-const H: usize = 1080;
-/// Side of each face's crop square in frame pixels.
-const FACE_PX: f32 = 300.0;
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -28,55 +25,6 @@ fn textured_frame(format: PixelFormat) -> Owned {
         }
     }
     frame
-}
-
-/// One face: the crop → frame transform and the frame rectangle covering the crop.
-struct Face {
-    crop_to_frame: Affine2,
-    rect: Rect,
-}
-
-fn faces(size: usize) -> Vec<Face> {
-    let centres = [
-        (400.0, 300.0),
-        (900.0, 500.0),
-        (1400.0, 350.0),
-        (1000.0, 850.0),
-    ];
-    centres
-        .iter()
-        .enumerate()
-        .map(|(i, &(cx, cy))| {
-            let angle = 0.1 * i as f32 - 0.15;
-            let s = FACE_PX / size as f32;
-            let (sn, cs) = angle.sin_cos();
-            let half = (size as f32 - 1.0) / 2.0;
-            let lin = [[s * cs, -s * sn], [s * sn, s * cs]];
-            let crop_to_frame = Affine2 {
-                m: [
-                    [
-                        lin[0][0],
-                        lin[0][1],
-                        cx - lin[0][0] * half - lin[0][1] * half,
-                    ],
-                    [
-                        lin[1][0],
-                        lin[1][1],
-                        cy - lin[1][0] * half - lin[1][1] * half,
-                    ],
-                ],
-            };
-            let rect = crop_bounds(&crop_to_frame, size, W, H).unwrap();
-            Face {
-                crop_to_frame,
-                rect,
-            }
-        })
-        .collect()
-}
-
-fn region_offset(rect: Rect) -> Affine2 {
-    Affine2::scale_translate(1.0, -(rect.x as f32), -(rect.y as f32))
 }
 
 fn main() {

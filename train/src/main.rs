@@ -32,6 +32,8 @@ enum Command {
     CompareGrid(sgpn_train::eval::compare::CompareGridArgs),
     /// Fit the shape regressor to the teacher (before full-variant training).
     FitRegressor(sgpn_train::train::regressor_fit::FitRegressorArgs),
+    /// Score a fitted regressor term by term of L_mesh against the average teacher face.
+    RegressorCheck(sgpn_train::train::regressor_check::RegressorCheckArgs),
     /// Build the default 3D morphable model from the landmarker's meshes of prepared crops.
     MorphableBuild(sgpn_train::morphable::cli::BuildArgs),
     /// Fit every prepared crop's 3DMM coefficients and cache them (the mesh losses' teacher).
@@ -49,6 +51,7 @@ fn main() -> anyhow::Result<()> {
         Command::Eval(args) => sgpn_train::eval::cli::eval(args),
         Command::CompareGrid(args) => sgpn_train::eval::compare::compare_grid(args),
         Command::FitRegressor(args) => sgpn_train::train::regressor_fit::fit_regressor(args),
+        Command::RegressorCheck(args) => sgpn_train::train::regressor_check::regressor_check(args),
         Command::MorphableBuild(args) => sgpn_train::morphable::cli::build(args),
         Command::TeacherFit(args) => sgpn_train::morphable::cli::teacher_fit(args),
     }

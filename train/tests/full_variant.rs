@@ -11,6 +11,7 @@ use sgpn_train::model::{Config, Variant};
 use sgpn_train::morphable::teacher::{FILE_NAME, crop_names, write_cache};
 use sgpn_train::train::cli::{TrainArgs, train};
 use sgpn_train::train::prepared::PreparedFaces;
+use sgpn_train::train::regressor_check::{RegressorCheckArgs, score_terms};
 use sgpn_train::train::regressor_fit::{FitRegressorArgs, fit_regressor};
 use sgpn_train::train::{RunOptions, TrainConfig, Trainer, run, training_device};
 
@@ -125,6 +126,7 @@ fn full_variant_trains_from_a_no3d_run_with_the_mesh_losses_and_resumes_exactly(
         max_minutes: None,
         batch: 2,
         lr: None,
+        shape_weight: None,
         checkpoint_every: 0,
         resume: false,
         seed: 0,
@@ -133,6 +135,22 @@ fn full_variant_trains_from_a_no3d_run_with_the_mesh_losses_and_resumes_exactly(
     .unwrap();
     let fit_csv = std::fs::read_to_string(fit_out.join("fit.csv")).unwrap();
     assert_eq!(fit_csv.lines().count(), 4, "header + 3 steps:\n{fit_csv}");
+    // The per-term check scores the fit and the average face on the same pairs.
+    let terms = score_terms(&RegressorCheckArgs {
+        data: data.clone(),
+        morphable: morphable(),
+        regressor: fit_out.join("checkpoint"),
+        pairs: 3,
+        size: 32,
+        seed: 5,
+    })
+    .unwrap();
+    for t in terms {
+        assert!(
+            t.pairs == 3 && t.regressor > 0.0 && t.average_face > 0.0,
+            "{t:?}"
+        );
+    }
 
     let full = |out: &Path, steps: &str, resume: bool| {
         let (m, r, n) = (

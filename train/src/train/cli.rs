@@ -52,6 +52,10 @@ pub struct TrainArgs {
     /// λ_mesh of the mesh loss (paper: 100).
     #[arg(long, default_value_t = 100.0)]
     pub mesh_weight: f64,
+    /// Weight of `L_mesh`'s shape term inside λ_mesh (1: the paper's plain sum; see
+    /// `sgpn-train fit-regressor --shape-weight`).
+    #[arg(long, default_value_t = super::regressor_fit::DEFAULT_SHAPE_WEIGHT)]
+    pub mesh_shape_weight: f32,
     /// Adam learning rate of the jointly trained regressor.
     #[arg(long, default_value_t = 1e-4)]
     pub regressor_lr: f64,
@@ -227,6 +231,7 @@ fn full_from_no3d_run(args: &TrainArgs, init: &Path, device: &Device) -> anyhow:
         morphable_sha256: teacher.morphable_sha256.clone(),
         lm_weight: args.lm_weight,
         mesh_weight: args.mesh_weight,
+        mesh_shape_weight: args.mesh_shape_weight,
         lr: args.regressor_lr,
         fade_in_start: trainer.step,
         fade_in_steps: args.fade_in_steps,

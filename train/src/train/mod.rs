@@ -8,6 +8,7 @@ pub mod cli;
 pub mod curve;
 pub mod losses;
 pub mod prepared;
+pub mod regressor_check;
 pub mod regressor_fit;
 pub mod run;
 pub mod shape;

@@ -52,6 +52,11 @@ pub struct FitRegressorArgs {
     /// ResNet-50, ours starts from scratch). On `--resume` it replaces the saved one.
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Weight of `L_mesh`'s shape term (default 10; 1 is the paper's plain sum, under which
+    /// the regressor learns no face shape: docs/shape-prior.md). On `--resume` it replaces
+    /// the saved one.
+    #[arg(long)]
+    pub shape_weight: Option<f32>,
     #[arg(long, default_value_t = 200)]
     pub checkpoint_every: u64,
     #[arg(long)]
@@ -71,12 +76,22 @@ struct FitState {
     seed: u64,
     size: usize,
     morphable_sha256: String,
+    /// `L_mesh`'s shape weight (fits from before the option used 1).
+    #[serde(default = "plain_sum")]
+    shape_weight: f32,
     /// Mean `L_mesh` of every step.
     history: Vec<f32>,
 }
 
 const STATE_FILE: &str = "fit.json";
 const DEFAULT_LR: f64 = 1e-3;
+/// `--shape-weight`'s default: brings the shape term (~0.018 dm for the mean face) to the size
+/// of the colour term (~0.1–0.2).
+pub const DEFAULT_SHAPE_WEIGHT: f32 = 10.0;
+
+fn plain_sum() -> f32 {
+    1.0
+}
 const OPTIM_FILE: &str = "regressor_optim.bpk";
 
 fn adam() -> ModuleOptimizer {
@@ -103,6 +118,9 @@ pub fn fit_regressor(args: FitRegressorArgs) -> anyhow::Result<()> {
         let mut state = state;
         if let Some(lr) = args.lr {
             state.lr = lr;
+        }
+        if let Some(w) = args.shape_weight {
+            state.shape_weight = w;
         }
         let regressor = ShapeRegressor::load(&ckpt, &device)?;
         let p = ckpt.join(OPTIM_FILE);
@@ -132,6 +150,7 @@ pub fn fit_regressor(args: FitRegressorArgs) -> anyhow::Result<()> {
             seed: args.seed,
             size: args.size,
             morphable_sha256: teacher.morphable_sha256.clone(),
+            shape_weight: args.shape_weight.unwrap_or(DEFAULT_SHAPE_WEIGHT),
             history: Vec::new(),
         };
         (regressor, adam(), state)
@@ -153,7 +172,7 @@ pub fn fit_regressor(args: FitRegressorArgs) -> anyhow::Result<()> {
         let seen = teacher
             .branch
             .mesh_targets(&teacher.branch.morphable.reconstruct(coeffs))?;
-        let loss = seen.distance(&target);
+        let loss = seen.distance(&target, state.shape_weight);
         let value = scalar(&loss);
         anyhow::ensure!(
             value.is_finite(),

@@ -205,11 +205,23 @@ impl MeshTargets {
         }
     }
 
-    /// `L_mesh` (Eq. 14): mean per-vertex distance of shapes, colours and screen positions.
-    pub fn distance(&self, other: &MeshTargets) -> Tensor<1> {
-        per_point_distance(self.shape.clone(), other.shape.clone())
-            + per_point_distance(self.colours.clone(), other.colours.clone())
-            + per_point_distance(self.screen.clone(), other.screen.clone())
+    /// `L_mesh` (Eq. 14): mean per-vertex distance of shapes, colours and screen positions,
+    /// the shape term weighted by `shape_weight` (1: the paper's plain sum). In decimetres the
+    /// shape term is ~10× smaller than the colour term, and at weight 1 a regressor learns pose
+    /// and colour but no face shape (docs/shape-prior.md, "Balancing L_mesh").
+    pub fn distance(&self, other: &MeshTargets, shape_weight: f32) -> Tensor<1> {
+        let [shape, colours, screen] = self.term_distances(other);
+        shape.mul_scalar(shape_weight) + colours + screen
+    }
+
+    /// The unweighted terms of `L_mesh`: shape (decimetres), colours (0..1) and screen
+    /// positions (widths of the 224 view).
+    pub fn term_distances(&self, other: &MeshTargets) -> [Tensor<1>; 3] {
+        [
+            per_point_distance(self.shape.clone(), other.shape.clone()),
+            per_point_distance(self.colours.clone(), other.colours.clone()),
+            per_point_distance(self.screen.clone(), other.screen.clone()),
+        ]
     }
 }
 

@@ -110,6 +110,10 @@ pub struct ShapeSettings {
     pub lm_weight: f64,
     /// λ_mesh (paper: 100).
     pub mesh_weight: f64,
+    /// Weight of `L_mesh`'s shape term (`MeshTargets::distance`); runs from before the
+    /// option used the plain sum, 1.
+    #[serde(default = "plain_sum")]
+    pub mesh_shape_weight: f32,
     /// Adam learning rate of the jointly trained regressor.
     pub lr: f64,
     /// The fade-in of a warm-started run: the 3D branch's features enter the generator with
@@ -119,6 +123,10 @@ pub struct ShapeSettings {
     pub fade_in_start: u64,
     #[serde(default)]
     pub fade_in_steps: u64,
+}
+
+fn plain_sum() -> f32 {
+    1.0
 }
 
 impl ShapeSettings {
@@ -360,9 +368,10 @@ impl Trainer {
                 let faces = branch
                     .morphable
                     .reconstruct(branch.regress(&s.regressor, lq.clone())?);
-                let mesh = branch
-                    .mesh_targets(&faces)?
-                    .distance(&s.teacher.targets(&batch.origins)?);
+                let mesh = branch.mesh_targets(&faces)?.distance(
+                    &s.teacher.targets(&batch.origins)?,
+                    s.settings.mesh_shape_weight,
+                );
                 mesh_value = Some(scalar(&mesh));
                 shape_loss = Some(mesh.mul_scalar(s.settings.mesh_weight));
                 Some(branch.render_input(&faces)?)
@@ -530,6 +539,7 @@ mod tests {
             morphable_sha256: String::new(),
             lm_weight: 100.0,
             mesh_weight: 100.0,
+            mesh_shape_weight: 10.0,
             lr: 1e-4,
             fade_in_start: start,
             fade_in_steps: steps,

@@ -225,8 +225,17 @@ fn mesh_loss_trains_the_regressor() {
                 .reconstruct(branch.regress(&regressor, lq).unwrap()),
         )
         .unwrap();
-    let loss = seen.distance(&target);
+    let loss = seen.distance(&target, 1.0);
     assert!(values(loss.clone())[0] > 0.0);
+    // The shape weight scales the shape term alone.
+    let [shape, colours, screen] = seen.term_distances(&target).map(|t| values(t)[0]);
+    assert!(shape > 0.0 && colours > 0.0 && screen > 0.0);
+    let weighted = values(seen.distance(&target, 10.0))[0];
+    let want = 10.0 * shape + colours + screen;
+    assert!(
+        (weighted - want).abs() <= 1e-5 * want,
+        "{weighted} vs {want}"
+    );
     let mut grads = loss.backward();
     let grads = GradientsParams::from_module(&mut grads, &regressor);
     assert!(
