@@ -34,6 +34,8 @@ pub struct TeacherCache {
     path: PathBuf,
     k: usize,
     values: Vec<f32>,
+    /// SHA-256 of the 3DMM file it was checked against (and fitted with).
+    morphable_sha256: String,
 }
 
 impl TeacherCache {
@@ -119,7 +121,17 @@ impl TeacherCache {
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
-        Ok(Self { path, k, values })
+        Ok(Self {
+            path,
+            k,
+            values,
+            morphable_sha256: sha,
+        })
+    }
+
+    /// SHA-256 of the 3DMM file the cache was fitted with (checked by [`Self::open`]).
+    pub fn morphable_sha256(&self) -> &str {
+        &self.morphable_sha256
     }
 
     /// Number of crops.

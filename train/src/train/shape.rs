@@ -21,7 +21,6 @@ use burn::tensor::Int;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use sgpn_models::morphable::{Coefficients, MorphableModel};
-use sgpn_models::shape_regressor::sha256_file;
 
 use super::source::PairOrigin;
 use crate::model::regressor::{REGRESSOR_SIZE, ShapeRegressor};
@@ -372,7 +371,7 @@ impl ShapeTeacher {
         let cache = TeacherCache::open(data, morphable)?;
         Ok(Self {
             branch: ShapeBranch::new(&model, size, device)?,
-            morphable_sha256: sha256_file(morphable)?,
+            morphable_sha256: cache.morphable_sha256().to_owned(),
             cache,
             device: device.clone(),
         })
