@@ -107,6 +107,50 @@ fn exported_file_follows_the_generator_contract() {
     assert_eq!(affb_masks, 1 + 2 * (cfg.num_resolutions() - 1));
 }
 
+/// The full variant runs the one shared encoder (and latent encoder) on the LQ face and on the
+/// render (paper Sec. 3.1): the file stores those weights once, both passes read them.
+#[test]
+fn full_export_stores_the_shared_encoder_once() {
+    let g = Generator::new(&Config::tiny(Variant::Full), 3, &Device::flex()).unwrap();
+    let model = g.export_onnx();
+    let graph = model.graph.as_ref().unwrap();
+    let readers = |init: &str| {
+        graph
+            .node
+            .iter()
+            .filter(|n| n.input.iter().any(|i| i == init))
+            .count()
+    };
+    let encoder_weights: Vec<&str> = graph
+        .initializer
+        .iter()
+        .map(|t| t.name.as_str())
+        .filter(|n| n.starts_with("encoder.") || n.starts_with("latent."))
+        .filter(|n| n.ends_with(".weight"))
+        .collect();
+    assert!(!encoder_weights.is_empty());
+    for w in encoder_weights {
+        assert_eq!(
+            readers(w),
+            2,
+            "{w}: read by the LQ pass and the render pass"
+        );
+    }
+    // The render pass's own initializers are only its scalars and reshape targets.
+    for t in graph
+        .initializer
+        .iter()
+        .filter(|t| t.name.starts_with("encoder_3d.") || t.name.starts_with("latent_3d."))
+    {
+        assert!(
+            t.dims.iter().product::<i64>() <= 4,
+            "{}: a second copy of a shared encoder tensor {:?}",
+            t.name,
+            t.dims
+        );
+    }
+}
+
 /// paper512 (the official widths) exports and runs one forward pass
 /// (about 374 GFLOP per face; ~8 s for this test on 2 cores).
 #[test]

@@ -3,6 +3,8 @@
 //! carry the module path (`decoder.layers.3.affb/mask`), so every part stays recognisable in the
 //! exported graph.
 
+use std::collections::HashMap;
+
 use burn::prelude::*;
 use sgpn_models::onnx::{Attribute, GraphBuilder};
 
@@ -24,6 +26,9 @@ pub const AFFB_OP: &str = "AffbFuse";
 pub struct OnnxGraph {
     pub builder: GraphBuilder,
     pub affb: AffbExport,
+    /// The initializer already written for each (shape, f32 bits) content: a module run twice
+    /// (the shared encoder on the LQ and on the rendered face, Sec. 3.1) stores its weights once.
+    weights: HashMap<(Vec<i64>, Vec<u32>), String>,
 }
 
 impl OnnxGraph {
@@ -31,17 +36,25 @@ impl OnnxGraph {
         Self {
             builder: GraphBuilder::new(name),
             affb,
+            weights: HashMap::new(),
         }
     }
 
-    /// A float tensor as a constant initializer.
+    /// A float tensor as a constant initializer, or the name of an identical one written
+    /// before (initializers are immutable, so sharing one changes nothing the graph computes).
     pub fn weight<const D: usize>(&mut self, name: &str, t: Tensor<D>) -> String {
         let dims: Vec<i64> = t.dims().iter().map(|&d| d as i64).collect();
         let data: Vec<f32> = t
             .into_data()
             .try_into_vec_as::<f32>()
             .expect("float tensor converted to f32");
-        self.builder.initializer(name, &dims, &data)
+        let key = (dims, data.iter().map(|v| v.to_bits()).collect());
+        if let Some(existing) = self.weights.get(&key) {
+            return existing.clone();
+        }
+        let written = self.builder.initializer(name, &key.0, &data);
+        self.weights.insert(key, written.clone());
+        written
     }
 
     pub fn scalar(&mut self, name: &str, v: f32) -> String {
