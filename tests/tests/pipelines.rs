@@ -103,6 +103,15 @@ enum GeneratorChoice {
     Identity,
     /// No `generator-model` property: the element's default, the shipped model.
     Shipped,
+    /// The shipped full SGPN with its shape regressor (and the default 3DMM).
+    ShippedFull,
+}
+
+/// A file of the repository's `models/`.
+fn shipped_model(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models")
+        .join(file)
 }
 
 /// Decodes about the first `max_frames` of `input`, restores and encodes them to an MP4 file;
@@ -116,11 +125,23 @@ fn restore_file(
     init();
     assert!(input.exists(), "{} is missing", input.display());
     let name = input.file_name().unwrap().to_string_lossy();
-    let output = scratch_dir().join(format!("{name}{properties}.restored.mp4").replace(' ', "_"));
-    let generator = match generator {
-        GeneratorChoice::Identity => format!("generator-model={}", identity_generator().display()),
-        GeneratorChoice::Shipped => String::new(),
+    let (tag, generator) = match generator {
+        GeneratorChoice::Identity => (
+            "identity",
+            format!("generator-model={}", identity_generator().display()),
+        ),
+        GeneratorChoice::Shipped => ("shipped", String::new()),
+        GeneratorChoice::ShippedFull => (
+            "full",
+            format!(
+                "generator-model={} shape-regressor={}",
+                shipped_model("sgpn-small256-full.onnx").display(),
+                shipped_model("sgpn-small256-full-regressor.onnx").display()
+            ),
+        ),
     };
+    let output =
+        scratch_dir().join(format!("{name}{properties}.{tag}.restored.mp4").replace(' ', "_"));
     let pipeline = gst::parse::launch(&format!(
         "filesrc location={input} ! decodebin ! videoconvert ! identity eos-after={max_frames} \
          ! sgpnrestore name=restore {generator} {properties} \
@@ -406,13 +427,19 @@ fn talking_head_clip() {
 /// the distorted input's PSNR against the pristine clip of the same pair; both are printed.
 #[test]
 fn carphone_with_the_shipped_generator() {
+    carphone(GeneratorChoice::Shipped);
+}
+
+/// The README's full-model command: the same clip and bounds through the shipped full SGPN, so
+/// the element's whole shape prior (regressor → 3DMM → render → generator) runs on real footage.
+#[test]
+fn carphone_with_the_shipped_full_model() {
+    carphone(GeneratorChoice::ShippedFull);
+}
+
+fn carphone(generator: GeneratorChoice) {
     let data = deps_dir().join("data");
-    let restored = restore_file(
-        &data.join("carphone_distorted.mp4"),
-        120,
-        "",
-        GeneratorChoice::Shipped,
-    );
+    let restored = restore_file(&data.join("carphone_distorted.mp4"), 120, "", generator);
     let clip = "carphone_distorted.mp4";
     let share = check_restored(clip, &restored, 100, false);
     assert!(
