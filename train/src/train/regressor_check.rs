@@ -17,7 +17,7 @@ use super::shape::{MeshTargets, ShapeTeacher};
 use super::source::PairSource;
 use super::trainer::scalar;
 use super::training_device;
-use crate::model::regressor::ShapeRegressor;
+use crate::model::regressor::{REGRESSOR_SIZE, ShapeRegressor};
 
 #[derive(Args, Debug)]
 pub struct RegressorCheckArgs {
@@ -43,8 +43,8 @@ pub struct RegressorCheckArgs {
 
 const BATCH: usize = 8;
 const TERMS: [&str; 3] = ["shape (dm)", "colours (0..1)", "screen (px at 224)"];
-/// Screen positions are in widths of the 224 view; the table shows pixels.
-const SCREEN_PX: f32 = 224.0;
+/// Screen positions are in widths of the regressor's view; the table shows its pixels.
+const SCREEN_PX: f32 = REGRESSOR_SIZE as f32;
 
 /// One term of `L_mesh`: the mean per-vertex distance to the teacher of the regressor's and of
 /// the average face's reconstructions, over `pairs` pairs, in the units of [`TERMS`].
