@@ -54,7 +54,7 @@ pub struct TrainArgs {
     pub mesh_weight: f64,
     /// Weight of `L_mesh`'s shape term inside λ_mesh (1: the paper's plain sum; see
     /// `sgpn-train fit-regressor --shape-weight`).
-    #[arg(long, default_value_t = super::regressor_fit::DEFAULT_SHAPE_WEIGHT)]
+    #[arg(long, default_value_t = super::shape::DEFAULT_SHAPE_WEIGHT)]
     pub mesh_shape_weight: f32,
     /// Adam learning rate of the jointly trained regressor.
     #[arg(long, default_value_t = 1e-4)]

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::prepared::PreparedFaces;
 use super::run::progress_bar;
-use super::shape::ShapeTeacher;
+use super::shape::{DEFAULT_SHAPE_WEIGHT, ShapeTeacher, plain_sum_shape_weight};
 use super::source::PairSource;
 use super::trainer::scalar;
 use super::training_device;
@@ -77,7 +77,7 @@ struct FitState {
     size: usize,
     morphable_sha256: String,
     /// `L_mesh`'s shape weight (fits from before the option used 1).
-    #[serde(default = "plain_sum")]
+    #[serde(default = "plain_sum_shape_weight")]
     shape_weight: f32,
     /// Mean `L_mesh` of every step.
     history: Vec<f32>,
@@ -85,13 +85,6 @@ struct FitState {
 
 const STATE_FILE: &str = "fit.json";
 const DEFAULT_LR: f64 = 1e-3;
-/// `--shape-weight`'s default: brings the shape term (~0.018 dm for the mean face) to the size
-/// of the colour term (~0.1–0.2).
-pub const DEFAULT_SHAPE_WEIGHT: f32 = 10.0;
-
-fn plain_sum() -> f32 {
-    1.0
-}
 const OPTIM_FILE: &str = "regressor_optim.bpk";
 
 fn adam() -> ModuleOptimizer {

@@ -112,7 +112,7 @@ pub struct ShapeSettings {
     pub mesh_weight: f64,
     /// Weight of `L_mesh`'s shape term (`MeshTargets::distance`); runs from before the
     /// option used the plain sum, 1.
-    #[serde(default = "plain_sum")]
+    #[serde(default = "super::shape::plain_sum_shape_weight")]
     pub mesh_shape_weight: f32,
     /// Adam learning rate of the jointly trained regressor.
     pub lr: f64,
@@ -123,10 +123,6 @@ pub struct ShapeSettings {
     pub fade_in_start: u64,
     #[serde(default)]
     pub fade_in_steps: u64,
-}
-
-fn plain_sum() -> f32 {
-    1.0
 }
 
 impl ShapeSettings {
