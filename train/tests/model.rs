@@ -2,10 +2,12 @@
 
 use burn::prelude::*;
 use burn::tensor::module::conv2d;
+use burn::tensor::module::interpolate;
 use burn::tensor::ops::ConvOptions;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use rand::SeedableRng;
 use sgpn_train::model::init::{Noise, ParamInit, normal_vec};
-use sgpn_train::model::styleconv::ModulatedConv2d;
+use sgpn_train::model::styleconv::{ModulatedConv2d, upsample2};
 use sgpn_train::model::{Config, Discriminator, Generator, ModelError, Variant};
 
 fn randn<const D: usize>(shape: [usize; D], seed: u64, device: &Device) -> Tensor<D> {
@@ -20,7 +22,7 @@ fn randn<const D: usize>(shape: [usize; D], seed: u64, device: &Device) -> Tenso
 fn unfused_modulated_conv_equals_per_sample_demodulated_weights() {
     let device = Device::flex();
     let mut init = ParamInit::new(5, &device);
-    let conv = ModulatedConv2d::new(&mut init, 6, 5, 3, 8, true, false);
+    let conv = ModulatedConv2d::new(&mut init, 6, 5, 3, 8, true, None);
     let x = randn([2, 6, 7, 7], 1, &device);
     let w = randn([2, 8], 2, &device);
     let got = conv.forward(x.clone(), w.clone());
@@ -50,6 +52,29 @@ fn unfused_modulated_conv_equals_per_sample_demodulated_weights() {
         let scale: f32 = want.abs().max().into_scalar();
         assert!(diff <= 1e-5 * scale.max(1.0), "sample {n}: max diff {diff}");
     }
+}
+
+/// The shifted-sum bilinear ×2 equals burn's own half-pixel bilinear resize (the exported graph's
+/// ONNX `Resize` is checked against onnxruntime by the export tests), and a step between two
+/// pixels becomes the ramp ¼, ¾ rather than a repeated step.
+#[test]
+fn bilinear_upsampling_is_half_pixel_bilinear() {
+    let device = Device::flex();
+    let x = randn([2, 3, 5, 4], 3, &device);
+    let want = interpolate(
+        x.clone(),
+        InterpolateOptions::new(InterpolateMode::Bilinear)
+            .with_align_corners(false)
+            .with_output_size([10, 8]),
+    );
+    let got = upsample2(x);
+    assert_eq!(got.dims(), [2, 3, 10, 8]);
+    let diff: f32 = (got - want).abs().max().into_scalar();
+    assert!(diff <= 1e-6, "max diff {diff}");
+
+    let step = Tensor::<4>::from_data(TensorData::new(vec![0.0f32, 1.0], [1, 1, 1, 2]), &device);
+    let row: Vec<f32> = upsample2(step).into_data().try_into_vec_as().unwrap();
+    assert_eq!(row, [0.0, 0.25, 0.75, 1.0, 0.0, 0.25, 0.75, 1.0]);
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! generator EMA included), the run stops cleanly at its step target with a checkpoint and loss
 //! curve, and the generator learns (L1 falls) within a few dozen steps. The generator EMA
 //! (StyleGAN2 / GFPGAN `net_g_ema`) follows its closed form, a checkpoint written before it
-//! existed still loads, and export picks it by default.
+//! existed still loads, and export picks it by default. A run switched to another upsampling
+//! keeps its weights and saves the switch; checkpoints from before the option stay nearest.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +12,7 @@ use burn::prelude::*;
 use clap::Parser;
 use sgpn_train::export::cli::{ExportArgs, export};
 use sgpn_train::export::write_generator;
-use sgpn_train::model::{Config, Variant};
+use sgpn_train::model::{Config, Upsample, Variant};
 use sgpn_train::train::checkpoint::{self, GeneratorWeights, load_generator};
 use sgpn_train::train::run::checkpoint_dir;
 use sgpn_train::train::{
@@ -257,6 +258,57 @@ fn a_checkpoint_from_before_the_ema_loads_with_the_ema_at_the_generator() {
     let ema = load_generator(&old, &device, GeneratorWeights::Ema).unwrap();
     assert!(params(&ema) == g);
     assert!(params(&load_generator(&old, &device, GeneratorWeights::Raw).unwrap()) == g);
+}
+
+#[test]
+fn a_checkpoint_from_before_the_upsampling_option_stays_nearest() {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/small256-no3d");
+    let t = Trainer::load(&committed, &training_device()).unwrap();
+    assert_eq!(t.model.upsample, Upsample::Nearest);
+    assert_eq!(t.generator.config.upsample, Upsample::Nearest);
+}
+
+#[test]
+fn switching_the_upsampling_keeps_the_weights_and_is_saved() {
+    let out = tmp("upsample_switch");
+    let train = TrainConfig {
+        batch: 2,
+        ..TrainConfig::default()
+    };
+    let nearest = Config {
+        upsample: Upsample::Nearest,
+        ..Config::tiny(Variant::No3d)
+    };
+    let mut t = Trainer::new(nearest, train, &training_device()).unwrap();
+    let mut source = SyntheticSource { size: 32, seed: 3 };
+    run(&mut t, &mut source, &opts(out.clone(), 2)).unwrap();
+
+    let mut t = Trainer::load(&checkpoint_dir(&out), &training_device()).unwrap();
+    let lq = Tensor::<4>::from_data(
+        TensorData::new(source.batch(0, 1).unwrap().lq, [1, 3, 32, 32]),
+        &training_device(),
+    );
+    let before = t.generator_ema.restore(lq.clone(), None).unwrap();
+    let weights = params(&t.generator);
+    t.set_upsample(Upsample::Bilinear);
+    assert!(params(&t.generator) == weights);
+    let after = t.generator_ema.restore(lq, None).unwrap();
+    let change: f32 = (after - before).abs().max().into_scalar();
+    assert!(change > 1e-4, "the output did not change (max {change})");
+
+    run(&mut t, &mut source, &opts(out.clone(), 3)).unwrap();
+    let ckpt = checkpoint_dir(&out);
+    let state = std::fs::read_to_string(ckpt.join(checkpoint::STATE_FILE)).unwrap();
+    assert!(state.contains("\"upsample\": \"bilinear\""), "{state}");
+    let g = load_generator(&ckpt, &Device::flex(), GeneratorWeights::Ema).unwrap();
+    assert_eq!(g.config.upsample, Upsample::Bilinear);
+    assert!(
+        g.decoder
+            .layers
+            .iter()
+            .filter_map(|l| l.conv.conv.upsample)
+            .all(|u| u == Upsample::Bilinear)
+    );
 }
 
 #[derive(Parser)]

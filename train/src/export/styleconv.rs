@@ -2,8 +2,8 @@
 //! `Conv` with a constant weight, `Mul` by `d = 1/sqrt(s² · ΣW² + ε)` from a `MatMul` with the
 //! constant `ΣW²`. Nothing depends on the batch size; the demodulation stays in fp32 ops.
 
-use crate::model::DEMOD_EPS;
 use crate::model::styleconv::{ModulatedConv2d, StyleConv};
+use crate::model::{DEMOD_EPS, Upsample};
 
 use super::graph::OnnxGraph;
 
@@ -13,10 +13,10 @@ impl ModulatedConv2d {
         let s = self
             .modulation
             .export_onnx(g, &format!("{name}.modulation"), w);
-        let x = if self.upsample {
-            g.upsample2_nearest(x, &format!("{name}/up"))
-        } else {
-            x.to_owned()
+        let x = match self.upsample {
+            Some(Upsample::Nearest) => g.upsample2_nearest(x, &format!("{name}/up")),
+            Some(Upsample::Bilinear) => g.upsample2(x, &format!("{name}/up")),
+            None => x.to_owned(),
         };
         let s4 = g.reshape(&s, &[-1, in_ch as i64, 1, 1], &format!("{name}/style"));
         let xs = g.mul(&x, &s4, &format!("{name}/modulated"));

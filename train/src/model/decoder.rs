@@ -25,7 +25,13 @@ pub struct DecoderLayer {
 impl DecoderLayer {
     fn new(init: &mut ParamInit, cfg: &Config, in_ch: usize, ch: usize, upsample: bool) -> Self {
         Self {
-            conv: StyleConv::new(init, in_ch, ch, cfg.style_dim, upsample),
+            conv: StyleConv::new(
+                init,
+                in_ch,
+                ch,
+                cfg.style_dim,
+                upsample.then_some(cfg.upsample),
+            ),
             affb: Affb::new(init, ch, cfg.variant.has_render()),
             act_bias: init.constant([2 * ch], 0.0),
         }
@@ -57,7 +63,7 @@ pub struct ToRgb {
 impl ToRgb {
     fn new(init: &mut ParamInit, in_ch: usize, style_dim: usize) -> Self {
         Self {
-            conv: ModulatedConv2d::new(init, in_ch, 3, 1, style_dim, false, false),
+            conv: ModulatedConv2d::new(init, in_ch, 3, 1, style_dim, false, None),
             bias: init.constant([3], 0.0),
         }
     }

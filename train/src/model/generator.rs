@@ -12,7 +12,7 @@ use super::encoder::Encoder;
 use super::init::{Noise, ParamInit};
 use super::latent::LatentEncoder;
 use super::mapping::Mapping;
-use super::{Config, ModelError, Variant};
+use super::{Config, ModelError, Upsample, Variant};
 
 #[derive(Module, Debug)]
 pub struct Generator {
@@ -36,6 +36,18 @@ impl Generator {
             decoder: Decoder::new(cfg, &mut init),
             config: cfg.clone(),
         })
+    }
+
+    /// The same weights with `mode` doubling the decoder's feature maps: no parameter depends on
+    /// the upsampling, so a checkpoint can be fine-tuned into the other one.
+    pub fn with_upsample(mut self, mode: Upsample) -> Self {
+        for layer in &mut self.decoder.layers {
+            if let Some(up) = &mut layer.conv.conv.upsample {
+                *up = mode;
+            }
+        }
+        self.config.upsample = mode;
+        self
     }
 
     fn check_input(&self, name: &'static str, x: &Tensor<4>) -> Result<(), ModelError> {

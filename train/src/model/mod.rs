@@ -72,6 +72,35 @@ impl Variant {
     }
 }
 
+/// How the decoder doubles its feature maps before each resolution's first StyleConv.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Upsample {
+    /// Pixel (y, x) repeats input pixel (y/2, x/2). Cheap, but a step between two coarse
+    /// pixels stays a sharp step at full size: the centre seams and blocky texture of the first
+    /// small256 models. Checkpoints from before this option load as nearest, which they used.
+    #[default]
+    Nearest,
+    /// Half-pixel bilinear, which is StyleGAN2's upsampling (transposed conv plus the [1,3,3,1]
+    /// blur) without the learned part: every coarse step reaches full size as a ramp.
+    Bilinear,
+}
+
+impl Upsample {
+    /// Parses `nearest` or `bilinear`.
+    pub fn parse(s: &str) -> Result<Self, ModelError> {
+        match s {
+            "nearest" => Ok(Upsample::Nearest),
+            "bilinear" => Ok(Upsample::Bilinear),
+            other => Err(ModelError::UnknownName {
+                what: "upsampling",
+                found: other.to_owned(),
+                expected: "nearest, bilinear",
+            }),
+        }
+    }
+}
+
 /// Network sizes. `channels[i]` is the width at resolution `4 · 2^i`, for the encoder, the
 /// decoder and the discriminator alike (the official code uses one channel table).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -89,6 +118,8 @@ pub struct Config {
     /// Learning-rate multiplier of the mapping MLP (0.01, StyleGAN2).
     pub lr_mlp: f64,
     pub variant: Variant,
+    #[serde(default)]
+    pub upsample: Upsample,
 }
 
 impl Config {
@@ -102,6 +133,7 @@ impl Config {
             n_mlp: 2,
             lr_mlp: 0.01,
             variant,
+            upsample: Upsample::Bilinear,
         }
     }
 
@@ -117,6 +149,7 @@ impl Config {
             n_mlp: 3,
             lr_mlp: 0.01,
             variant,
+            upsample: Upsample::Bilinear,
         }
     }
 
@@ -130,6 +163,7 @@ impl Config {
             n_mlp: 3,
             lr_mlp: 0.01,
             variant,
+            upsample: Upsample::Bilinear,
         }
     }
 

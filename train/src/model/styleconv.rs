@@ -4,19 +4,20 @@
 //! over the kernel) is a constant, so `d` is one [N, in] × [in, out] product: exact, batch-size
 //! independent and with constant conv weights, which TensorRT needs (and the ONNX export keeps).
 //!
-//! Upsampling before the conv is nearest ×2 (StyleGAN2: transposed conv plus a [1,3,3,1] blur);
-//! the 3×3 conv that follows does the smoothing. Nearest because burn-flex's bilinear backward
-//! cost about 40 % of a small256 generator step (measured), and the feature maps are wide.
-//! The toRGB skips (3 channels, cheap) stay bilinear so coarse RGB does not show blocks.
+//! Upsampling before the conv follows [`Config::upsample`](super::Config::upsample): bilinear
+//! (StyleGAN2's transposed conv plus [1,3,3,1] blur, without the learned part) or nearest, which
+//! the first small256 checkpoints used. Bilinear is written as shifted sums ([`upsample2`])
+//! because burn-flex's `interpolate` bilinear backward cost about 40 % of a small256 generator
+//! step (measured). The toRGB skips are always bilinear so coarse RGB does not show blocks.
 
 use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::module::{conv2d, interpolate};
 use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions};
 
-use super::DEMOD_EPS;
 use super::equal::EqualLinear;
 use super::init::{Noise, ParamInit};
+use super::{DEMOD_EPS, Upsample};
 
 /// Nearest ×2 upsampling (ONNX `Resize`, `nearest`, `asymmetric`, `floor`): pixel (y, x) of the
 /// output is pixel (y/2, x/2) of the input.
@@ -30,13 +31,45 @@ pub fn upsample2_nearest(x: Tensor<4>) -> Tensor<4> {
 
 /// Bilinear ×2 upsampling with half-pixel centres (ONNX `Resize`, `linear`, `half_pixel`).
 pub fn upsample2(x: Tensor<4>) -> Tensor<4> {
-    let [_, _, h, w] = x.dims();
-    interpolate(
-        x,
-        InterpolateOptions::new(InterpolateMode::Bilinear)
-            .with_align_corners(false)
-            .with_output_size([2 * h, 2 * w]),
-    )
+    upsample2_axis(upsample2_axis(x, 2), 3)
+}
+
+/// Bilinear ×2 along one axis: output 2i is ¾·x[i] + ¼·x[i−1], output 2i+1 is ¾·x[i] + ¼·x[i+1],
+/// the edge sample standing in for its missing neighbour (half-pixel sampling clamps there).
+fn upsample2_axis(x: Tensor<4>, axis: usize) -> Tensor<4> {
+    let mut dims = x.dims();
+    let n = dims[axis];
+    dims[axis] *= 2;
+    if n == 1 {
+        return x.repeat_dim(axis, 2);
+    }
+    let prev = Tensor::cat(
+        vec![
+            x.clone().narrow(axis, 0, 1),
+            x.clone().narrow(axis, 0, n - 1),
+        ],
+        axis,
+    );
+    let next = Tensor::cat(
+        vec![
+            x.clone().narrow(axis, 1, n - 1),
+            x.clone().narrow(axis, n - 1, 1),
+        ],
+        axis,
+    );
+    let even = x.clone().mul_scalar(0.75) + prev.mul_scalar(0.25);
+    let odd = x.mul_scalar(0.75) + next.mul_scalar(0.25);
+    Tensor::stack::<5>(vec![even, odd], axis + 1).reshape(dims)
+}
+
+impl Upsample {
+    /// Doubles H and W of `x`.
+    pub fn apply(self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Upsample::Nearest => upsample2_nearest(x),
+            Upsample::Bilinear => upsample2(x),
+        }
+    }
 }
 
 #[derive(Module, Debug)]
@@ -46,7 +79,9 @@ pub struct ModulatedConv2d {
     /// `w` → per-input-channel style `s` (bias initialised to 1).
     pub modulation: EqualLinear,
     pub demodulate: bool,
-    pub upsample: bool,
+    /// Doubles the input before the conv when set (each resolution's first StyleConv).
+    #[module(skip)]
+    pub upsample: Option<Upsample>,
 }
 
 impl ModulatedConv2d {
@@ -58,7 +93,7 @@ impl ModulatedConv2d {
         kernel: usize,
         style_dim: usize,
         demodulate: bool,
-        upsample: bool,
+        upsample: Option<Upsample>,
     ) -> Self {
         Self {
             weight: init.normal([out_ch, in_ch, kernel, kernel], 1.0),
@@ -91,10 +126,9 @@ impl ModulatedConv2d {
         let k = self.weight.dims()[2];
         let out_ch = self.weight.dims()[0];
         let s = self.modulation.forward(w);
-        let x = if self.upsample {
-            upsample2_nearest(x)
-        } else {
-            x
+        let x = match self.upsample {
+            Some(up) => up.apply(x),
+            None => x,
         };
         let x = x * s.clone().reshape([n, in_ch, 1, 1]);
         let options = ConvOptions::new([1, 1], [k / 2, k / 2], [1, 1], 1);
@@ -128,7 +162,7 @@ impl StyleConv {
         in_ch: usize,
         out_ch: usize,
         style_dim: usize,
-        upsample: bool,
+        upsample: Option<Upsample>,
     ) -> Self {
         Self {
             conv: ModulatedConv2d::new(init, in_ch, out_ch, 3, style_dim, true, upsample),

@@ -16,7 +16,7 @@ use super::trainer::{ShapeSettings, ShapeState, TrainConfig, Trainer, optimizers
 use super::warm_start::full_from_no3d;
 use super::{checkpoint, training_device};
 use crate::model::regressor::ShapeRegressor;
-use crate::model::{Config, Variant};
+use crate::model::{Config, Upsample, Variant};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -94,6 +94,11 @@ pub struct TrainArgs {
     /// R1 weight γ (StyleGAN2: 10). On `--resume` it replaces the checkpoint's.
     #[arg(long)]
     pub r1_gamma: Option<f64>,
+    /// The decoder's upsampling, `bilinear` (the presets') or `nearest`. On `--resume` and
+    /// `--init-from` it replaces the checkpoint's (a fine-tune into the other upsampling; the
+    /// weights carry over).
+    #[arg(long)]
+    pub upsample: Option<String>,
     /// Half-life of the generator's exponential moving average, in training images (StyleGAN2:
     /// 10,000, the default); 0 disables it. On `--resume` it replaces the checkpoint's.
     #[arg(long)]
@@ -108,6 +113,7 @@ pub struct TrainArgs {
 pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     let device = training_device();
     let ckpt = checkpoint_dir(&args.out);
+    let upsample = args.upsample.as_deref().map(Upsample::parse).transpose()?;
     let mut trainer = if args.resume {
         anyhow::ensure!(
             checkpoint::exists(&ckpt),
@@ -154,6 +160,9 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         };
         Trainer::new(model, train, &device)?
     };
+    if let Some(mode) = upsample {
+        trainer.set_upsample(mode);
+    }
     anyhow::ensure!(
         trainer.model.variant.has_render() == trainer.shape.is_some(),
         "the full variant trains with its shape branch: start it with --init-from (a no3d checkpoint), --morphable and --regressor"

@@ -23,7 +23,7 @@ use super::shape::ShapeTeacher;
 use super::source::{PairBatch, PairSource};
 use crate::model::init::normal_vec;
 use crate::model::regressor::ShapeRegressor;
-use crate::model::{Config, Discriminator, Generator, Noise};
+use crate::model::{Config, Discriminator, Generator, Noise, Upsample};
 
 /// Training hyper-parameters (saved with every checkpoint).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -227,6 +227,14 @@ impl Trainer {
             device: device.clone(),
             shape: None,
         })
+    }
+
+    /// Switches the generator and its average to `mode` upsampling (see
+    /// [`Generator::with_upsample`]); optimizer state and step carry over.
+    pub fn set_upsample(&mut self, mode: Upsample) {
+        self.generator = self.generator.clone().with_upsample(mode);
+        self.generator_ema = self.generator_ema.clone().with_upsample(mode);
+        self.model.upsample = mode;
     }
 
     /// A fresh discriminator (seeded by the run seed and the current step) and fresh optimizer
