@@ -120,6 +120,11 @@ pub struct Config {
     pub variant: Variant,
     #[serde(default)]
     pub upsample: Upsample,
+    /// Discriminator widths per resolution where they differ from `channels`. The generator's
+    /// last widths (8 at 128² and 256² in small256) leave a discriminator too narrow to see
+    /// texture; the discriminator is not exported, so widening it costs training time only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disc_channels: Option<Vec<usize>>,
 }
 
 impl Config {
@@ -134,6 +139,7 @@ impl Config {
             lr_mlp: 0.01,
             variant,
             upsample: Upsample::Bilinear,
+            disc_channels: None,
         }
     }
 
@@ -150,6 +156,7 @@ impl Config {
             lr_mlp: 0.01,
             variant,
             upsample: Upsample::Bilinear,
+            disc_channels: None,
         }
     }
 
@@ -164,6 +171,7 @@ impl Config {
             lr_mlp: 0.01,
             variant,
             upsample: Upsample::Bilinear,
+            disc_channels: None,
         }
     }
 
@@ -196,6 +204,14 @@ impl Config {
                 self.size, self.channels
             )));
         }
+        if let Some(d) = &self.disc_channels
+            && (d.len() != expected || d.contains(&0))
+        {
+            return Err(ModelError::BadConfig(format!(
+                "disc_channels must list {expected} non-zero widths (4 to {} px), found {d:?}",
+                self.size
+            )));
+        }
         if self.latent_dim == 0 || self.style_dim == 0 || self.n_mlp == 0 {
             return Err(ModelError::BadConfig(
                 "latent_dim, style_dim and n_mlp must be non-zero".into(),
@@ -212,6 +228,13 @@ impl Config {
     /// Width at resolution index `i` (resolution `4 · 2^i`).
     pub fn ch(&self, i: usize) -> usize {
         self.channels[i]
+    }
+
+    /// The discriminator's width at resolution index `i`.
+    pub fn d_ch(&self, i: usize) -> usize {
+        self.disc_channels
+            .as_ref()
+            .map_or(self.channels[i], |d| d[i])
     }
 }
 

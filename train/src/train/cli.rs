@@ -87,6 +87,10 @@ pub struct TrainArgs {
     /// discriminator that has stopped separating real from restored faces).
     #[arg(long, requires = "resume")]
     pub reset_discriminator: bool,
+    /// Discriminator widths per resolution, 4² first (default: the preset's `channels`). On
+    /// `--resume` it needs `--reset-discriminator`, which builds the new discriminator.
+    #[arg(long, value_delimiter = ',', conflicts_with = "init_from")]
+    pub disc_channels: Option<Vec<usize>>,
     /// Discriminator-only updates against the frozen generator before training resumes (use
     /// with `--reset-discriminator`).
     #[arg(long, default_value_t = 0, requires = "resume")]
@@ -129,6 +133,14 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             trainer.load_shape(&ckpt, data)?;
         }
         apply_overrides(&mut trainer, &args);
+        if let Some(d) = &args.disc_channels {
+            anyhow::ensure!(
+                args.reset_discriminator,
+                "--disc-channels on --resume builds a new discriminator: add --reset-discriminator"
+            );
+            trainer.model.disc_channels = Some(d.clone());
+            trainer.model.validate()?;
+        }
         if args.reset_discriminator {
             trainer.reset_discriminator()?;
         }
@@ -146,7 +158,10 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             "{} already holds a checkpoint: pass --resume to continue it, or choose another --out",
             ckpt.display()
         );
-        let model = Config::preset(&args.preset, Variant::parse(&args.variant)?)?;
+        let model = Config {
+            disc_channels: args.disc_channels.clone(),
+            ..Config::preset(&args.preset, Variant::parse(&args.variant)?)?
+        };
         let train = TrainConfig {
             batch: args.batch,
             lr: args.lr,
