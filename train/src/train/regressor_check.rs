@@ -71,16 +71,13 @@ pub fn score_terms(args: &RegressorCheckArgs) -> anyhow::Result<[TermError; 3]> 
         let n = BATCH.min(args.pairs - scored);
         let batch = source.batch(step, n)?;
         batch.validate()?;
-        let lq = Tensor::<4>::from_data(
-            TensorData::new(batch.lq.clone(), [n, 3, batch.size, batch.size]),
-            &device,
-        );
+        let lq = batch.lq_tensor(&device);
         let target = teacher.targets(&batch.origins)?;
         let branch = &teacher.branch;
         let predicted = branch.regress(&regressor, lq)?.detach();
         let averaged = Tensor::<2>::from_data(TensorData::new(mean.repeat(n), [n, k]), &device);
         for (sums, coeffs) in [(&mut fitted, predicted), (&mut average, averaged)] {
-            let mesh: MeshTargets = branch.mesh_targets(&branch.morphable.reconstruct(coeffs))?;
+            let mesh: MeshTargets = branch.coefficient_targets(coeffs)?;
             for (sum, term) in sums.iter_mut().zip(mesh.term_distances(&target)) {
                 *sum += f64::from(scalar(&term)) * n as f64;
             }

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::prelude::*;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
@@ -156,15 +155,10 @@ pub fn fit_regressor(args: FitRegressorArgs) -> anyhow::Result<()> {
     while state.step < args.steps && budget.is_none_or(|b| start.elapsed() < b) {
         let batch = source.batch(state.step, state.batch)?;
         batch.validate()?;
-        let lq = Tensor::<4>::from_data(
-            TensorData::new(batch.lq.clone(), [batch.n, 3, batch.size, batch.size]),
-            &device,
-        );
+        let lq = batch.lq_tensor(&device);
         let target = teacher.targets(&batch.origins)?;
         let coeffs = teacher.branch.regress(&regressor, lq)?;
-        let seen = teacher
-            .branch
-            .mesh_targets(&teacher.branch.morphable.reconstruct(coeffs))?;
+        let seen = teacher.branch.coefficient_targets(coeffs)?;
         let loss = seen.distance(&target, state.shape_weight);
         let value = scalar(&loss);
         anyhow::ensure!(

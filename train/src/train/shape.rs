@@ -310,13 +310,18 @@ impl ShapeBranch {
         })
     }
 
+    /// [`Self::mesh_targets`] of the faces that 3DMM coefficients `coeffs` describe.
+    pub fn coefficient_targets(&self, coeffs: Tensor<2>) -> anyhow::Result<MeshTargets> {
+        self.mesh_targets(&self.morphable.reconstruct(coeffs))
+    }
+
     /// The teacher's targets for a batch, mirrored where the pair was flipped.
     pub fn teacher_targets(
         &self,
         coeffs: Tensor<2>,
         flipped: &[bool],
     ) -> anyhow::Result<MeshTargets> {
-        let targets = self.mesh_targets(&self.morphable.reconstruct(coeffs))?;
+        let targets = self.coefficient_targets(coeffs)?;
         if !flipped.iter().any(|&f| f) {
             return Ok(targets);
         }

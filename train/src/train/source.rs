@@ -1,6 +1,7 @@
 //! Where training pairs come from: the [`PairSource`] trait the loop is written against, and
 //! [`SyntheticSource`], a procedural source for tests and benchmarks (no files needed).
 
+use burn::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -37,6 +38,23 @@ impl PairBatch {
             self.lq.len()
         );
         Ok(())
+    }
+
+    /// The HQ images as an [n, 3, size, size] tensor on `device`.
+    pub fn hq_tensor(&self, device: &Device) -> Tensor<4> {
+        self.tensor(&self.hq, device)
+    }
+
+    /// The LQ images as an [n, 3, size, size] tensor on `device`.
+    pub fn lq_tensor(&self, device: &Device) -> Tensor<4> {
+        self.tensor(&self.lq, device)
+    }
+
+    fn tensor(&self, data: &[f32], device: &Device) -> Tensor<4> {
+        Tensor::from_data(
+            TensorData::new(data.to_vec(), [self.n, 3, self.size, self.size]),
+            device,
+        )
     }
 }
 

@@ -261,8 +261,8 @@ impl Trainer {
         for k in 0..steps {
             let batch = source.batch(self.step + k, self.train.batch)?;
             batch.validate()?;
-            let hq = self.images(&batch.hq, &batch);
-            let lq = self.images(&batch.lq, &batch);
+            let hq = batch.hq_tensor(&self.device);
+            let lq = batch.lq_tensor(&self.device);
             // Without a backward pass an autodiff forward would keep its graph alive (measured:
             // 23 GB after ~100 warm-up steps), so G runs as an untracked copy.
             let render = self.untracked_render(&lq)?;
@@ -329,13 +329,6 @@ impl Trainer {
         Ok((d_value, r1_value))
     }
 
-    fn images(&self, data: &[f32], batch: &PairBatch) -> Tensor<4> {
-        Tensor::from_data(
-            TensorData::new(data.to_vec(), [batch.n, 3, batch.size, batch.size]),
-            &self.device,
-        )
-    }
-
     /// One generator and one discriminator update on `batch`.
     pub fn step(&mut self, batch: &PairBatch) -> anyhow::Result<StepLosses> {
         batch.validate()?;
@@ -345,8 +338,8 @@ impl Trainer {
             batch.size,
             self.model.size
         );
-        let hq = self.images(&batch.hq, batch);
-        let lq = self.images(&batch.lq, batch);
+        let hq = batch.hq_tensor(&self.device);
+        let lq = batch.lq_tensor(&self.device);
         let adv = self.train.adv_weight > 0.0;
         anyhow::ensure!(
             self.model.variant.has_render() == self.shape.is_some(),
