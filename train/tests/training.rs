@@ -260,6 +260,23 @@ fn a_checkpoint_from_before_the_ema_loads_with_the_ema_at_the_generator() {
     assert!(params(&load_generator(&old, &device, GeneratorWeights::Raw).unwrap()) == g);
 }
 
+/// The generator follows its own learning rate: at 0 it stays put while the discriminator
+/// still learns at `lr`.
+#[test]
+fn the_generator_learning_rate_is_separate() {
+    let train = TrainConfig {
+        batch: 2,
+        g_lr: Some(0.0),
+        ..TrainConfig::default()
+    };
+    let mut t = Trainer::new(Config::tiny(Variant::No3d), train, &training_device()).unwrap();
+    let (g0, d0) = (params(&t.generator), params(&t.discriminator));
+    let mut source = SyntheticSource { size: 32, seed: 4 };
+    run(&mut t, &mut source, &opts(tmp("g_lr"), 2)).unwrap();
+    assert!(params(&t.generator) == g0);
+    assert!(params(&t.discriminator) != d0);
+}
+
 #[test]
 fn a_checkpoint_from_before_the_upsampling_option_stays_nearest() {
     let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/small256-no3d");

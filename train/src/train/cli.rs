@@ -80,6 +80,10 @@ pub struct TrainArgs {
     pub batch: usize,
     #[arg(long, default_value_t = 0.002)]
     pub lr: f64,
+    /// The generator's learning rate, when it should differ from `--lr` (which then is the
+    /// discriminator's). On `--resume` it replaces the checkpoint's.
+    #[arg(long)]
+    pub g_lr: Option<f64>,
     /// Weight of the adversarial loss (paper: 1). On `--resume` it replaces the checkpoint's.
     #[arg(long)]
     pub adv_weight: Option<f64>,
@@ -168,6 +172,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             adv_weight: args.adv_weight.unwrap_or(1.0),
             r1_gamma: args.r1_gamma.unwrap_or(10.0),
             seed: args.seed,
+            g_lr: args.g_lr,
             ema_half_life_images: args
                 .ema_half_life_images
                 .unwrap_or(TrainConfig::default().ema_half_life_images),
@@ -277,5 +282,8 @@ fn apply_overrides(trainer: &mut Trainer, args: &TrainArgs) {
     }
     if let Some(h) = args.ema_half_life_images {
         trainer.train.ema_half_life_images = h;
+    }
+    if let Some(lr) = args.g_lr {
+        trainer.train.g_lr = Some(lr);
     }
 }

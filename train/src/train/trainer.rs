@@ -47,6 +47,10 @@ pub struct TrainConfig {
     /// field existed get the default.
     #[serde(default = "default_ema_half_life_images")]
     pub ema_half_life_images: u64,
+    /// The generator's learning rate where it differs from `lr` (the two time-scale update
+    /// rule, Heusel et al. 2017): a slower generator lets the discriminator keep up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub g_lr: Option<f64>,
 }
 
 /// StyleGAN2's `ema_kimg = 10`.
@@ -57,6 +61,11 @@ fn default_ema_half_life_images() -> u64 {
 }
 
 impl TrainConfig {
+    /// The generator's learning rate.
+    pub fn generator_lr(&self) -> f64 {
+        self.g_lr.unwrap_or(self.lr)
+    }
+
     /// The EMA decay per generator step, `β = 0.5^(batch / half-life)` (StyleGAN2's
     /// `ema_beta = 0.5 ** (batch_size / (ema_kimg * 1000))`); 0 when the EMA is disabled.
     pub fn ema_beta(&self) -> f64 {
@@ -81,6 +90,7 @@ impl Default for TrainConfig {
             r1_every: 16,
             seed: 0,
             ema_half_life_images: DEFAULT_EMA_HALF_LIFE_IMAGES,
+            g_lr: None,
         }
     }
 }
@@ -418,9 +428,9 @@ impl Trainer {
             let r_grads = GradientsParams::from_module(&mut grads, &s.regressor);
             s.regressor = s.optim.step(s.settings.lr, s.regressor.clone(), r_grads);
         }
-        self.generator = self
-            .g_optim
-            .step(self.train.lr, self.generator.clone(), g_grads);
+        self.generator =
+            self.g_optim
+                .step(self.train.generator_lr(), self.generator.clone(), g_grads);
         // Weights from before the fade-in ends were trained for a weaker prior than the
         // exported network (weight 1) gets: until then the average is G itself (β = 0).
         let ema_beta = if prior_weight < 1.0 {
