@@ -102,7 +102,8 @@ impl Upsample {
 }
 
 /// Network sizes. `channels[i]` is the width at resolution `4 · 2^i`, for the encoder, the
-/// decoder and the discriminator alike (the official code uses one channel table).
+/// decoder and, unless `disc_channels` says otherwise, the discriminator (the official code uses
+/// one channel table).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     /// Output (and input) side in pixels, a power of two ≥ 8.
@@ -118,6 +119,7 @@ pub struct Config {
     /// Learning-rate multiplier of the mapping MLP (0.01, StyleGAN2).
     pub lr_mlp: f64,
     pub variant: Variant,
+    /// The decoder's upsampling; checkpoints from before the option load as nearest.
     #[serde(default)]
     pub upsample: Upsample,
     /// Discriminator widths per resolution where they differ from `channels`. The generator's
