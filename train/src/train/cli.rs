@@ -143,7 +143,6 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
                 "--disc-channels on --resume builds a new discriminator: add --reset-discriminator"
             );
             trainer.model.disc_channels = Some(d.clone());
-            trainer.model.validate()?;
         }
         if args.reset_discriminator {
             trainer.reset_discriminator()?;
