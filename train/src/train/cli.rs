@@ -87,6 +87,11 @@ pub struct TrainArgs {
     /// Weight of the adversarial loss (paper: 1). On `--resume` it replaces the checkpoint's.
     #[arg(long)]
     pub adv_weight: Option<f64>,
+    /// Ramp the adversarial weight in from 0 over this many steps, from the run's first step or
+    /// the resumed one (see `TrainConfig::adv_ramp_steps`). Use it whenever a discriminator
+    /// starts separating mid-run, e.g. after `--reset-discriminator`.
+    #[arg(long)]
+    pub adv_ramp_steps: Option<u64>,
     /// On `--resume`: replace the discriminator and its optimizer state by fresh ones (for a
     /// discriminator that has stopped separating real from restored faces).
     #[arg(long, requires = "resume")]
@@ -172,6 +177,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             r1_gamma: args.r1_gamma.unwrap_or(10.0),
             seed: args.seed,
             g_lr: args.g_lr,
+            adv_ramp_steps: args.adv_ramp_steps.unwrap_or(0),
             ema_half_life_images: args
                 .ema_half_life_images
                 .unwrap_or(TrainConfig::default().ema_half_life_images),
@@ -284,5 +290,9 @@ fn apply_overrides(trainer: &mut Trainer, args: &TrainArgs) {
     }
     if let Some(lr) = args.g_lr {
         trainer.train.g_lr = Some(lr);
+    }
+    if let Some(steps) = args.adv_ramp_steps {
+        trainer.train.adv_ramp_start = trainer.step;
+        trainer.train.adv_ramp_steps = steps;
     }
 }

@@ -51,6 +51,17 @@ pub struct TrainConfig {
     /// rule, Heusel et al. 2017): a slower generator lets the discriminator keep up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub g_lr: Option<f64>,
+    /// The adversarial weight rises linearly from 0 to `adv_weight` over `adv_ramp_steps`
+    /// steps from `adv_ramp_start`. Adam (β1 = 0) divides each gradient by the root of its
+    /// recent squares; when a discriminator that has just learned to separate hands G strong
+    /// gradients where its second moment saw weak ones, one update is up to 1/√(1−β2) = 10×
+    /// the learning rate and flips D (measured: D loss 0.17 → 6.07 in one G step,
+    /// `docs/realism.md`). A ramp longer than the second moment's memory (~1/(1−β2) = 100
+    /// steps) lets it grow with the gradients. 0: the full weight at once.
+    #[serde(default)]
+    pub adv_ramp_start: u64,
+    #[serde(default)]
+    pub adv_ramp_steps: u64,
 }
 
 /// StyleGAN2's `ema_kimg = 10`.
@@ -60,7 +71,20 @@ fn default_ema_half_life_images() -> u64 {
     DEFAULT_EMA_HALF_LIFE_IMAGES
 }
 
+/// `0 → 1` linearly over `steps` steps from `start`; 1 without a ramp (`steps` 0).
+pub fn linear_ramp(step: u64, start: u64, steps: u64) -> f64 {
+    if steps == 0 {
+        return 1.0;
+    }
+    (step.saturating_sub(start) as f64 / steps as f64).min(1.0)
+}
+
 impl TrainConfig {
+    /// The adversarial loss's weight at `step` (see [`Self::adv_ramp_steps`]).
+    pub fn adv_weight_at(&self, step: u64) -> f64 {
+        self.adv_weight * linear_ramp(step, self.adv_ramp_start, self.adv_ramp_steps)
+    }
+
     /// The generator's learning rate.
     pub fn generator_lr(&self) -> f64 {
         self.g_lr.unwrap_or(self.lr)
@@ -91,6 +115,8 @@ impl Default for TrainConfig {
             seed: 0,
             ema_half_life_images: DEFAULT_EMA_HALF_LIFE_IMAGES,
             g_lr: None,
+            adv_ramp_start: 0,
+            adv_ramp_steps: 0,
         }
     }
 }
@@ -138,11 +164,7 @@ pub struct ShapeSettings {
 impl ShapeSettings {
     /// The weight of the 3D prior at `step` (see [`Self::fade_in_steps`]).
     pub fn prior_weight(&self, step: u64) -> f64 {
-        if self.fade_in_steps == 0 {
-            return 1.0;
-        }
-        let done = step.saturating_sub(self.fade_in_start) as f64;
-        (done / self.fade_in_steps as f64).min(1.0)
+        linear_ramp(step, self.fade_in_start, self.fade_in_steps)
     }
 }
 
@@ -413,7 +435,7 @@ impl Trainer {
             let frozen_d = self.discriminator.clone().no_grad();
             let g_adv = losses::g_nonsaturating(frozen_d.forward(fake));
             g_adv_value = scalar(&g_adv);
-            g_loss = g_loss + g_adv.mul_scalar(self.train.adv_weight);
+            g_loss = g_loss + g_adv.mul_scalar(self.train.adv_weight_at(self.step));
         }
         let l1_value = scalar(&l1);
         // One backward pass: the generator's losses also reach the regressor through the
@@ -568,5 +590,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(old.prior_weight(5), 1.0);
+    }
+
+    /// The adversarial weight ramps from 0 at the ramp's start to λ_adv; a checkpoint written
+    /// before the ramp existed trains at the full weight.
+    #[test]
+    fn the_adversarial_weight_ramps_in() {
+        let cfg = TrainConfig {
+            adv_weight: 0.5,
+            adv_ramp_start: 3000,
+            adv_ramp_steps: 200,
+            ..TrainConfig::default()
+        };
+        assert_eq!(cfg.adv_weight_at(2900), 0.0);
+        assert_eq!(cfg.adv_weight_at(3000), 0.0);
+        assert_eq!(cfg.adv_weight_at(3050), 0.125);
+        assert_eq!(cfg.adv_weight_at(3200), 0.5);
+        assert_eq!(cfg.adv_weight_at(9000), 0.5);
+        let mut json = serde_json::to_value(&cfg).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        fields.remove("adv_ramp_start");
+        fields.remove("adv_ramp_steps");
+        let old: TrainConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(old.adv_weight_at(0), 0.5);
     }
 }
