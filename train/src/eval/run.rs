@@ -97,11 +97,24 @@ pub struct Evaluator<'a> {
     pub niqe: &'a NiqeModel,
 }
 
-/// What one face's evaluation shows: `[small LQ, bicubic, restored, HQ]` and, for a `full`
-/// generator, the rendered 3D face `I_3d` (0..255, black where the mesh is absent).
+/// What one face's evaluation shows and scores: the small LQ face, its bicubic upsampling, the
+/// restoration, the HQ face and, for a `full` generator, the rendered 3D face `I_3d` (0..255,
+/// black where the mesh is absent).
 pub struct FaceTiles {
-    pub images: [Rgb32FImage; 4],
+    pub small: Rgb32FImage,
+    pub bicubic: Rgb32FImage,
+    pub restored: Rgb32FImage,
+    pub hq: Rgb32FImage,
     pub render: Option<Rgb32FImage>,
+}
+
+impl FaceTiles {
+    /// The side-by-side row: LQ | bicubic | restored | HQ (| I_3d).
+    pub fn row(self) -> Vec<Rgb32FImage> {
+        let mut row = vec![self.small, self.bicubic, self.restored, self.hq];
+        row.extend(self.render);
+        row
+    }
 }
 
 /// Runs `generator` on one LQ face (network planar), with `I_3d` from `shape` for a `full`
@@ -222,7 +235,10 @@ impl Evaluator<'_> {
             degradation,
             scores,
             FaceTiles {
-                images: [small, bicubic, restored, hq],
+                small,
+                bicubic,
+                restored,
+                hq,
                 render,
             },
         ))
@@ -400,18 +416,16 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
             let hq = read_crop(crop)?;
             let (degradation, scores, tiles) =
                 ev.evaluate_face(&hq, &cfg, pair_seed(plan.seed, 0, i as u64))?;
+            let hq_niqe = ev.niqe.score(&luma_bt601(&tiles.hq), size, size).ok();
             if i < plan.samples {
-                let mut row: Vec<Rgb32FImage> = tiles.images.to_vec();
-                row.extend(tiles.render);
-                sheet_rows.push(side_by_side(&row));
+                sheet_rows.push(side_by_side(&tiles.row()));
             }
-            let hq_luma = luma_bt601(&tiles.images[3]);
             results.push(FaceResult {
                 set: set.clone(),
                 crop: file_label(crop),
                 degradation,
                 scores,
-                hq_niqe: ev.niqe.score(&hq_luma, size, size).ok(),
+                hq_niqe,
             });
         }
         if !sheet_rows.is_empty() {
