@@ -40,10 +40,14 @@ pub struct TeacherCache {
 
 impl TeacherCache {
     /// Opens `<data_dir>/teacher.safetensors` and checks that it was fitted with the 3DMM file
-    /// `morphable_path` (same SHA-256, K coefficients) for exactly the crops
-    /// `prepared_crops(data_dir)` lists, in that order. Errors name the file and say how to
-    /// refresh it.
-    pub fn open(data_dir: &Path, morphable_path: &Path) -> Result<Self> {
+    /// `morphable_path` (same SHA-256, K coefficients; `morphable` is that file, already
+    /// loaded) for exactly the crops `prepared_crops(data_dir)` lists, in that order. Errors
+    /// name the file and say how to refresh it.
+    pub fn open(
+        data_dir: &Path,
+        morphable_path: &Path,
+        morphable: &MorphableModel,
+    ) -> Result<Self> {
         let path = data_dir.join(FILE_NAME);
         let refresh = format!(
             "re-run `sgpn-train teacher-fit --data {} --morphable {}`",
@@ -98,9 +102,7 @@ impl TeacherCache {
                 crops.get(first)
             );
         }
-        let model = MorphableModel::load(morphable_path)
-            .with_context(|| format!("cannot load the 3DMM {}", morphable_path.display()))?;
-        let k = model.coefficient_count();
+        let k = morphable.coefficient_count();
         let tensors = SafeTensors::deserialize(&bytes)
             .with_context(|| format!("{} is not a safetensors file", path.display()))?;
         let view = tensors

@@ -233,7 +233,7 @@ fn teacher_cache_round_trips_and_refuses_stale_files() {
     let names = vec!["a.png".to_string(), "b.png".to_string()];
     write_cache(&dir.join(FILE_NAME), &coeffs, k, &names, &morphable, &[]).unwrap();
 
-    let cache = TeacherCache::open(&dir, &morphable).unwrap();
+    let cache = TeacherCache::open(&dir, &morphable, &model).unwrap();
     assert_eq!(cache.len(), 2);
     assert_eq!(cache.coeffs(1).unwrap()[0], k as f32);
     let err = cache.coeffs(2).unwrap_err().to_string();
@@ -241,7 +241,10 @@ fn teacher_cache_round_trips_and_refuses_stale_files() {
 
     // Another crop list: stale.
     prepared_folder(&dir, &["a.png", "b.png", "c.png"]);
-    let err = format!("{:#}", TeacherCache::open(&dir, &morphable).unwrap_err());
+    let err = format!(
+        "{:#}",
+        TeacherCache::open(&dir, &morphable, &model).unwrap_err()
+    );
     assert!(
         err.contains("stale") && err.contains("teacher-fit"),
         "{err}"
@@ -252,12 +255,18 @@ fn teacher_cache_round_trips_and_refuses_stale_files() {
     let mut other = model.clone();
     other.mean_shape[0] += 0.01;
     other.save_safetensors(&morphable).unwrap();
-    let err = format!("{:#}", TeacherCache::open(&dir, &morphable).unwrap_err());
+    let err = format!(
+        "{:#}",
+        TeacherCache::open(&dir, &morphable, &model).unwrap_err()
+    );
     assert!(err.contains("stale") && err.contains("SHA-256"), "{err}");
 
     // No cache at all: names the file.
     std::fs::remove_file(dir.join(FILE_NAME)).unwrap();
-    let err = format!("{:#}", TeacherCache::open(&dir, &morphable).unwrap_err());
+    let err = format!(
+        "{:#}",
+        TeacherCache::open(&dir, &morphable, &model).unwrap_err()
+    );
     assert!(err.contains(FILE_NAME), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -278,8 +287,8 @@ fn teacher_cache_of_the_prepared_training_crops_opens() {
         );
         return;
     }
-    let cache = TeacherCache::open(&data, &morphable).unwrap();
     let model = MorphableModel::load(&morphable).unwrap();
+    let cache = TeacherCache::open(&data, &morphable, &model).unwrap();
     assert_eq!(cache.coefficient_count(), model.coefficient_count());
     assert!(cache.len() > 1000);
     for i in [0, cache.len() / 2, cache.len() - 1] {

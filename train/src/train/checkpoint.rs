@@ -175,12 +175,12 @@ impl Trainer {
         };
         let teacher = ShapeTeacher::open(data, &settings.morphable, self.model.size, &self.device)?;
         anyhow::ensure!(
-            teacher.morphable_sha256 == settings.morphable_sha256,
+            teacher.morphable_sha256() == settings.morphable_sha256,
             "{}: the 3DMM {} changed since the run started (SHA-256 {} then, {} now)",
             dir.display(),
             settings.morphable.display(),
             settings.morphable_sha256,
-            teacher.morphable_sha256
+            teacher.morphable_sha256()
         );
         let frozen = ShapeRegressor::load(&dir.join(FROZEN_REGRESSOR_DIR), &self.device)?;
         let mut shape = ShapeState::new(settings, teacher, frozen);

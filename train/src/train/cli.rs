@@ -262,7 +262,7 @@ fn full_from_no3d_run(args: &TrainArgs, init: &Path, device: &Device) -> anyhow:
     let teacher = ShapeTeacher::open(data, morphable, trainer.model.size, device)?;
     let settings = ShapeSettings {
         morphable: morphable.clone(),
-        morphable_sha256: teacher.morphable_sha256.clone(),
+        morphable_sha256: teacher.morphable_sha256().to_owned(),
         lm_weight: args.lm_weight,
         mesh_weight: args.mesh_weight,
         mesh_shape_weight: args.mesh_shape_weight,

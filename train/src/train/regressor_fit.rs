@@ -100,12 +100,12 @@ pub fn fit_regressor(args: FitRegressorArgs) -> anyhow::Result<()> {
         let state: FitState = serde_json::from_slice(&bytes)
             .with_context(|| format!("parsing {}", ckpt.join(STATE_FILE).display()))?;
         anyhow::ensure!(
-            state.morphable_sha256 == teacher.morphable_sha256,
+            state.morphable_sha256 == teacher.morphable_sha256(),
             "{} was fitted with another 3DMM (SHA-256 {}) than {} ({})",
             ckpt.display(),
             state.morphable_sha256,
             args.morphable.display(),
-            teacher.morphable_sha256
+            teacher.morphable_sha256()
         );
         let mut state = state;
         if let Some(lr) = args.lr {
@@ -141,7 +141,7 @@ pub fn fit_regressor(args: FitRegressorArgs) -> anyhow::Result<()> {
             lr: args.lr.unwrap_or(DEFAULT_LR),
             seed: args.seed,
             size: args.size,
-            morphable_sha256: teacher.morphable_sha256.clone(),
+            morphable_sha256: teacher.morphable_sha256().to_owned(),
             shape_weight: args.shape_weight.unwrap_or(DEFAULT_SHAPE_WEIGHT),
             history: Vec::new(),
         };

@@ -16,6 +16,7 @@
 
 use std::path::Path;
 
+use anyhow::Context;
 use burn::prelude::*;
 use burn::tensor::Int;
 use burn::tensor::module::interpolate;
@@ -368,7 +369,6 @@ impl ShapeBranch {
 /// The shape branch of a run with its teacher: the frozen HQ reconstructions `L_mesh` aims at.
 pub struct ShapeTeacher {
     pub branch: ShapeBranch,
-    pub morphable_sha256: String,
     cache: TeacherCache,
     device: Device,
 }
@@ -382,14 +382,19 @@ impl ShapeTeacher {
         size: usize,
         device: &Device,
     ) -> anyhow::Result<Self> {
-        let model = MorphableModel::load(morphable)?;
-        let cache = TeacherCache::open(data, morphable)?;
+        let model = MorphableModel::load(morphable)
+            .with_context(|| format!("cannot load the 3DMM {}", morphable.display()))?;
+        let cache = TeacherCache::open(data, morphable, &model)?;
         Ok(Self {
             branch: ShapeBranch::new(&model, size, device)?,
-            morphable_sha256: cache.morphable_sha256().to_owned(),
             cache,
             device: device.clone(),
         })
+    }
+
+    /// SHA-256 of the 3DMM file the teacher was fitted with (what a checkpoint records).
+    pub fn morphable_sha256(&self) -> &str {
+        self.cache.morphable_sha256()
     }
 
     /// The teacher's coefficients of the crops of `origins` [N, K].
