@@ -47,14 +47,21 @@ fn params<M: Module>(m: &M) -> Vec<Vec<f32>> {
 /// is far from both the initial and the current generator.
 const TINY_EMA_HALF_LIFE: u64 = 4;
 
-fn tiny_trainer() -> Trainer {
-    let train = TrainConfig {
+fn tiny_train_config() -> TrainConfig {
+    TrainConfig {
         batch: 2,
         r1_every: 2,
         ema_half_life_images: TINY_EMA_HALF_LIFE,
         ..TrainConfig::default()
-    };
+    }
+}
+
+fn tiny_trainer_with(train: TrainConfig) -> Trainer {
     Trainer::new(Config::tiny(Variant::No3d), train, &training_device()).unwrap()
+}
+
+fn tiny_trainer() -> Trainer {
+    tiny_trainer_with(tiny_train_config())
 }
 
 fn opts(out: PathBuf, steps: u64) -> RunOptions {
@@ -69,14 +76,42 @@ fn opts(out: PathBuf, steps: u64) -> RunOptions {
 
 #[test]
 fn resume_continues_exactly() {
+    resume_is_exact(tiny_train_config(), "plain");
+}
+
+/// The discriminator's random shifts and the λ_adv ramp are part of the exact resume: the
+/// shifts come from the checkpointed RNG, the ramp from the saved config.
+#[test]
+fn resume_continues_exactly_with_shifted_discriminator_inputs_and_a_ramp() {
+    let train = TrainConfig {
+        d_translation: 0.125,
+        adv_ramp_steps: 3,
+        ..tiny_train_config()
+    };
+    resume_is_exact(train.clone(), "shifted");
+    // The shift reaches the discriminator: the same step without it updates D differently.
+    let mut source = SyntheticSource { size: 32, seed: 9 };
+    let batch = source.batch(0, 2).unwrap();
+    let (mut shifted, mut plain) = (tiny_trainer_with(train), tiny_trainer());
+    shifted.step(&batch).unwrap();
+    plain.step(&batch).unwrap();
+    assert!(params(&shifted.discriminator) != params(&plain.discriminator));
+}
+
+fn resume_is_exact(train: TrainConfig, name: &str) {
     let mut source = SyntheticSource { size: 32, seed: 9 };
 
-    let mut straight = tiny_trainer();
-    let s = run(&mut straight, &mut source, &opts(tmp("straight"), 4)).unwrap();
+    let mut straight = tiny_trainer_with(train.clone());
+    let s = run(
+        &mut straight,
+        &mut source,
+        &opts(tmp(&format!("straight_{name}")), 4),
+    )
+    .unwrap();
     assert_eq!((s.steps_done, s.stop), (4, StopReason::StepsDone));
 
-    let out = tmp("halves");
-    let mut first = tiny_trainer();
+    let out = tmp(&format!("halves_{name}"));
+    let mut first = tiny_trainer_with(train.clone());
     run(&mut first, &mut source, &opts(out.clone(), 2)).unwrap();
     drop(first);
     let mut resumed = Trainer::load(&checkpoint_dir(&out), &training_device()).unwrap();
@@ -100,7 +135,7 @@ fn resume_continues_exactly() {
     // The run left its curve behind.
     assert!(out.join("losses.png").is_file() && out.join("losses.csv").is_file());
     // And both networks did move from their initial values.
-    let init = tiny_trainer();
+    let init = tiny_trainer_with(train);
     assert!(params(&init.generator) != a);
     assert!(params(&init.discriminator) != params(&straight.discriminator));
     // The EMA lags: neither the initial nor the current generator.
@@ -281,7 +316,7 @@ fn the_generator_learning_rate_is_separate() {
 fn a_checkpoint_from_before_the_upsampling_option_stays_nearest() {
     let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/small256-no3d");
     let t = Trainer::load(&committed, &training_device()).unwrap();
-    assert_eq!(t.model.upsample, Upsample::Nearest);
+    assert_eq!(t.model().upsample, Upsample::Nearest);
     assert_eq!(t.generator.config.upsample, Upsample::Nearest);
 }
 

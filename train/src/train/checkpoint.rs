@@ -106,7 +106,7 @@ impl Trainer {
             shape.optim.save(&p).map_err(|e| record_err(&p, e))?;
         }
         let state = TrainerState {
-            model: self.model.clone(),
+            model: self.model().clone(),
             train: self.train.clone(),
             step: self.step,
             rng: RngState {
@@ -173,7 +173,8 @@ impl Trainer {
         let Some(settings) = read_state(dir)?.shape else {
             anyhow::bail!("{} holds no shape branch (a no3d run)", dir.display());
         };
-        let teacher = ShapeTeacher::open(data, &settings.morphable, self.model.size, &self.device)?;
+        let teacher =
+            ShapeTeacher::open(data, &settings.morphable, self.model().size, &self.device)?;
         anyhow::ensure!(
             teacher.morphable_sha256() == settings.morphable_sha256,
             "{}: the 3DMM {} changed since the run started (SHA-256 {} then, {} now)",

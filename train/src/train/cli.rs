@@ -92,6 +92,10 @@ pub struct TrainArgs {
     /// starts separating mid-run, e.g. after `--reset-discriminator`.
     #[arg(long)]
     pub adv_ramp_steps: Option<u64>,
+    /// Shift the discriminator's inputs by up to this fraction of the image size (DiffAugment's
+    /// translation: 0.125). On `--resume` it replaces the checkpoint's.
+    #[arg(long)]
+    pub d_translation: Option<f64>,
     /// On `--resume`: replace the discriminator and its optimizer state by fresh ones (for a
     /// discriminator that has stopped separating real from restored faces).
     #[arg(long, requires = "resume")]
@@ -135,22 +139,19 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             ckpt.join(checkpoint::STATE_FILE).display()
         );
         let mut trainer = Trainer::load(&ckpt, &device)?;
-        if trainer.model.variant.has_render() {
+        if trainer.model().variant.has_render() {
             let data = args.data.as_deref().ok_or_else(|| {
                 anyhow::anyhow!("a full-variant run needs --data (the teacher lives there)")
             })?;
             trainer.load_shape(&ckpt, data)?;
         }
         apply_overrides(&mut trainer, &args);
-        if let Some(d) = &args.disc_channels {
-            anyhow::ensure!(
-                args.reset_discriminator,
-                "--disc-channels on --resume builds a new discriminator: add --reset-discriminator"
-            );
-            trainer.model.disc_channels = Some(d.clone());
-        }
+        anyhow::ensure!(
+            args.disc_channels.is_none() || args.reset_discriminator,
+            "--disc-channels on --resume builds a new discriminator: add --reset-discriminator"
+        );
         if args.reset_discriminator {
-            trainer.reset_discriminator()?;
+            trainer.reset_discriminator(args.disc_channels.clone())?;
         }
         trainer
     } else if let Some(init) = &args.init_from {
@@ -178,6 +179,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             seed: args.seed,
             g_lr: args.g_lr,
             adv_ramp_steps: args.adv_ramp_steps.unwrap_or(0),
+            d_translation: args.d_translation.unwrap_or(0.0),
             ema_half_life_images: args
                 .ema_half_life_images
                 .unwrap_or(TrainConfig::default().ema_half_life_images),
@@ -189,7 +191,12 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         trainer.set_upsample(mode);
     }
     anyhow::ensure!(
-        trainer.model.variant.has_render() == trainer.shape.is_some(),
+        (0.0..0.5).contains(&trainer.train.d_translation),
+        "--d-translation is a fraction of the image size in [0, 0.5), got {}",
+        trainer.train.d_translation
+    );
+    anyhow::ensure!(
+        trainer.model().variant.has_render() == trainer.shape.is_some(),
         "the full variant trains with its shape branch: start it with --init-from (a no3d checkpoint), --morphable and --regressor"
     );
     anyhow::ensure!(
@@ -198,7 +205,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     );
     let mut source: Box<dyn PairSource> = if args.synthetic {
         Box::new(SyntheticSource {
-            size: trainer.model.size,
+            size: trainer.model().size,
             seed: trainer.train.seed,
         })
     } else {
@@ -208,7 +215,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             .expect("clap requires --data without --synthetic");
         Box::new(PreparedFaces::open(
             cache,
-            trainer.model.size,
+            trainer.model().size,
             trainer.train.seed,
         )?)
     };
@@ -256,10 +263,9 @@ fn full_from_no3d_run(args: &TrainArgs, init: &Path, device: &Device) -> anyhow:
     let seed = trainer.train.seed.wrapping_add(trainer.step);
     trainer.generator = full_from_no3d(&trainer.generator, seed, device)?;
     trainer.generator_ema = full_from_no3d(&trainer.generator_ema, seed, device)?.valid();
-    trainer.model = trainer.generator.config.clone();
     trainer.g_optim = optimizers(&trainer.train).0;
     apply_overrides(&mut trainer, args);
-    let teacher = ShapeTeacher::open(data, morphable, trainer.model.size, device)?;
+    let teacher = ShapeTeacher::open(data, morphable, trainer.model().size, device)?;
     let settings = ShapeSettings {
         morphable: morphable.clone(),
         morphable_sha256: teacher.morphable_sha256().to_owned(),
@@ -290,6 +296,9 @@ fn apply_overrides(trainer: &mut Trainer, args: &TrainArgs) {
     }
     if let Some(lr) = args.g_lr {
         trainer.train.g_lr = Some(lr);
+    }
+    if let Some(t) = args.d_translation {
+        trainer.train.d_translation = t;
     }
     if let Some(steps) = args.adv_ramp_steps {
         trainer.train.adv_ramp_start = trainer.step;

@@ -79,10 +79,10 @@ pub fn run(
     opts: &RunOptions,
 ) -> anyhow::Result<RunSummary> {
     anyhow::ensure!(
-        source.size() == trainer.model.size,
+        source.size() == trainer.model().size,
         "the data source gives {} px pairs but the model is {} px",
         source.size(),
-        trainer.model.size
+        trainer.model().size
     );
     let start = Instant::now();
     let first = trainer.step;

@@ -18,9 +18,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::losses;
 use super::shape::ShapeTeacher;
 use super::source::{PairBatch, PairSource};
+use super::{augment, losses};
 use crate::model::init::normal_vec;
 use crate::model::regressor::ShapeRegressor;
 use crate::model::{Config, Discriminator, Generator, Noise, Upsample};
@@ -62,6 +62,11 @@ pub struct TrainConfig {
     pub adv_ramp_start: u64,
     #[serde(default)]
     pub adv_ramp_steps: u64,
+    /// Every image the discriminator sees, real or restored, in its updates and in the
+    /// generator's adversarial loss, is shifted by up to this fraction of its size
+    /// (DiffAugment's translation, 1/8; see [`super::augment`]). 0: no shift.
+    #[serde(default)]
+    pub d_translation: f64,
 }
 
 /// StyleGAN2's `ema_kimg = 10`.
@@ -117,6 +122,7 @@ impl Default for TrainConfig {
             g_lr: None,
             adv_ramp_start: 0,
             adv_ramp_steps: 0,
+            d_translation: 0.0,
         }
     }
 }
@@ -194,7 +200,6 @@ impl ShapeState {
 }
 
 pub struct Trainer {
-    pub model: Config,
     pub train: TrainConfig,
     pub generator: Generator,
     /// The exponential moving average of [`Self::generator`]'s weights, kept without autodiff
@@ -246,7 +251,6 @@ impl Trainer {
         let mut rng = ChaCha8Rng::seed_from_u64(train.seed);
         rng.set_stream(1);
         Ok(Self {
-            model,
             train,
             generator,
             generator_ema,
@@ -266,14 +270,26 @@ impl Trainer {
     pub fn set_upsample(&mut self, mode: Upsample) {
         self.generator = self.generator.clone().with_upsample(mode);
         self.generator_ema = self.generator_ema.clone().with_upsample(mode);
-        self.model.upsample = mode;
+    }
+
+    /// The run's model configuration (both networks'): the generator's own copy, the one
+    /// checkpoints save.
+    pub fn model(&self) -> &Config {
+        &self.generator.config
     }
 
     /// A fresh discriminator (seeded by the run seed and the current step) and fresh optimizer
-    /// state for it; the generator, its optimizer and the step count are kept.
-    pub fn reset_discriminator(&mut self) -> anyhow::Result<()> {
+    /// state for it, `widths` per resolution when given (see [`Config::disc_channels`]); the
+    /// generator, its optimizer and the step count are kept.
+    pub fn reset_discriminator(&mut self, widths: Option<Vec<usize>>) -> anyhow::Result<()> {
         let seed = self.train.seed.wrapping_add(1).wrapping_add(self.step);
-        self.discriminator = Discriminator::new(&self.model, seed, &self.device)?;
+        let mut model = self.model().clone();
+        if widths.is_some() {
+            model.disc_channels = widths;
+        }
+        self.discriminator = Discriminator::new(&model, seed, &self.device)?;
+        self.generator.config = model.clone();
+        self.generator_ema.config = model;
         self.d_optim = optimizers(&self.train).1;
         Ok(())
     }
@@ -323,6 +339,17 @@ impl Trainer {
         Ok(Some(branch.render_input(&faces)?.detach()))
     }
 
+    /// `x` as the discriminator sees it: shifted per image when `d_translation` is set.
+    fn discriminator_view(&mut self, x: Tensor<4>) -> Tensor<4> {
+        if self.train.d_translation <= 0.0 {
+            return x;
+        }
+        let [n, _, h, _] = x.dims();
+        let max = augment::max_shift(h, self.train.d_translation);
+        let shifts = augment::draw_shifts(&mut self.rng, n, max);
+        augment::translate(x, &shifts)
+    }
+
     fn is_r1_step(&self, step: u64) -> bool {
         self.train.r1_every > 0 && step.is_multiple_of(self.train.r1_every)
     }
@@ -335,6 +362,8 @@ impl Trainer {
         fake: Tensor<4>,
         step: u64,
     ) -> anyhow::Result<(f32, Option<f32>)> {
+        let hq = self.discriminator_view(hq);
+        let fake = self.discriminator_view(fake);
         let real_logits = self.discriminator.forward(hq.clone());
         let fake_logits = self.discriminator.forward(fake);
         let mut d_loss = losses::d_logistic(fake_logits, real_logits.clone());
@@ -365,18 +394,18 @@ impl Trainer {
     pub fn step(&mut self, batch: &PairBatch) -> anyhow::Result<StepLosses> {
         batch.validate()?;
         anyhow::ensure!(
-            batch.size == self.model.size,
+            batch.size == self.model().size,
             "pair batch is {} px but the model is {} px",
             batch.size,
-            self.model.size
+            self.model().size
         );
         let hq = batch.hq_tensor(&self.device);
         let lq = batch.lq_tensor(&self.device);
         let adv = self.train.adv_weight > 0.0;
         anyhow::ensure!(
-            self.model.variant.has_render() == self.shape.is_some(),
+            self.model().variant.has_render() == self.shape.is_some(),
             "the {} variant {} a shape branch",
-            self.model.variant.as_str(),
+            self.model().variant.as_str(),
             if self.shape.is_some() {
                 "has no use for"
             } else {
@@ -433,7 +462,8 @@ impl Trainer {
         if adv {
             // D's weights need no gradient here: a frozen copy saves their backward pass.
             let frozen_d = self.discriminator.clone().no_grad();
-            let g_adv = losses::g_nonsaturating(frozen_d.forward(fake));
+            let seen = self.discriminator_view(fake);
+            let g_adv = losses::g_nonsaturating(frozen_d.forward(seen));
             g_adv_value = scalar(&g_adv);
             g_loss = g_loss + g_adv.mul_scalar(self.train.adv_weight_at(self.step));
         }
