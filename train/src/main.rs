@@ -15,7 +15,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train (or resume) a generator/discriminator pair.
-    Train(sgpn_train::train::cli::TrainArgs),
+    Train(Box<sgpn_train::train::cli::TrainArgs>),
     /// Write a generator to ONNX.
     Export(sgpn_train::export::cli::ExportArgs),
     /// Write a shape regressor to ONNX, stamped with its 3DMM's SHA-256.
@@ -42,7 +42,7 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Train(args) => sgpn_train::train::cli::train(args),
+        Command::Train(args) => sgpn_train::train::cli::train(*args),
         Command::Export(args) => sgpn_train::export::cli::export(args),
         Command::ExportRegressor(args) => sgpn_train::export::regressor_cli::export(args),
         Command::Bench(args) => sgpn_train::train::bench::bench(args),

@@ -79,23 +79,27 @@ fn resume_continues_exactly() {
     resume_is_exact(tiny_train_config(), "plain");
 }
 
-/// The discriminator's random shifts and the λ_adv ramp are part of the exact resume: the
-/// shifts come from the checkpointed RNG, the ramp from the saved config.
+/// The discriminator's random shifts and instance noise and the λ_adv ramp are part of the
+/// exact resume: shifts and noise come from the checkpointed RNG, the ramp from the saved
+/// config.
 #[test]
-fn resume_continues_exactly_with_shifted_discriminator_inputs_and_a_ramp() {
+fn resume_continues_exactly_with_augmented_discriminator_inputs_and_a_ramp() {
     let train = TrainConfig {
         d_translation: 0.125,
+        d_input_noise: 0.05,
+        d_centre_colour: true,
         adv_ramp_steps: 3,
         ..tiny_train_config()
     };
-    resume_is_exact(train.clone(), "shifted");
-    // The shift reaches the discriminator: the same step without it updates D differently.
+    resume_is_exact(train.clone(), "augmented");
+    // The augmentation reaches the discriminator: the same step without it updates D
+    // differently.
     let mut source = SyntheticSource { size: 32, seed: 9 };
     let batch = source.batch(0, 2).unwrap();
-    let (mut shifted, mut plain) = (tiny_trainer_with(train), tiny_trainer());
-    shifted.step(&batch).unwrap();
+    let (mut augmented, mut plain) = (tiny_trainer_with(train), tiny_trainer());
+    augmented.step(&batch).unwrap();
     plain.step(&batch).unwrap();
-    assert!(params(&shifted.discriminator) != params(&plain.discriminator));
+    assert!(params(&augmented.discriminator) != params(&plain.discriminator));
 }
 
 fn resume_is_exact(train: TrainConfig, name: &str) {
@@ -419,5 +423,34 @@ fn export_takes_the_ema_unless_told_raw_generator() {
             "--raw-generator"
         ])
         .is_err()
+    );
+}
+
+/// Switching β1 mid-run keeps both optimizers' moments (a resumed run does not restart Adam):
+/// "switching" to the same β1 changes nothing about the next step. The new β1 is saved.
+#[test]
+fn switching_beta1_keeps_the_optimizer_moments() {
+    let mut t = tiny_trainer();
+    let mut source = SyntheticSource { size: 32, seed: 4 };
+    let out = tmp("beta1_switch");
+    run(&mut t, &mut source, &opts(out.clone(), 2)).unwrap();
+    let ckpt = checkpoint_dir(&out);
+    let batch = source.batch(2, 2).unwrap();
+    let mut kept = Trainer::load(&ckpt, &training_device()).unwrap();
+    kept.step(&batch).unwrap();
+    let mut switched = Trainer::load(&ckpt, &training_device()).unwrap();
+    switched.set_beta1(switched.train.beta1);
+    switched.step(&batch).unwrap();
+    assert!(params(&kept.generator) == params(&switched.generator));
+    assert!(params(&kept.discriminator) == params(&switched.discriminator));
+
+    t.set_beta1(0.9);
+    t.save(&ckpt).unwrap();
+    assert_eq!(
+        Trainer::load(&ckpt, &training_device())
+            .unwrap()
+            .train
+            .beta1,
+        0.9
     );
 }

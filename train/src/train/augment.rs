@@ -1,19 +1,75 @@
-//! Random translation of the discriminator's inputs: DiffAugment's translation policy (Zhao et
-//! al., "Differentiable Augmentation for Data-Efficient GAN Training", NeurIPS 2020).
+//! What the discriminator sees of an image, real or restored: optionally without its mean
+//! colour, shifted (DiffAugment's translation; Zhao et al., NeurIPS 2020) and with instance noise
+//! (Sønderby et al. 2016; Arjovsky & Bottou 2017). Real and restored faces go through the same
+//! random transforms, so the discriminator cannot tell them apart by the transform itself.
+//! Every transform only moves, shifts or adds to pixels, so the generator's adversarial gradient
+//! passes through.
 //!
-//! Why: a discriminator warmed up against the frozen small256 generator separates real from
-//! restored faces (D loss 1.0 → 0.5 within 60 steps), yet generator updates as small as lr 1e-4,
-//! with the adversarial weight still near 0, return it to chance within a dozen steps
-//! (`docs/realism.md`). It keys on traits tied to one generator's exact pixels, such as where
-//! its nearest-neighbour blocks and centre seam sit, rather than on what makes a face look
-//! real. Seeing every image at a random offset takes away that positional cue. The shift moves
-//! pixels and nothing else, so the generator's adversarial gradient passes through it, and real
-//! and restored faces are shifted alike, so the discriminator cannot tell them apart by the
-//! shift itself.
+//! Why (session 7, `docs/realism.md`): a discriminator warmed up against the frozen small256
+//! generator separates its faces perfectly (D loss 0.02), but one generator step of L1 alone
+//! reverses its verdict. That step moves the whole output by about +6, −3.6 and +3.1 grey levels
+//! in R, G and B (the same cast on every face), and 1.4 levels elsewhere. The discriminator had
+//! learned the colour cast of that moment. Each transform takes away one kind of cue of that
+//! sort. None of them, alone, kept the discriminator separating once the generator trained.
 
 use burn::prelude::*;
 use burn::tensor::ops::PadMode;
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use super::trainer::TrainConfig;
+use crate::model::init::normal_vec;
+
+/// The transforms a run's discriminator inputs get (all off by default).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DiscriminatorView {
+    /// Subtract each image's mean colour, per channel: global colour is left to the L1 loss.
+    pub centre_colour: bool,
+    /// Largest shift as a fraction of the size (DiffAugment: 1/8); 0: no shift.
+    pub translation: f64,
+    /// Standard deviation of the Gaussian noise added, in the [-1, 1] scale; 0: none.
+    pub noise: f64,
+}
+
+impl DiscriminatorView {
+    pub fn of(train: &TrainConfig) -> Self {
+        Self {
+            centre_colour: train.d_centre_colour,
+            translation: train.d_translation,
+            noise: train.d_input_noise,
+        }
+    }
+
+    /// `x` [N, C, H, W] as the discriminator sees it; random draws come from `rng`.
+    pub fn apply(&self, x: Tensor<4>, rng: &mut ChaCha8Rng) -> Tensor<4> {
+        let [n, c, h, w] = x.dims();
+        let x = if self.centre_colour {
+            centre_colour(x)
+        } else {
+            x
+        };
+        let x = if self.translation > 0.0 {
+            let shifts = draw_shifts(rng, n, max_shift(h, self.translation));
+            translate(x, &shifts)
+        } else {
+            x
+        };
+        if self.noise <= 0.0 {
+            return x;
+        }
+        let noise = Tensor::from_data(
+            TensorData::new(normal_vec(rng, n * c * h * w), [n, c, h, w]),
+            &x.device(),
+        );
+        x + noise.mul_scalar(self.noise)
+    }
+}
+
+/// Each image minus its own mean, per channel.
+pub fn centre_colour(x: Tensor<4>) -> Tensor<4> {
+    let mean = x.clone().mean_dim(3).mean_dim(2);
+    x - mean
+}
 
 /// The largest shift for images of `size` px when shifts reach `fraction` of the size
 /// (DiffAugment: 1/8), rounded to whole pixels.
@@ -110,7 +166,12 @@ mod tests {
         let device = crate::train::training_device();
         let x = ramp(1, 4, 4, &device).require_grad();
         let grads = translate(x.clone(), &[(1, 0)]).sum().backward();
-        let g = x.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        let g = x
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         for c in 0..2 {
             for r in 0..4 {
                 for q in 0..4 {
@@ -122,8 +183,52 @@ mod tests {
     }
 
     #[test]
+    fn centring_removes_each_images_mean_colour_only() {
+        let device = Device::default();
+        let x = ramp(2, 3, 4, &device);
+        let y = centre_colour(x.clone());
+        let means = y.clone().mean_dim(3).mean_dim(2).into_data();
+        for m in means.try_to_vec::<f32>().unwrap() {
+            assert!(m.abs() < 1e-4, "{m}");
+        }
+        // What is left is the image's own variation around its mean.
+        let d = (x.clone() - x.mean_dim(3).mean_dim(2)) - y;
+        assert!(d.abs().max().into_scalar::<f32>() < 1e-5);
+    }
+
+    /// All off: the discriminator sees the image itself, and no random draw is spent.
+    #[test]
+    fn the_default_view_is_the_image() {
+        let device = Device::default();
+        let x = ramp(2, 4, 4, &device);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let view = DiscriminatorView::of(&TrainConfig::default());
+        let y = view.apply(x.clone(), &mut rng);
+        assert!((y - x).abs().max().into_scalar::<f32>() == 0.0);
+        assert_eq!(
+            rng.get_word_pos(),
+            ChaCha8Rng::seed_from_u64(1).get_word_pos()
+        );
+    }
+
+    #[test]
+    fn noise_has_the_asked_spread() {
+        let device = Device::default();
+        let x = Tensor::<4>::zeros([2, 3, 64, 64], &device);
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let view = DiscriminatorView {
+            centre_colour: false,
+            translation: 0.0,
+            noise: 0.05,
+        };
+        let y = view.apply(x, &mut rng);
+        let sd = y.square().mean().into_scalar::<f32>().sqrt();
+        assert!((sd - 0.05).abs() < 0.002, "{sd}");
+    }
+
+    #[test]
     fn shifts_stay_within_the_bound() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
         assert_eq!(max_shift(256, 0.125), 32);
         let s = draw_shifts(&mut rng, 400, 32);
         assert!(s.iter().all(|&(dy, dx)| dy.abs() <= 32 && dx.abs() <= 32));

@@ -96,6 +96,19 @@ pub struct TrainArgs {
     /// translation: 0.125). On `--resume` it replaces the checkpoint's.
     #[arg(long)]
     pub d_translation: Option<f64>,
+    /// Standard deviation of the instance noise added to the discriminator's inputs, in the
+    /// [-1, 1] pixel scale (0.05 is about 6 grey levels). On `--resume` it replaces the
+    /// checkpoint's.
+    #[arg(long)]
+    pub d_input_noise: Option<f64>,
+    /// Subtract each image's mean colour before the discriminator sees it, leaving global colour
+    /// to the L1 loss. On `--resume` it replaces the checkpoint's.
+    #[arg(long)]
+    pub d_centre_colour: Option<bool>,
+    /// Adam's β1 for both networks (StyleGAN2: 0; GFPGAN and Real-ESRGAN: 0.9). On `--resume`
+    /// it replaces the checkpoint's, keeping the optimizers' moments.
+    #[arg(long)]
+    pub beta1: Option<f32>,
     /// On `--resume`: replace the discriminator and its optimizer state by fresh ones (for a
     /// discriminator that has stopped separating real from restored faces).
     #[arg(long, requires = "resume")]
@@ -180,6 +193,9 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             g_lr: args.g_lr,
             adv_ramp_steps: args.adv_ramp_steps.unwrap_or(0),
             d_translation: args.d_translation.unwrap_or(0.0),
+            d_input_noise: args.d_input_noise.unwrap_or(0.0),
+            d_centre_colour: args.d_centre_colour.unwrap_or(false),
+            beta1: args.beta1.unwrap_or(TrainConfig::default().beta1),
             ema_half_life_images: args
                 .ema_half_life_images
                 .unwrap_or(TrainConfig::default().ema_half_life_images),
@@ -194,6 +210,11 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         (0.0..0.5).contains(&trainer.train.d_translation),
         "--d-translation is a fraction of the image size in [0, 0.5), got {}",
         trainer.train.d_translation
+    );
+    anyhow::ensure!(
+        trainer.train.d_input_noise >= 0.0 && trainer.train.d_input_noise.is_finite(),
+        "--d-input-noise is a standard deviation, got {}",
+        trainer.train.d_input_noise
     );
     anyhow::ensure!(
         trainer.model().variant.has_render() == trainer.shape.is_some(),
@@ -299,6 +320,15 @@ fn apply_overrides(trainer: &mut Trainer, args: &TrainArgs) {
     }
     if let Some(t) = args.d_translation {
         trainer.train.d_translation = t;
+    }
+    if let Some(sigma) = args.d_input_noise {
+        trainer.train.d_input_noise = sigma;
+    }
+    if let Some(centre) = args.d_centre_colour {
+        trainer.train.d_centre_colour = centre;
+    }
+    if let Some(beta1) = args.beta1 {
+        trainer.set_beta1(beta1);
     }
     if let Some(steps) = args.adv_ramp_steps {
         trainer.train.adv_ramp_start = trainer.step;

@@ -62,11 +62,17 @@ pub struct TrainConfig {
     pub adv_ramp_start: u64,
     #[serde(default)]
     pub adv_ramp_steps: u64,
-    /// Every image the discriminator sees, real or restored, in its updates and in the
-    /// generator's adversarial loss, is shifted by up to this fraction of its size
-    /// (DiffAugment's translation, 1/8; see [`super::augment`]). 0: no shift.
+    /// The discriminator's inputs, real or restored, in its updates and in the generator's
+    /// adversarial loss (see [`super::augment`], which has the measurements behind them):
+    /// shifted by up to this fraction of their size (DiffAugment's translation: 1/8; 0: none),
     #[serde(default)]
     pub d_translation: f64,
+    /// with Gaussian instance noise of this standard deviation in the [-1, 1] scale (0: none),
+    #[serde(default)]
+    pub d_input_noise: f64,
+    /// and without each image's mean colour, which leaves global colour to the L1 loss.
+    #[serde(default)]
+    pub d_centre_colour: bool,
 }
 
 /// StyleGAN2's `ema_kimg = 10`.
@@ -123,6 +129,8 @@ impl Default for TrainConfig {
             adv_ramp_start: 0,
             adv_ramp_steps: 0,
             d_translation: 0.0,
+            d_input_noise: 0.0,
+            d_centre_colour: false,
         }
     }
 }
@@ -272,6 +280,15 @@ impl Trainer {
         self.generator_ema = self.generator_ema.clone().with_upsample(mode);
     }
 
+    /// Switches Adam's β1 for both networks (the discriminator's with its lazy-regularisation
+    /// correction), keeping each optimizer's moments.
+    pub fn set_beta1(&mut self, beta1: f32) {
+        self.train.beta1 = beta1;
+        let (g, d) = optimizers(&self.train);
+        self.g_optim = g.load_record(self.g_optim.to_record());
+        self.d_optim = d.load_record(self.d_optim.to_record());
+    }
+
     /// The run's model configuration (both networks'): the generator's own copy, the one
     /// checkpoints save.
     pub fn model(&self) -> &Config {
@@ -339,15 +356,9 @@ impl Trainer {
         Ok(Some(branch.render_input(&faces)?.detach()))
     }
 
-    /// `x` as the discriminator sees it: shifted per image when `d_translation` is set.
+    /// `x` as the discriminator sees it (see [`augment::DiscriminatorView`]).
     fn discriminator_view(&mut self, x: Tensor<4>) -> Tensor<4> {
-        if self.train.d_translation <= 0.0 {
-            return x;
-        }
-        let [n, _, h, _] = x.dims();
-        let max = augment::max_shift(h, self.train.d_translation);
-        let shifts = augment::draw_shifts(&mut self.rng, n, max);
-        augment::translate(x, &shifts)
+        augment::DiscriminatorView::of(&self.train).apply(x, &mut self.rng)
     }
 
     fn is_r1_step(&self, step: u64) -> bool {
