@@ -52,12 +52,13 @@ pub struct TrainConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub g_lr: Option<f64>,
     /// The adversarial weight rises linearly from 0 to `adv_weight` over `adv_ramp_steps`
-    /// steps from `adv_ramp_start`. Adam (β1 = 0) divides each gradient by the root of its
-    /// recent squares; when a discriminator that has just learned to separate hands G strong
-    /// gradients where its second moment saw weak ones, one update is up to 1/√(1−β2) = 10×
-    /// the learning rate and flips D (measured: D loss 0.17 → 6.07 in one G step,
-    /// `docs/realism.md`). A ramp longer than the second moment's memory (~1/(1−β2) = 100
-    /// steps) lets it grow with the gradients. 0: the full weight at once.
+    /// steps from `adv_ramp_start`; 0: the full weight at once. Adam (β1 = 0) divides each
+    /// gradient by the root of its recent squares, so when a newly warmed-up discriminator
+    /// hands G strong gradients where its second moment saw weak ones, one update can reach
+    /// 1/√(1−β2) = 10× the learning rate. A ramp longer than the second moment's memory
+    /// (~1/(1−β2) = 100 steps) lets it grow with the gradients. (The reversal of D's verdict
+    /// after one G step, which first suggested this shock, also happens with no adversarial
+    /// weight at all: see [`super::augment`].)
     #[serde(default)]
     pub adv_ramp_start: u64,
     #[serde(default)]
