@@ -1,7 +1,7 @@
 //! What the discriminator sees of an image, real or restored: optionally without its mean
 //! colour, shifted (DiffAugment's translation; Zhao et al., NeurIPS 2020) and with instance noise
-//! (Sønderby et al. 2016; Arjovsky & Bottou 2017). Real and restored faces go through the same
-//! random transforms, so the discriminator cannot tell them apart by the transform itself.
+//! (Sønderby et al. 2016; Arjovsky & Bottou 2017). Real and restored faces get transforms drawn
+//! from the same distribution, so the discriminator cannot tell them apart by the transform.
 //! Every transform only moves, shifts or adds to pixels, so the generator's adversarial gradient
 //! passes through.
 //!
