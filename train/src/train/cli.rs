@@ -187,21 +187,12 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         let train = TrainConfig {
             batch: args.batch,
             lr: args.lr,
-            adv_weight: args.adv_weight.unwrap_or(1.0),
-            r1_gamma: args.r1_gamma.unwrap_or(10.0),
             seed: args.seed,
-            g_lr: args.g_lr,
-            adv_ramp_steps: args.adv_ramp_steps.unwrap_or(0),
-            d_translation: args.d_translation.unwrap_or(0.0),
-            d_input_noise: args.d_input_noise.unwrap_or(0.0),
-            d_centre_colour: args.d_centre_colour.unwrap_or(false),
-            beta1: args.beta1.unwrap_or(TrainConfig::default().beta1),
-            ema_half_life_images: args
-                .ema_half_life_images
-                .unwrap_or(TrainConfig::default().ema_half_life_images),
             ..TrainConfig::default()
         };
-        Trainer::new(model, train, &device)?
+        let mut trainer = Trainer::new(model, train, &device)?;
+        apply_overrides(&mut trainer, &args);
+        trainer
     };
     if let Some(mode) = upsample {
         trainer.set_upsample(mode);
@@ -303,8 +294,8 @@ fn full_from_no3d_run(args: &TrainArgs, init: &Path, device: &Device) -> anyhow:
     Ok(trainer)
 }
 
-/// The settings a continued run (`--resume`, `--init-from`) takes from the command line instead
-/// of the checkpoint.
+/// The settings a run takes from the command line instead of the checkpoint's (`--resume`,
+/// `--init-from`) or the defaults (a new run).
 fn apply_overrides(trainer: &mut Trainer, args: &TrainArgs) {
     if let Some(w) = args.adv_weight {
         trainer.train.adv_weight = w;
