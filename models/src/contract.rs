@@ -26,6 +26,9 @@ pub const OUTPUT_RESTORED: &str = "restored";
 pub const META_TEMPLATE: &str = "sgpn.template";
 pub const META_SIZE: &str = "sgpn.size";
 pub const META_VARIANT: &str = "sgpn.variant";
+/// Optional: the constant (R, G, B in grey levels) `sgpn-train calibrate-colour` added to the
+/// output to remove the generator's measured colour shift.
+pub const META_COLOUR_CALIBRATION: &str = "sgpn.colour_calibration";
 
 /// Face sizes this version accepts for `sgpn.size`.
 pub const SIZE_RANGE: std::ops::RangeInclusive<usize> = 16..=2048;

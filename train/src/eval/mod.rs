@@ -4,6 +4,7 @@
 //! each for the restored faces and for the bicubic baseline.
 
 pub mod cli;
+pub mod colour;
 pub mod compare;
 pub mod fidelity;
 pub mod identity;

@@ -23,7 +23,8 @@
 //! identity cosine similarity with the HQ face (ArcFace-style embedder, each image aligned by
 //! its own detected landmarks, falling back to the HQ landmarks when the detector misses);
 //! landmark error (detector on the image vs on the HQ, normalised by the HQ inter-ocular
-//! distance; a miss counts in the detection rate and not in the mean).
+//! distance; a miss counts in the detection rate and not in the mean); colour shift (mean signed
+//! error per channel over the pasted pixels, [`super::colour`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ use sgpn_face::shape::ShapePrior;
 use sgpn_models::contract::{Template, Variant};
 use sgpn_models::generator::Generator;
 
+use super::colour::{ColourShift, colour_shift};
 use super::fidelity::{psnr, ssim};
 use super::identity::{IdentityEmbedder, cosine_similarity};
 use super::landmarks::normalized_landmark_error;
@@ -60,6 +62,8 @@ pub struct FaceScores {
     pub identity: Option<f64>,
     /// `None` when the detector missed this image or the HQ.
     pub landmark_error: Option<f64>,
+    /// Mean signed error per RGB channel against the HQ, over the pasted pixels.
+    pub colour_shift: ColourShift,
 }
 
 /// One evaluated face.
@@ -82,6 +86,8 @@ pub struct Summary {
     pub niqe: Option<f64>,
     pub identity: Option<f64>,
     pub landmark_error: Option<f64>,
+    /// Mean colour shift per RGB channel (grey levels).
+    pub colour_shift: ColourShift,
     /// Faces whose image the detector found (for the landmark error).
     pub detected: usize,
 }
@@ -190,6 +196,7 @@ impl Evaluator<'_> {
             niqe,
             identity,
             landmark_error,
+            colour_shift: colour_shift(img, hq),
         })
     }
 
@@ -324,6 +331,8 @@ pub fn summarize(results: &[FaceResult], method: &str) -> Summary {
         niqe: mean(s.iter().filter_map(|x| x.niqe)),
         identity: mean(s.iter().filter_map(|x| x.identity)),
         landmark_error: mean(s.iter().filter_map(|x| x.landmark_error)),
+        colour_shift: [0, 1, 2]
+            .map(|c| mean(s.iter().map(|x| x.colour_shift[c])).unwrap_or(f64::NAN)),
         detected: s.iter().filter(|x| x.landmark_error.is_some()).count(),
     }
 }
@@ -335,12 +344,12 @@ fn opt(v: Option<f64>, digits: usize) -> String {
 /// The Markdown table: one row per set and method.
 pub fn markdown_table(summaries: &[(String, String, Summary)]) -> String {
     let mut t = String::from(
-        "| set | method | faces | PSNR ↑ | SSIM (Y) ↑ | NIQE ↓ | identity cos ↑ | landmark NME ↓ | detected |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+        "| set | method | faces | PSNR ↑ | SSIM (Y) ↑ | NIQE ↓ | identity cos ↑ | landmark NME ↓ | detected | colour shift R/G/B |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
     );
     for (set, method, s) in summaries {
         t.push_str(&format!(
-            "| {set} | {method} | {} | {:.2} | {:.4} | {} | {} | {} | {}/{} |\n",
+            "| {set} | {method} | {} | {:.2} | {:.4} | {} | {} | {} | {}/{} | {:+.1} / {:+.1} / {:+.1} |\n",
             s.faces,
             s.psnr,
             s.ssim,
@@ -348,7 +357,10 @@ pub fn markdown_table(summaries: &[(String, String, Summary)]) -> String {
             opt(s.identity, 4),
             opt(s.landmark_error, 4),
             s.detected,
-            s.faces
+            s.faces,
+            s.colour_shift[0],
+            s.colour_shift[1],
+            s.colour_shift[2]
         ));
     }
     t
@@ -444,7 +456,10 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
          The bicubic baseline is the network input itself (the degradation resizes its small JPEG \
          back with bicubic). PSNR on RGB, SSIM on BT.601 luma (Gaussian 11x11, sigma 1.5), NIQE as \
          scikit-video, identity = cosine similarity of fr_feature.onnx embeddings with the HQ, \
-         landmark NME = mean 5-point RetinaFace distance / HQ inter-ocular distance. \
+         landmark NME = mean 5-point RetinaFace distance / HQ inter-ocular distance, \
+         colour shift = mean signed error per channel against the HQ in grey levels, weighted by \
+         the element's paste mask (a tint on every pasted face; the bicubic baseline's is the \
+         degradation's own). \
          At {size} px NIQE sees {patches} patches of 96 px per image (25 at 512), so its \
          covariance estimate is coarse below 512.\n\n{table}\nNIQE of the HQ faces themselves \
          (what the metric gives the natural images of the set): {}.\n",

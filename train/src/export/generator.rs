@@ -10,9 +10,7 @@ use crate::model::Generator;
 use super::graph::{AffbExport, OnnxGraph};
 
 /// Graph input names and the output name of the generator contract.
-pub const INPUT_LQ: &str = "lq";
-pub const INPUT_RENDER: &str = "render";
-pub const OUTPUT_RESTORED: &str = "restored";
+pub use sgpn_models::contract::{INPUT_LQ, INPUT_RENDER, OUTPUT_RESTORED};
 /// The symbolic batch dimension.
 pub const BATCH_DIM: &str = "N";
 /// SGPN networks are trained on faces aligned to the official SGPN template (brief §4).
