@@ -87,3 +87,23 @@ pub fn calibrate_colour(args: CalibrateColourArgs) -> Result<()> {
     println!("colour shift after (same faces): {after}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faces_are_picked_evenly_over_the_whole_set() {
+        let all: Vec<PathBuf> = (0..10).map(|i| PathBuf::from(format!("{i}.png"))).collect();
+        let names = |v: Vec<PathBuf>| -> Vec<String> {
+            v.iter().map(|p| p.display().to_string()).collect()
+        };
+        assert_eq!(names(spread_pick(&all, 3)), ["0.png", "3.png", "6.png"]);
+        assert_eq!(
+            spread_pick(&all, 50).len(),
+            10,
+            "fewer faces than asked: all"
+        );
+        assert_eq!(spread_pick(&all, 0).len(), 0);
+    }
+}
