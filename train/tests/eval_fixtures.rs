@@ -56,9 +56,22 @@ fn identity_generator_scores_exactly_the_bicubic_baseline_and_inversion_scores_w
             m["hq_niqe"]
         );
     }
+    // Paired per face, the identity generator differs from the baseline by exactly nothing.
+    for p in m["paired"].as_array().unwrap() {
+        let d = &p["restored_minus_bicubic"];
+        for metric in ["psnr", "ssim", "niqe"] {
+            assert_eq!(d[metric]["faces"], 2, "{p}");
+            assert_eq!(d[metric]["mean"].as_f64(), Some(0.0), "{p}");
+            assert_eq!(d[metric]["std_err"].as_f64(), Some(0.0), "{p}");
+        }
+    }
     let md = std::fs::read_to_string(root.join("identity/metrics.md")).unwrap();
     assert!(md.contains("| aaf-val | restored | 2 |"), "{md}");
     assert!(md.contains("NIQE of the HQ faces themselves"), "{md}");
+    assert!(
+        md.contains("| aaf-val | +0.00 ± 0.00 | +0.0000 ± 0.0000 | +0.00 ± 0.00 |"),
+        "{md}"
+    );
 
     // scale = -1 inverts the face: much lower PSNR and SSIM than the baseline.
     let inverted = root.join("inverted.onnx");

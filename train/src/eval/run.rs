@@ -366,6 +366,93 @@ pub fn markdown_table(summaries: &[(String, String, Summary)]) -> String {
     t
 }
 
+/// A per-face difference over a set: mean and standard error of the mean.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct PairedDifference {
+    pub faces: usize,
+    pub mean: f64,
+    pub std_err: f64,
+}
+
+/// Mean ± standard error of `f` over the faces where it is defined (at least two).
+fn paired(
+    results: &[FaceResult],
+    f: impl Fn(&FaceResult) -> Option<f64>,
+) -> Option<PairedDifference> {
+    let d: Vec<f64> = results.iter().filter_map(f).collect();
+    let n = d.len();
+    (n >= 2).then(|| {
+        let mean = d.iter().sum::<f64>() / n as f64;
+        let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        PairedDifference {
+            faces: n,
+            mean,
+            std_err: (var / n as f64).sqrt(),
+        }
+    })
+}
+
+/// Restored minus bicubic, face by face, for every metric; and the HQ faces' NIQE minus
+/// bicubic's (what a perfect restoration would score on NIQE). Metrics differ far more between
+/// faces than between methods, so a difference is only meaningful against its standard error.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PairedSummary {
+    pub psnr: Option<PairedDifference>,
+    pub ssim: Option<PairedDifference>,
+    pub niqe: Option<PairedDifference>,
+    pub identity: Option<PairedDifference>,
+    pub landmark_error: Option<PairedDifference>,
+    pub hq_niqe: Option<PairedDifference>,
+}
+
+/// Bicubic's and the restoration's scores of one face.
+fn method_scores(r: &FaceResult) -> Option<(&FaceScores, &FaceScores)> {
+    Some((r.scores.get(METHODS[0])?, r.scores.get(METHODS[1])?))
+}
+
+/// The paired differences of one set's results.
+pub fn paired_summary(results: &[FaceResult]) -> PairedSummary {
+    let diff = |metric: fn(&FaceScores) -> Option<f64>| {
+        paired(results, move |r| {
+            let (b, x) = method_scores(r)?;
+            Some(metric(x)? - metric(b)?)
+        })
+    };
+    PairedSummary {
+        psnr: diff(|s| Some(s.psnr)),
+        ssim: diff(|s| Some(s.ssim)),
+        niqe: diff(|s| s.niqe),
+        identity: diff(|s| s.identity),
+        landmark_error: diff(|s| s.landmark_error),
+        hq_niqe: paired(results, |r| Some(r.hq_niqe? - method_scores(r)?.0.niqe?)),
+    }
+}
+
+/// The Markdown table of paired differences: one row per set.
+pub fn paired_table(rows: &[(String, PairedSummary)]) -> String {
+    let cell = |d: Option<PairedDifference>, digits: usize| {
+        d.map_or("n/a".to_string(), |d| {
+            format!("{:+.digits$} ± {:.digits$}", d.mean, d.std_err)
+        })
+    };
+    let mut t = String::from(
+        "| set | PSNR | SSIM (Y) | NIQE | identity cos | landmark NME | HQ NIQE − bicubic |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    for (set, p) in rows {
+        t.push_str(&format!(
+            "| {set} | {} | {} | {} | {} | {} | {} |\n",
+            cell(p.psnr, 2),
+            cell(p.ssim, 4),
+            cell(p.niqe, 2),
+            cell(p.identity, 4),
+            cell(p.landmark_error, 4),
+            cell(p.hq_niqe, 2)
+        ));
+    }
+    t
+}
+
 /// A row of tiles of the size of the second one (`[small LQ (nearest-neighbour enlarged),
 /// bicubic, restored, HQ]` and optionally the render), 4 px apart.
 pub fn side_by_side(tiles: &[Rgb32FImage]) -> image::RgbImage {
@@ -420,6 +507,7 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
     let mut all = Vec::new();
     let mut summaries = Vec::new();
     let mut hq_niqe = BTreeMap::new();
+    let mut paired_rows = Vec::new();
     for (set, dir) in &plan.sets {
         let crops = aligned_set(set, dir, &plan.out, size, template, ev.detector, plan.limit)?;
         let mut results = Vec::new();
@@ -447,6 +535,7 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
             summaries.push((set.clone(), m.to_string(), summarize(&results, m)));
         }
         hq_niqe.insert(set.clone(), mean(results.iter().filter_map(|r| r.hq_niqe)));
+        paired_rows.push((set.clone(), paired_summary(&results)));
         all.extend(results);
     }
     let table = markdown_table(&summaries);
@@ -462,14 +551,17 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
          degradation's own). \
          At {size} px NIQE sees {patches} patches of 96 px per image (25 at 512), so its \
          covariance estimate is coarse below 512.\n\n{table}\nNIQE of the HQ faces themselves \
-         (what the metric gives the natural images of the set): {}.\n",
+         (what the metric gives the natural images of the set): {}.\n\n\
+         Restored minus bicubic, face by face (mean ± standard error of the mean), and the HQ \
+         faces' NIQE minus bicubic's:\n\n{}",
         ev.generator.info.path.display(),
         plan.seed,
         hq_niqe
             .iter()
             .map(|(set, v)| format!("{set} {}", opt(*v, 3)))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        paired_table(&paired_rows)
     );
     std::fs::write(plan.out.join("metrics.md"), &md)?;
     let json = serde_json::json!({
@@ -477,6 +569,7 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
         "seed": plan.seed,
         "hq_niqe": hq_niqe,
         "summaries": summaries.iter().map(|(set, m, s)| serde_json::json!({"set": set, "method": m, "summary": s})).collect::<Vec<_>>(),
+        "paired": paired_rows.iter().map(|(set, p)| serde_json::json!({"set": set, "restored_minus_bicubic": p})).collect::<Vec<_>>(),
         "faces": all,
     });
     std::fs::write(
@@ -490,4 +583,66 @@ fn file_label(p: &Path) -> String {
     p.file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face(bicubic: FaceScores, restored: FaceScores, hq_niqe: Option<f64>) -> FaceResult {
+        FaceResult {
+            set: "s".into(),
+            crop: "c.png".into(),
+            degradation: Degradation {
+                passes: Vec::new(),
+                flip: false,
+            },
+            scores: BTreeMap::from([
+                (METHODS[0].to_string(), bicubic),
+                (METHODS[1].to_string(), restored),
+            ]),
+            hq_niqe,
+        }
+    }
+
+    fn scores(psnr: f64, niqe: Option<f64>) -> FaceScores {
+        FaceScores {
+            psnr,
+            niqe,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn paired_differences_are_per_face_with_their_standard_error() {
+        // Restored − bicubic PSNR: +1, +2, +3 → mean 2, sd 1, se 1/√3.
+        let results = [
+            face(
+                scores(20.0, Some(30.0)),
+                scores(21.0, Some(31.0)),
+                Some(29.0),
+            ),
+            face(scores(25.0, None), scores(27.0, Some(40.0)), Some(41.0)),
+            face(
+                scores(22.0, Some(35.0)),
+                scores(25.0, Some(34.0)),
+                Some(36.0),
+            ),
+        ];
+        let p = paired_summary(&results);
+        let psnr = p.psnr.unwrap();
+        assert_eq!(psnr.faces, 3);
+        assert!((psnr.mean - 2.0).abs() < 1e-12);
+        assert!((psnr.std_err - 1.0 / 3f64.sqrt()).abs() < 1e-12);
+        // NIQE only where both are defined: +1 and −1.
+        let niqe = p.niqe.unwrap();
+        assert_eq!((niqe.faces, niqe.mean), (2, 0.0));
+        // HQ − bicubic NIQE: −1 and +1.
+        assert_eq!(p.hq_niqe.unwrap().faces, 2);
+        // Undefined everywhere or on one face only: no difference.
+        assert_eq!(p.identity, None);
+        assert_eq!(paired_summary(&results[..1]).psnr, None);
+        let table = paired_table(&[("s".into(), p)]);
+        assert!(table.contains("| s | +2.00 ± 0.58 |"), "{table}");
+    }
 }
