@@ -2,6 +2,7 @@
 //! (perspective-correct) interpolation, SH constants and basis, D3DFR's rotation and camera, a
 //! sphere rendered end to end, determinism, and typed errors on bad input.
 
+use sgpn_kernels::render::fixtures::uv_sphere;
 use sgpn_kernels::render::{
     Camera, GAMMA_LEN, NO_TRIANGLE, RenderError, rasterize, rasterize_triangles, render_face,
     rotate, rotation, sh_basis, sh_shade, vertex_normals,
@@ -389,41 +390,9 @@ fn camera_scales_and_projects_as_d3dfr() {
     assert!((b[1] / 512.0 - s[1] / 224.0).abs() < 1e-6);
 }
 
-/// A UV sphere of `radius` around the origin, +y pole, triangles counter-clockwise seen from
-/// outside.
-fn sphere(radius: f32, rings: u32, segments: u32) -> (Vec<[f32; 3]>, Vec<[u32; 3]>) {
-    let mut vertices = vec![[0.0, radius, 0.0]];
-    for i in 1..rings {
-        let theta = std::f32::consts::PI * i as f32 / rings as f32;
-        for j in 0..segments {
-            let phi = 2.0 * std::f32::consts::PI * j as f32 / segments as f32;
-            vertices.push([
-                radius * theta.sin() * phi.cos(),
-                radius * theta.cos(),
-                -radius * theta.sin() * phi.sin(),
-            ]);
-        }
-    }
-    let south = vertices.len() as u32;
-    vertices.push([0.0, -radius, 0.0]);
-    let at = |i: u32, j: u32| 1 + (i - 1) * segments + j % segments;
-    let mut triangles = Vec::new();
-    for j in 0..segments {
-        triangles.push([0, at(1, j), at(1, j + 1)]);
-        triangles.push([at(rings - 1, j), south, at(rings - 1, j + 1)]);
-    }
-    for i in 1..rings - 1 {
-        for j in 0..segments {
-            let (a, b, c, d) = (at(i, j), at(i + 1, j), at(i + 1, j + 1), at(i, j + 1));
-            triangles.extend([[a, b, c], [a, c, d]]);
-        }
-    }
-    (vertices, triangles)
-}
-
 #[test]
 fn sphere_normals_point_outwards() {
-    let (vertices, triangles) = sphere(1.5, 24, 48);
+    let (vertices, triangles) = uv_sphere(1.5, 24, 48);
     let normals = vertex_normals(&vertices, &triangles).unwrap();
     for (p, n) in vertices.iter().zip(&normals) {
         let len = (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt();
@@ -456,7 +425,7 @@ fn directional_gamma(g0: f32, strength: f32, dir: [f32; 3]) -> [f32; GAMMA_LEN] 
 #[test]
 fn sphere_renders_as_the_projected_disc_lit_from_the_light_direction() {
     let radius = 1.0f32;
-    let (vertices, triangles) = sphere(radius, 96, 192);
+    let (vertices, triangles) = uv_sphere(radius, 96, 192);
     let albedo = vec![[180.0, 150.0, 120.0]; vertices.len()];
     let norm = (0.25f32 + 0.25 + 1.0).sqrt();
     let light = [0.5 / norm, 0.5 / norm, 1.0 / norm];
@@ -557,7 +526,7 @@ fn sphere_renders_as_the_projected_disc_lit_from_the_light_direction() {
 
 #[test]
 fn renders_are_bit_identical_across_runs_and_thread_counts() {
-    let (vertices, triangles) = sphere(0.8, 40, 80);
+    let (vertices, triangles) = uv_sphere(0.8, 40, 80);
     let albedo: Vec<[f32; 3]> = (0..vertices.len())
         .map(|i| [(i % 200) as f32, 100.0, 50.0])
         .collect();

@@ -18,6 +18,7 @@
 pub mod camera;
 pub mod error;
 pub mod face;
+pub mod fixtures;
 pub mod interpolate;
 pub mod normals;
 pub mod pose;

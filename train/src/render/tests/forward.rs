@@ -1,7 +1,7 @@
 //! The forward pass against the CPU reference: image, mask, pose, normals, landmarks; batches.
 
 use super::fixtures::{
-    Scene, batch, covered, device, face_field, flat, renderer, sphere, values, visible_triangles,
+    Scene, batch, covered, device, face_field, flat, renderer, uv_sphere, values, visible_triangles,
 };
 use crate::render::normals::vertex_normals;
 use crate::render::pose::rotation;
@@ -62,7 +62,7 @@ fn compare_with_reference(
 #[test]
 fn forward_pass_equals_the_cpu_reference() {
     // A sphere (its far half hidden by the z-buffer) and a face-like height field, posed and lit.
-    let (ball, ball_triangles) = sphere(1.2, 16, 32);
+    let (ball, ball_triangles) = uv_sphere(1.2, 16, 32);
     let (field, field_triangles) = face_field(26, 18);
     let cases = [
         (
@@ -143,7 +143,7 @@ fn a_batch_of_two_faces_equals_two_single_runs() {
 
 #[test]
 fn rotation_projection_and_landmarks_match_the_reference() {
-    let (vertices, triangles) = sphere(1.0, 8, 12);
+    let (vertices, triangles) = uv_sphere(1.0, 8, 12);
     let angles = [[0.4, -0.7, 1.1], [-1.3, 0.2, -0.5]];
     let translation = [[0.3, -0.2, 0.6], [-0.1, 0.4, -0.8]];
     let device = device();
@@ -222,7 +222,7 @@ fn normals_match_the_reference_and_unused_vertices_get_zero() {
 
 #[test]
 fn a_face_out_of_view_renders_black_with_an_empty_mask() {
-    let (vertices, triangles) = sphere(1.0, 6, 8);
+    let (vertices, triangles) = uv_sphere(1.0, 6, 8);
     // Far to the side: every triangle lies outside the image.
     let scene = Scene::lit(vertices, [0.0; 3], [40.0, 0.0, 0.0], 5);
     let r = renderer(&triangles, scene.vertices.len(), 32);

@@ -11,7 +11,7 @@
 //! summed in f64.
 
 use super::fixtures::{
-    Scene, batch, covered, device, face_field, renderer, sphere, values, visible_triangles,
+    Scene, batch, covered, device, face_field, renderer, uv_sphere, values, visible_triangles,
 };
 use crate::render::{FaceBatch, FaceRenderer};
 use burn::prelude::*;
@@ -220,7 +220,7 @@ fn check_scene(name: &str, scene: &Scene, triangles: &[[u32; 3]], size: usize) {
 
 #[test]
 fn gradients_match_finite_differences_on_a_sphere() {
-    let (vertices, triangles) = sphere(1.0, 12, 24);
+    let (vertices, triangles) = uv_sphere(1.0, 12, 24);
     let scene = Scene::lit(vertices, [0.2, -0.3, 0.1], [0.1, -0.1, 0.4], 21);
     check_scene("sphere", &scene, &triangles, 40);
 }
