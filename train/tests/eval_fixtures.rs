@@ -58,7 +58,7 @@ fn identity_generator_scores_exactly_the_bicubic_baseline_and_inversion_scores_w
     }
     // Paired per face, the identity generator differs from the baseline by exactly nothing.
     for p in m["paired"].as_array().unwrap() {
-        let d = &p["restored_minus_bicubic"];
+        let d = &p["against_bicubic"];
         for metric in ["psnr", "ssim", "niqe"] {
             assert_eq!(d[metric]["faces"], 2, "{p}");
             assert_eq!(d[metric]["mean"].as_f64(), Some(0.0), "{p}");

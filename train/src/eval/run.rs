@@ -392,8 +392,8 @@ fn paired(
     })
 }
 
-/// Restored minus bicubic, face by face, for every metric; and the HQ faces' NIQE minus
-/// bicubic's (what a perfect restoration would score on NIQE). Metrics differ far more between
+/// Restored minus bicubic, face by face, for every metric; and, in `hq_niqe`, the HQ faces' NIQE
+/// minus bicubic's (what a perfect restoration would score on NIQE). Metrics differ far more between
 /// faces than between methods, so a difference is only meaningful against its standard error.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct PairedSummary {
@@ -569,7 +569,7 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
         "seed": plan.seed,
         "hq_niqe": hq_niqe,
         "summaries": summaries.iter().map(|(set, m, s)| serde_json::json!({"set": set, "method": m, "summary": s})).collect::<Vec<_>>(),
-        "paired": paired_rows.iter().map(|(set, p)| serde_json::json!({"set": set, "restored_minus_bicubic": p})).collect::<Vec<_>>(),
+        "paired": paired_rows.iter().map(|(set, p)| serde_json::json!({"set": set, "against_bicubic": p})).collect::<Vec<_>>(),
         "faces": all,
     });
     std::fs::write(
