@@ -58,6 +58,12 @@ pub fn calibrate_colour(args: CalibrateColourArgs) -> Result<()> {
     let mut generator = load(&args.model)?;
     let mut shape = args.shape.load(&session, &generator)?;
     let crops = spread_pick(&prepared_crops(&args.data)?, args.faces);
+    if crops.is_empty() {
+        bail!(
+            "no prepared crops in {}: run `sgpn-train prepare --out {0}` on training photos first",
+            args.data.display()
+        );
+    }
     let total = crops.len();
     let report = |done: usize| {
         if done.is_multiple_of(32) || done == total {
