@@ -33,7 +33,7 @@ pub struct PasteScratch {
     written: Vec<f32>,
 }
 
-/// One face's crops, planar [3,S,S] in [-1, 1]: what the generator was given and what it returned.
+/// One face's crops, planar `[3,S,S]` in [-1, 1]: what the generator was given and what it returned.
 #[derive(Clone, Copy, Debug)]
 pub struct CropPair<'a> {
     pub lq: &'a [f32],

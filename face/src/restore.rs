@@ -4,7 +4,7 @@
 use sgpn_models::error::ModelError;
 use sgpn_models::generator::Generator;
 
-/// The aligned crops of one frame as one [N,3,S,S] tensor (the generator contract's `lq`),
+/// The aligned crops of one frame as one `[N,3,S,S]` tensor (the generator contract's `lq`),
 /// allocated once and reused from frame to frame.
 #[derive(Debug, Default)]
 pub struct CropBatch {
@@ -20,7 +20,7 @@ impl CropBatch {
         self.len = 0;
     }
 
-    /// Appends a crop and returns its planar [3,S,S] slot for the warp to fill.
+    /// Appends a crop and returns its planar `[3,S,S]` slot for the warp to fill.
     pub fn push(&mut self) -> &mut [f32] {
         let n = 3 * self.size * self.size;
         self.len += 1;
@@ -39,7 +39,7 @@ impl CropBatch {
         self.size
     }
 
-    /// The crops one by one, planar [3,S,S] each.
+    /// The crops one by one, planar `[3,S,S]` each.
     pub fn crops(&self) -> std::slice::ChunksExact<'_, f32> {
         self.as_slice().chunks_exact(3 * self.size * self.size)
     }
@@ -55,7 +55,7 @@ impl CropBatch {
 }
 
 /// Restores all crops of the batch in one generator run, a `full` generator with the rendered
-/// faces `renders` of the same crops; returns [N,3,S,S] in [-1, 1].
+/// faces `renders` of the same crops; returns `[N,3,S,S]` in [-1, 1].
 pub fn restore_batch(
     generator: &mut Generator,
     batch: &CropBatch,

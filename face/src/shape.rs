@@ -45,9 +45,9 @@ pub struct ShapePrior {
     camera: Camera,
     /// The crops resized to 224, the regressor's input.
     faces: CropBatch,
-    /// `I_3d` of every face, [N,3,S,S] in [-1, 1].
+    /// `I_3d` of every face, `[N,3,S,S]` in [-1, 1].
     renders: CropBatch,
-    /// Coverage of every render, [N,S,S]: 1 where the mesh covers the pixel.
+    /// Coverage of every render, `[N,S,S]`: 1 where the mesh covers the pixel.
     coverage: Vec<f32>,
     /// One crop as a region image, the resize's source.
     crop_image: RgbImage,
@@ -104,7 +104,7 @@ impl ShapePrior {
     }
 
     /// Resizes every crop of `crops` to 224 and regresses all of them in one run; returns the
-    /// coefficients [N,K].
+    /// coefficients `[N,K]`.
     ///
     /// The resize is the crop warp with a pixel-centre-aligned scale (224-pixel x maps to
     /// `(x + 0.5)·S/224 − 0.5`, the same scaling `Camera` applies to the render): bilinear, with
@@ -127,7 +127,7 @@ impl ShapePrior {
     }
 
     /// Renders every face from its coefficients (`[N,K]` from [`ShapePrior::regress`]) at the
-    /// crop size S: `I_3d` as the generator's `render` input, [N,3,S,S] in [-1, 1].
+    /// crop size S: `I_3d` as the generator's `render` input, `[N,3,S,S]` in [-1, 1].
     pub fn render(&mut self, coefficients: &[f32], size: usize) -> Result<&CropBatch, FaceError> {
         let k = self.morphable.coefficient_count();
         self.renders.clear(size);
@@ -156,7 +156,7 @@ impl ShapePrior {
         Ok(&self.renders)
     }
 
-    /// The rendered faces over `lq` ([N,3,S,S]): `I_3d` where the mesh covers a pixel, the LQ
+    /// The rendered faces over `lq` (`[N,3,S,S]`): `I_3d` where the mesh covers a pixel, the LQ
     /// crop elsewhere, so that pasting it back shows the shape prior only where it exists.
     pub fn composite_over(&self, lq: &[f32]) -> Vec<f32> {
         let plane = self.renders.size() * self.renders.size();
@@ -183,7 +183,7 @@ impl ShapePrior {
     }
 }
 
-/// A planar [3,S,S] crop in [-1, 1] as an interleaved 0..255 region image.
+/// A planar `[3,S,S]` crop in [-1, 1] as an interleaved 0..255 region image.
 fn planar_to_image(crop: &[f32], size: usize, out: &mut RgbImage) {
     let plane = size * size;
     out.width = size;

@@ -2,10 +2,10 @@
 //! face restoration network must have so the element can align faces for it, batch them and
 //! paste the results back.
 //!
-//! - input `lq`, float32 [N,3,S,S], RGB planar, values in [-1, 1] (`x / 127.5 - 1`);
-//! - variant `full` only: input `render`, float32 [N,3,S,S], the rendered 3D face `I_3d` of the
+//! - input `lq`, float32 `[N,3,S,S]`, RGB planar, values in [-1, 1] (`x / 127.5 - 1`);
+//! - variant `full` only: input `render`, float32 `[N,3,S,S]`, the rendered 3D face `I_3d` of the
 //!   same aligned crop (paper Sec. 3.1, sgpn-brief.md §1; docs/shape-prior.md "Tensors");
-//! - output `restored`, float32 [N,3,S,S], same layout and range;
+//! - output `restored`, float32 `[N,3,S,S]`, same layout and range;
 //! - metadata `sgpn.template` (`sgpn` | `ffhq`: which 5-point alignment template the network was
 //!   trained on), `sgpn.size` (S in pixels), `sgpn.variant` (`no3d` | `full`).
 //!
@@ -158,7 +158,7 @@ pub struct GeneratorInfo {
 
 /// Checks a loaded generator session against the contract: metadata present and parseable,
 /// exactly the inputs of its variant (`lq`, and `render` for `full`) and the output `restored`,
-/// all float32 [N,3,S,S] with a dynamic N.
+/// all float32 `[N,3,S,S]` with a dynamic N.
 pub fn check_generator(path: &Path, session: &Session) -> Result<GeneratorInfo, ModelError> {
     let problem = session_io::contract_problem(ROLE, path);
     let metadata = session_io::metadata(session, &problem)?;

@@ -17,13 +17,13 @@ use crate::error::ModelError;
 use crate::runtime::{SessionConfig, build_session};
 use crate::session_io::{self, DimRule};
 
-/// Input tensor name: [N,3,H,W] float32, BGR minus [`MEAN_BGR`], any H and W.
+/// Input tensor name: `[N,3,H,W]` float32, BGR minus [`MEAN_BGR`], any H and W.
 pub const INPUT: &str = "input";
-/// Box regressions [N,P,4] (dx, dy, dw, dh relative to the prior).
+/// Box regressions `[N,P,4]` (dx, dy, dw, dh relative to the prior).
 pub const OUTPUT_LOC: &str = "loc";
-/// Class probabilities [N,P,2], already softmaxed; index 1 is "face".
+/// Class probabilities `[N,P,2]`, already softmaxed; index 1 is "face".
 pub const OUTPUT_CONF: &str = "conf";
-/// Landmark offsets [N,P,10]: five (dx, dy) pairs relative to the prior.
+/// Landmark offsets `[N,P,10]`: five (dx, dy) pairs relative to the prior.
 pub const OUTPUT_LANDMARKS: &str = "landmarks";
 
 /// Per-channel mean subtracted from the 0..255 input, in B, G, R order (the training mean).
@@ -230,7 +230,7 @@ impl FaceDetector {
     }
 }
 
-/// Input `input` float32 [N,3,H,W]; outputs `loc` [N,P,4], `conf` [N,P,2], `landmarks` [N,P,10].
+/// Input `input` float32 `[N,3,H,W]`; outputs `loc` `[N,P,4]`, `conf` `[N,P,2]`, `landmarks` `[N,P,10]`.
 fn check_interface(path: &Path, session: &Session) -> Result<(), ModelError> {
     let problem = |problem: String| ModelError::Contract {
         role: ROLE,

@@ -20,7 +20,7 @@ use crate::onnx::{
 pub enum BrokenGenerator {
     /// The input is called `x` instead of `lq`.
     WrongInputName,
-    /// The input is rank 3 [N,3,S·S] instead of [N,3,S,S].
+    /// The input is rank 3 `[N,3,S·S]` instead of `[N,3,S,S]`.
     WrongRank,
     /// The input is int64.
     WrongDtype,

@@ -32,14 +32,14 @@ impl Generator {
         3 * self.info.size * self.info.size
     }
 
-    /// Restores `batch` aligned faces with a `no3d` generator: `lq` is [batch,3,S,S] planar RGB
+    /// Restores `batch` aligned faces with a `no3d` generator: `lq` is `[batch,3,S,S]` planar RGB
     /// in [-1, 1]; the result has the same layout and range.
     pub fn restore(&mut self, lq: &[f32], batch: usize) -> Result<Vec<f32>, ModelError> {
         self.run(lq, None, batch)
     }
 
     /// Restores `batch` aligned faces with a `full` generator: `render` holds the rendered 3D
-    /// faces of the same crops ([batch,3,S,S], docs/shape-prior.md "Tensors").
+    /// faces of the same crops (`[batch,3,S,S]`, docs/shape-prior.md "Tensors").
     pub fn restore_with_render(
         &mut self,
         lq: &[f32],

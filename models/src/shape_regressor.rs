@@ -2,9 +2,9 @@
 //! sgpn-brief.md §1: a ResNet regresses D3DFR's coefficient vector from the LQ face) and its
 //! contract (`models/README.md`, "The shape regressor contract"; docs/shape-prior.md):
 //!
-//! - input `face`, float32 [N,3,224,224] with a dynamic N: the generator's aligned crop resized
+//! - input `face`, float32 `[N,3,224,224]` with a dynamic N: the generator's aligned crop resized
 //!   to 224, RGB planar in [-1, 1];
-//! - output `coeffs`, float32 [N,K]: Deep3DFaceRecon's order (`morphable::Coefficients`);
+//! - output `coeffs`, float32 `[N,K]`: Deep3DFaceRecon's order (`morphable::Coefficients`);
 //! - metadata `sgpn.template` (the alignment of its input, as for the generator),
 //!   `sgpn.morphable.sha256` (hex SHA-256 of the 3DMM file it was trained with),
 //!   `sgpn.morphable` (that file's name, for messages), `sgpn.coefficients` (K).
@@ -67,8 +67,8 @@ impl ShapeRegressor {
         3 * INPUT_SIZE * INPUT_SIZE
     }
 
-    /// Regresses the coefficients of `batch` faces (`faces` is [batch,3,224,224] in [-1, 1]);
-    /// returns [batch,K].
+    /// Regresses the coefficients of `batch` faces (`faces` is `[batch,3,224,224]` in [-1, 1]);
+    /// returns `[batch,K]`.
     pub fn regress(&mut self, faces: &[f32], batch: usize) -> Result<Vec<f32>, ModelError> {
         let path = self.info.path.as_path();
         let k = self.info.coefficients;

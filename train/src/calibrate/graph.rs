@@ -1,4 +1,4 @@
-//! Folding a colour offset into an exported generator: one `Add` of a [1,3,1,1] constant before
+//! Folding a colour offset into an exported generator: one `Add` of a `[1, 3, 1, 1]` constant before
 //! the output's final `Clip` (the exporter clips `restored` to [-1, 1], and the offset must move
 //! the colour before the clip, not push clipped values off the range's end), or after the output
 //! when the graph has no final clip. The offset is recorded in the metadata

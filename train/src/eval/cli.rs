@@ -20,7 +20,7 @@ pub struct EvalArgs {
     /// Generator ONNX file (the contract of models/README.md).
     #[arg(long)]
     pub model: PathBuf,
-    /// Output folder: metrics.md, metrics.json, samples_<set>.png, aligned/ (cached crops).
+    /// Output folder: metrics.md, metrics.json, `samples_<set>.png`, aligned/ (cached crops).
     #[arg(long)]
     pub out: PathBuf,
     /// Evaluate at most N faces per set.

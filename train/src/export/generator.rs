@@ -1,6 +1,6 @@
 //! ONNX export of the whole generator under the project's generator contract
-//! (docs/architecture.md, models/README.md): input `lq` [N,3,S,S] RGB in [-1,1] (full variant:
-//! also `render` [N,3,S,S]), output `restored` [N,3,S,S] clipped to [-1,1], opset 17, metadata
+//! (docs/architecture.md, models/README.md): input `lq` `[N,3,S,S]` RGB in [-1,1] (full variant:
+//! also `render` `[N,3,S,S]`), output `restored` `[N,3,S,S]` clipped to [-1,1], opset 17, metadata
 //! `sgpn.template`, `sgpn.size`, `sgpn.variant`.
 
 use sgpn_models::onnx::{Dim, ElemType, ModelProto, OPSET};

@@ -1,5 +1,5 @@
 //! ONNX export of the shape regressor (docs/shape-prior.md): input `face` float32
-//! [N,3,224,224] RGB in [-1, 1] with symbolic N, output `coeffs` [N,K], opset 17, metadata
+//! `[N,3,224,224]` RGB in [-1, 1] with symbolic N, output `coeffs` `[N,K]`, opset 17, metadata
 //! `sgpn.template`, `sgpn.morphable.sha256`, `sgpn.morphable`, `sgpn.coefficients`.
 //!
 //! The graph is the eval-mode forward pass: every BatchNorm is folded into the conv before it

@@ -81,7 +81,7 @@ pub enum Upsample {
     /// small256 models. Checkpoints from before this option load as nearest, which they used.
     #[default]
     Nearest,
-    /// Half-pixel bilinear, which is StyleGAN2's upsampling (transposed conv plus the [1,3,3,1]
+    /// Half-pixel bilinear, which is StyleGAN2's upsampling (transposed conv plus the `[1,3,3,1]`
     /// blur) without the learned part: every coarse step reaches full size as a ramp.
     Bilinear,
 }

@@ -5,7 +5,7 @@
 //! independent and with constant conv weights, which TensorRT needs (and the ONNX export keeps).
 //!
 //! Upsampling before the conv follows [`Config::upsample`](super::Config::upsample): bilinear
-//! (StyleGAN2's transposed conv plus [1,3,3,1] blur, without the learned part) or nearest, which
+//! (StyleGAN2's transposed conv plus `[1,3,3,1]` blur, without the learned part) or nearest, which
 //! the first small256 checkpoints used. Bilinear is written as shifted sums ([`upsample2`])
 //! because burn-flex's `interpolate` bilinear backward cost about 40 % of a small256 generator
 //! step (measured). The toRGB skips are always bilinear so coarse RGB does not show blocks.

@@ -10,7 +10,7 @@ use burn::tensor::IndexingUpdateOp;
 /// Below this length a vector counts as zero (`F.normalize`'s `eps`, as the kernels use).
 const NORMALIZE_EPS: f32 = 1e-12;
 
-/// Unit normals [N, V, 3] of `vertices` [N, V, 3]; `corners[k]` [T] holds vertex k of every
+/// Unit normals [N, V, 3] of `vertices` [N, V, 3]; `corners[k]` `[T]` holds vertex k of every
 /// triangle. A vertex no triangle uses gets the zero vector.
 pub fn vertex_normals(vertices: Tensor<3>, corners: &[Tensor<1, Int>; 3]) -> Tensor<3> {
     let [v1, v2, v3] = corners.clone().map(|c| vertices.clone().select(1, c));

@@ -47,7 +47,7 @@ const TERMS: [&str; 3] = ["shape (dm)", "colours (0..1)", "screen (px at 224)"];
 const SCREEN_PX: f32 = REGRESSOR_SIZE as f32;
 
 /// One term of `L_mesh`: the mean per-vertex distance to the teacher of the regressor's and of
-/// the average face's reconstructions, over `pairs` pairs, in the units of [`TERMS`].
+/// the average face's reconstructions, over `pairs` pairs, in the units of `TERMS`.
 #[derive(Clone, Copy, Debug)]
 pub struct TermError {
     pub regressor: f32,

@@ -31,7 +31,7 @@ use crate::render::pose::rotation;
 use crate::render::sh::sh_shade;
 use crate::render::{FaceBatch, FaceRenderer, Mesh};
 
-/// The aligned faces [N,3,S,S] resized to the regressor's 224 view: bilinear with half-pixel
+/// The aligned faces `[N,3,S,S]` resized to the regressor's 224 view: bilinear with half-pixel
 /// centres (`align_corners = false`), the sampling the element's warp uses.
 pub fn regressor_view(faces: Tensor<4>) -> Tensor<4> {
     let [_, _, h, w] = faces.dims();
@@ -279,7 +279,7 @@ impl ShapeBranch {
         })
     }
 
-    /// Coefficients [N, K] the `regressor` predicts for aligned faces [N,3,S,S].
+    /// Coefficients [N, K] the `regressor` predicts for aligned faces `[N,3,S,S]`.
     pub fn regress(
         &self,
         regressor: &ShapeRegressor,
