@@ -15,18 +15,19 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use image::Rgb32FImage;
 use sgpn_models::generator::Generator;
 use sgpn_models::runtime::SessionConfig;
 use sgpn_train::data::cli::deps_file;
 use sgpn_train::data::degrade::pair_seed;
-use sgpn_train::data::pixels::{
-    f32_to_rgb8, from_network_planar, luma_bt601, rgb8_to_f32, to_network_planar,
-};
+use sgpn_train::data::grid::list_images;
+use sgpn_train::data::pixels::{f32_to_rgb8, luma_bt601, rgb8_to_f32};
 use sgpn_train::data::prepare::prepared_crops;
 use sgpn_train::eval::niqe::NiqeModel;
-use sgpn_train::eval::run::{degrade_face, eval_degradation, read_crop};
+use sgpn_train::eval::run::{
+    PairedDifference, degrade_and_restore, degrade_face, eval_degradation, mean_and_sd, read_crop,
+};
 
 /// The luma of `img` without `margin` pixels on each side.
 fn centre_luma(img: &Rgb32FImage, margin: usize) -> (Vec<f32>, usize) {
@@ -39,22 +40,10 @@ fn centre_luma(img: &Rgb32FImage, margin: usize) -> (Vec<f32>, usize) {
 
 fn crops(dir: &Path) -> Result<Vec<PathBuf>> {
     if dir.join("results.jsonl").is_file() {
-        return prepared_crops(dir);
+        prepared_crops(dir)
+    } else {
+        list_images(dir)
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    files.sort();
-    Ok(files)
-}
-
-/// Mean and standard error.
-fn mean_se(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
-    (m, (var / n).sqrt())
 }
 
 fn main() -> Result<()> {
@@ -76,16 +65,18 @@ fn main() -> Result<()> {
         if hq.height() != size {
             continue;
         }
-        let cfg = eval_degradation(size as usize);
-        let (_, hq, _, bicubic) = degrade_face(&hq, &cfg, pair_seed(7, 0, i as u64))?;
-        let restored = match generator.as_mut() {
+        let (cfg, seed) = (eval_degradation(size as usize), pair_seed(7, 0, i as u64));
+        let (hq, bicubic, restored) = match generator.as_mut() {
             Some(g) => {
-                let out = g.restore(&to_network_planar(&bicubic), 1)?;
-                let img = from_network_planar(&out, size, size).context("output size")?;
+                let (_, face) = degrade_and_restore(g, None, &hq, &cfg, seed)?;
                 // Rounded to 8 bits, as `eval` scores it.
-                Some(rgb8_to_f32(&f32_to_rgb8(&img)))
+                let restored = rgb8_to_f32(&f32_to_rgb8(&face.restored));
+                (face.hq, face.bicubic, Some(restored))
             }
-            None => None,
+            None => {
+                let (_, hq, _, bicubic) = degrade_face(&hq, &cfg, seed)?;
+                (hq, bicubic, None)
+            }
         };
         let score = |img: &Rgb32FImage| {
             let (y, s) = centre_luma(img, margin);
@@ -109,14 +100,15 @@ fn main() -> Result<()> {
             .map(|(x, b)| x - b)
             .collect()
     };
-    let report = |name: &str, k: usize| {
-        let (d, se) = mean_se(&paired(k));
-        format!("{name} {:.2} ({d:+.2} ± {se:.2})", mean_se(&scores[k]).0)
+    let mean = |k: usize| mean_and_sd(&scores[k]).map_or(f64::NAN, |(m, _)| m);
+    let report = |name: &str, k: usize| match PairedDifference::of(&paired(k)) {
+        Some(d) => format!("{name} {:.2} ({:+.2} ± {:.2})", mean(k), d.mean, d.std_err),
+        None => format!("{name} n/a"),
     };
     println!(
         "{} faces, margin {margin}: bicubic {:.2}; {}HQ {} (paired against bicubic)",
         scores[0].len(),
-        mean_se(&scores[0]).0,
+        mean(0),
         if generator.is_some() {
             report("restored", 1) + "; "
         } else {

@@ -13,14 +13,13 @@ pub mod graph;
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use sgpn_face::shape::ShapePrior;
 use sgpn_models::generator::Generator;
 
 use crate::data::degrade::pair_seed;
-use crate::data::pixels::{from_network_planar, to_network_planar};
 use crate::eval::colour::{ColourShift, colour_shift};
-use crate::eval::run::{degrade_face, eval_degradation, read_crop, restore_face};
+use crate::eval::run::{degrade_and_restore, eval_degradation, mean_and_sd, read_crop};
 
 /// The colour shift of a generator over a set of faces.
 #[derive(Clone, Debug, PartialEq)]
@@ -79,36 +78,29 @@ pub fn measure_colour_shift(
             crops.len()
         );
     }
-    let size = generator.info.size;
-    let cfg = eval_degradation(size);
+    let cfg = eval_degradation(generator.info.size);
     let mut shifts = Vec::with_capacity(crops.len());
     for (i, crop) in crops.iter().enumerate() {
         let hq = read_crop(crop)?;
-        if hq.dimensions() != (size as u32, size as u32) {
-            bail!(
-                "{} is {:?}, the generator expects {size}x{size}: prepare the data at its size",
-                crop.display(),
-                hq.dimensions()
-            );
-        }
-        let (_, hq, _, bicubic) = degrade_face(&hq, &cfg, pair_seed(seed, 0, i as u64))?;
-        let (out, _) = restore_face(
+        let (_, face) = degrade_and_restore(
             generator,
             shape.as_deref_mut(),
-            &to_network_planar(&bicubic),
-        )?;
-        let restored = from_network_planar(&out, size as u32, size as u32)
-            .ok_or_else(|| anyhow::anyhow!("generator output has the wrong size"))?;
-        shifts.push(colour_shift(&restored, &hq));
+            &hq,
+            &cfg,
+            pair_seed(seed, 0, i as u64),
+        )
+        .with_context(|| format!("face {}", crop.display()))?;
+        shifts.push(colour_shift(&face.restored, &face.hq));
         progress(i + 1);
     }
-    let n = shifts.len() as f64;
-    let mean = [0, 1, 2].map(|c| shifts.iter().map(|s| s[c]).sum::<f64>() / n);
-    let spread = [0, 1, 2]
-        .map(|c| (shifts.iter().map(|s| (s[c] - mean[c]).powi(2)).sum::<f64>() / (n - 1.0)).sqrt());
+    let channel = |c: usize| {
+        let v: Vec<f64> = shifts.iter().map(|s| s[c]).collect();
+        mean_and_sd(&v).expect("at least two faces, checked above")
+    };
+    let per_channel = [channel(0), channel(1), channel(2)];
     Ok(ShiftEstimate {
         faces: shifts.len(),
-        mean,
-        spread,
+        mean: per_channel.map(|(m, _)| m),
+        spread: per_channel.map(|(_, sd)| sd),
     })
 }

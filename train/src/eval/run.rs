@@ -201,55 +201,64 @@ impl Evaluator<'_> {
     }
 
     /// Degrades, restores and scores one aligned HQ crop. Returns the result and the images
-    /// `[small LQ, bicubic, restored, hq]` for the side-by-side sheet.
+    /// for the side-by-side sheet, the restoration rounded to 8 bits as it is scored.
     pub fn evaluate_face(
         &mut self,
         hq: &Rgb32FImage,
         cfg: &DegradationConfig,
         seed: u64,
     ) -> Result<(Degradation, BTreeMap<String, FaceScores>, FaceTiles)> {
-        let size = self.generator.info.size as u32;
-        if hq.dimensions() != (size, size) {
-            bail!(
-                "HQ crop is {:?}, the generator expects {size}x{size}",
-                hq.dimensions()
-            );
-        }
-        let (degradation, hq, small, bicubic) = degrade_face(hq, cfg, seed)?;
-        let (out, render) = restore_face(
-            self.generator,
-            self.shape.as_deref_mut(),
-            &to_network_planar(&bicubic),
-        )?;
-        let restored = quantized(
-            &from_network_planar(&out, size, size)
-                .context("generator output has the wrong size")?,
-        );
-        let render = render
-            .map(|r| from_network_planar(&r, size, size).context("render has the wrong size"))
-            .transpose()?;
-        let hq_face = main_face(self.detector, &hq)?;
+        let (degradation, mut tiles) =
+            degrade_and_restore(self.generator, self.shape.as_deref_mut(), hq, cfg, seed)?;
+        tiles.restored = quantized(&tiles.restored);
+        let hq_face = main_face(self.detector, &tiles.hq)?;
         let mut scores = BTreeMap::new();
         scores.insert(
             METHODS[0].to_string(),
-            self.score(&bicubic, &hq, hq_face.as_ref())?,
+            self.score(&tiles.bicubic, &tiles.hq, hq_face.as_ref())?,
         );
         scores.insert(
             METHODS[1].to_string(),
-            self.score(&restored, &hq, hq_face.as_ref())?,
+            self.score(&tiles.restored, &tiles.hq, hq_face.as_ref())?,
         );
-        Ok((
-            degradation,
-            scores,
-            FaceTiles {
-                small,
-                bicubic,
-                restored,
-                hq,
-                render,
-            },
-        ))
+        Ok((degradation, scores, tiles))
     }
+}
+
+/// Degrades one aligned HQ crop with `seed` ([`degrade_face`]) and restores it with
+/// `generator` (and `shape` for a `full` one): the degradation and every image of the face, the
+/// restoration as the network returned it (not rounded to 8 bits).
+pub fn degrade_and_restore(
+    generator: &mut Generator,
+    shape: Option<&mut ShapePrior>,
+    hq: &Rgb32FImage,
+    cfg: &DegradationConfig,
+    seed: u64,
+) -> Result<(Degradation, FaceTiles)> {
+    let size = generator.info.size as u32;
+    if hq.dimensions() != (size, size) {
+        bail!(
+            "HQ crop is {:?}, the generator expects {size}x{size}: align the faces at its size",
+            hq.dimensions()
+        );
+    }
+    let (degradation, hq, small, bicubic) = degrade_face(hq, cfg, seed)?;
+    let (out, render) = restore_face(generator, shape, &to_network_planar(&bicubic))?;
+    let restored =
+        from_network_planar(&out, size, size).context("generator output has the wrong size")?;
+    let render = render
+        .map(|r| from_network_planar(&r, size, size).context("render has the wrong size"))
+        .transpose()?;
+    Ok((
+        degradation,
+        FaceTiles {
+            small,
+            bicubic,
+            restored,
+            hq,
+            render,
+        },
+    ))
 }
 
 /// The evaluation's degradation of one aligned HQ face, drawn from `seed`: the degradation, the
@@ -374,22 +383,34 @@ pub struct PairedDifference {
     pub std_err: f64,
 }
 
+/// Mean and sample standard deviation of `v`; `None` for fewer than two values.
+pub fn mean_and_sd(v: &[f64]) -> Option<(f64, f64)> {
+    let n = v.len();
+    (n >= 2).then(|| {
+        let mean = v.iter().sum::<f64>() / n as f64;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        (mean, var.sqrt())
+    })
+}
+
+impl PairedDifference {
+    /// Mean and standard error of `d`, one difference per face; `None` for fewer than two.
+    pub fn of(d: &[f64]) -> Option<Self> {
+        let (mean, sd) = mean_and_sd(d)?;
+        Some(Self {
+            faces: d.len(),
+            mean,
+            std_err: sd / (d.len() as f64).sqrt(),
+        })
+    }
+}
+
 /// Mean ± standard error of `f` over the faces where it is defined (at least two).
 fn paired(
     results: &[FaceResult],
     f: impl Fn(&FaceResult) -> Option<f64>,
 ) -> Option<PairedDifference> {
-    let d: Vec<f64> = results.iter().filter_map(f).collect();
-    let n = d.len();
-    (n >= 2).then(|| {
-        let mean = d.iter().sum::<f64>() / n as f64;
-        let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-        PairedDifference {
-            faces: n,
-            mean,
-            std_err: (var / n as f64).sqrt(),
-        }
-    })
+    PairedDifference::of(&results.iter().filter_map(f).collect::<Vec<_>>())
 }
 
 /// Restored minus bicubic, face by face, for every metric; and, in `hq_niqe`, the HQ faces' NIQE
