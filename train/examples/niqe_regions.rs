@@ -22,11 +22,12 @@ use sgpn_models::runtime::SessionConfig;
 use sgpn_train::data::cli::deps_file;
 use sgpn_train::data::degrade::pair_seed;
 use sgpn_train::data::grid::list_images;
-use sgpn_train::data::pixels::{f32_to_rgb8, luma_bt601, rgb8_to_f32};
+use sgpn_train::data::pixels::luma_bt601;
 use sgpn_train::data::prepare::prepared_crops;
 use sgpn_train::eval::niqe::NiqeModel;
 use sgpn_train::eval::run::{
-    PairedDifference, degrade_and_restore, degrade_face, eval_degradation, mean_and_sd, read_crop,
+    PairedDifference, degrade_and_restore, degrade_face, eval_degradation, mean_and_sd, quantized,
+    read_crop,
 };
 
 /// The luma of `img` without `margin` pixels on each side.
@@ -70,7 +71,7 @@ fn main() -> Result<()> {
             Some(g) => {
                 let (_, face) = degrade_and_restore(g, None, &hq, &cfg, seed)?;
                 // Rounded to 8 bits, as `eval` scores it.
-                let restored = rgb8_to_f32(&f32_to_rgb8(&face.restored));
+                let restored = quantized(&face.restored);
                 (face.hq, face.bicubic, Some(restored))
             }
             None => {

@@ -162,7 +162,7 @@ fn main_face(detector: &mut dyn DetectFaces, img: &Rgb32FImage) -> Result<Option
 }
 
 /// Rounds to 8 bits and back: every scored image is a valid 8-bit image.
-fn quantized(img: &Rgb32FImage) -> Rgb32FImage {
+pub fn quantized(img: &Rgb32FImage) -> Rgb32FImage {
     rgb8_to_f32(&f32_to_rgb8(img))
 }
 
