@@ -30,9 +30,11 @@ pub fn photo(name: &str, scale: f32) -> (usize, usize, Vec<u8>) {
     (w as usize, h as usize, img.into_raw())
 }
 
-/// A fresh folder for one test's files.
+/// A fresh folder for one test's files, under `target/` so no run leaves files in the system's
+/// temporary folder.
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sgpn-face-{name}-{}", std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("sgpn-face-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
