@@ -11,6 +11,9 @@
 //! rasterisation at the crop size, the part that scales with S); `SGPN_BENCH_REGRESSOR` and
 //! `SGPN_BENCH_MORPHABLE` name real files instead, and a real full generator in
 //! `SGPN_BENCH_GENERATOR` needs them.
+//!
+//! `paste` includes the detail smoothing over frames (`sgpn_face::stabilise`) at the element's
+//! default; `SGPN_BENCH_DETAIL_SMOOTHING=0` measures paste-back without it.
 
 use std::path::{Path, PathBuf};
 
@@ -138,6 +141,13 @@ fn bench_generator(generator: &Path, shape: Option<&ShapeConfig>) {
         .unwrap()
         .to_string_lossy()
         .into_owned();
+    let params = RestoreParams {
+        detail_smoothing: std::env::var("SGPN_BENCH_DETAIL_SMOOTHING")
+            .map_or(RestoreParams::default().detail_smoothing, |v| {
+                v.parse().expect("SGPN_BENCH_DETAIL_SMOOTHING: a number")
+            }),
+        ..RestoreParams::default()
+    };
     for (width, height) in [(1280, 720), (1920, 1080)] {
         for faces in [1, 4] {
             let original = frame_with_faces(width, height, faces);
@@ -155,10 +165,7 @@ fn bench_generator(generator: &Path, shape: Option<&ShapeConfig>) {
                     Colorimetry::default(),
                 )
                 .unwrap();
-                found = restorer
-                    .process_frame(&mut frame, &RestoreParams::default())
-                    .unwrap()
-                    .len();
+                found = restorer.process_frame(&mut frame, &params).unwrap().len();
                 if i >= 3 {
                     samples.push(*restorer.timings());
                 }

@@ -15,6 +15,7 @@ use sgpn_kernels::image::{Rect, RgbImage};
 use sgpn_kernels::paste::{PasteParams, paste_back};
 
 use crate::align::Alignment;
+use crate::stabilise::{DetailStabiliser, PastedRegion};
 
 /// How a restored crop enters the frame.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -26,11 +27,24 @@ pub enum PasteMode {
     Replace,
 }
 
-/// Scratch buffers reused between faces and frames.
+/// How faces are pasted in this frame.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PasteSettings {
+    pub mode: PasteMode,
+    /// 0 keeps the original face, 1 pastes the fully restored one.
+    pub blend: f32,
+    /// The weight of each face's pasted change from earlier frames where the input is still
+    /// (see [`crate::stabilise`]); 0 pastes every frame on its own.
+    pub detail_smoothing: f32,
+}
+
+/// What paste-back keeps between faces and frames: scratch buffers, and each tracked face's
+/// pasted change for [`PasteSettings::detail_smoothing`].
 #[derive(Debug, Default)]
-pub struct PasteScratch {
+pub struct PasteState {
     alpha: Vec<f32>,
     written: Vec<f32>,
+    pub stabiliser: DetailStabiliser,
 }
 
 /// One face's crops, planar `[3,S,S]` in [-1, 1]: what the generator was given and what it returned.
@@ -40,8 +54,8 @@ pub struct CropPair<'a> {
     pub restored: &'a [f32],
 }
 
-/// Pastes one restored crop into `frame` at `rect` (the crop's `lq` is the reference of
-/// [`PasteMode::Residual`]).
+/// Pastes one restored crop of track `track_id` into `frame` at `rect` (the crop's `lq` is the
+/// reference of [`PasteMode::Residual`]).
 ///
 /// The region is read from the frame as it is now, so faces whose regions overlap are pasted one
 /// over the other rather than one undoing the other. Pixels the mask does not reach are never
@@ -51,32 +65,44 @@ pub fn paste_face(
     alignment: &Alignment,
     rect: Rect,
     crops: CropPair<'_>,
-    mode: PasteMode,
-    blend: f32,
-    scratch: &mut PasteScratch,
+    settings: PasteSettings,
+    track_id: u64,
+    state: &mut PasteState,
 ) -> Result<(), KernelError> {
     let mut region: RgbImage = read_region(&frame.as_ref(), rect);
+    let input = (settings.detail_smoothing > 0.0).then(|| region.clone());
     let n = rect.width * rect.height;
-    scratch.alpha.clear();
-    scratch.alpha.resize(n, 0.0);
-    let params = PasteParams::for_crop(alignment.size, blend);
+    state.alpha.clear();
+    state.alpha.resize(n, 0.0);
+    let params = PasteParams::for_crop(alignment.size, settings.blend);
     paste_back(
         &mut region,
-        &mut scratch.alpha,
+        &mut state.alpha,
         crops.restored,
-        (mode == PasteMode::Residual).then_some(crops.lq),
+        (settings.mode == PasteMode::Residual).then_some(crops.lq),
         alignment.size,
         &alignment.region_to_crop(&rect),
         &params,
     )?;
+    match input {
+        Some(input) => {
+            let pasted = PastedRegion {
+                track_id,
+                rect,
+                input,
+                pasted: &mut region,
+            };
+            state
+                .stabiliser
+                .stabilise(pasted, settings.detail_smoothing);
+        }
+        None => state.stabiliser.forget(track_id),
+    }
     // `region` already holds the blend; write it where the mask reached, untouched elsewhere.
-    scratch.written.clear();
-    scratch.written.extend(
-        scratch
-            .alpha
-            .iter()
-            .map(|&a| if a > 0.0 { 1.0 } else { 0.0 }),
-    );
-    write_region(frame, rect, &region, &scratch.written);
+    state.written.clear();
+    state
+        .written
+        .extend(state.alpha.iter().map(|&a| if a > 0.0 { 1.0 } else { 0.0 }));
+    write_region(frame, rect, &region, &state.written);
     Ok(())
 }

@@ -14,9 +14,10 @@ use sgpn_models::runtime::{Device, SessionConfig};
 use crate::FaceError;
 use crate::align::{Alignment, align_to_template};
 use crate::detect::{DEFAULT_WORKING_SIZE, DetectParams, detect_faces};
-use crate::paste::{CropPair, PasteMode, PasteScratch, paste_face};
+use crate::paste::{CropPair, PasteMode, PasteSettings, PasteState, paste_face};
 use crate::restore::{CropBatch, restore_batch};
 use crate::shape::{ShapeConfig, ShapePrior};
+use crate::stabilise::DEFAULT_DETAIL_SMOOTHING;
 use crate::timings::{StageTimings, timed};
 use crate::track::Tracker;
 
@@ -61,6 +62,9 @@ pub struct RestoreParams {
     pub detect_interval: u32,
     /// Landmark smoothing over time (0 = raw landmarks, 1 = strongest).
     pub temporal_smoothing: f32,
+    /// Weight of each face's pasted change from earlier frames where the input holds still
+    /// (0 = every frame restored on its own; see [`crate::stabilise`]).
+    pub detail_smoothing: f32,
     /// Longest side of the detector's working copy.
     pub detection_size: usize,
     /// Paste the restoration's change (default) or replace the face with the restored crop.
@@ -76,6 +80,7 @@ impl Default for RestoreParams {
             blend: 1.0,
             detect_interval: 1,
             temporal_smoothing: 0.5,
+            detail_smoothing: DEFAULT_DETAIL_SMOOTHING,
             detection_size: DEFAULT_WORKING_SIZE,
             paste_mode: PasteMode::default(),
         }
@@ -102,7 +107,7 @@ pub struct FaceRestorer {
     tracker: Tracker,
     frame_index: u64,
     batch: CropBatch,
-    scratch: PasteScratch,
+    paste: PasteState,
     timings: StageTimings,
 }
 
@@ -137,7 +142,7 @@ impl FaceRestorer {
             tracker: Tracker::default(),
             frame_index: 0,
             batch: CropBatch::default(),
-            scratch: PasteScratch::default(),
+            paste: PasteState::default(),
             timings: StageTimings::default(),
         })
     }
@@ -150,6 +155,7 @@ impl FaceRestorer {
     /// Forgets all tracks: call on a seek, a flush or a discontinuity.
     pub fn reset(&mut self) {
         self.tracker.reset();
+        self.paste.stabiliser.reset();
         self.frame_index = 0;
     }
 
@@ -214,6 +220,8 @@ impl FaceRestorer {
                 })
                 .collect()
         });
+        let live: Vec<u64> = faces.iter().map(|f| f.face.track_id).collect();
+        self.paste.stabiliser.retain(&live);
         if faces.is_empty() || params.blend <= 0.0 {
             self.timings = t;
             return Ok(faces.into_iter().map(|f| f.face).collect());
@@ -254,9 +262,13 @@ impl FaceRestorer {
             })?,
         };
 
-        // 5. paste back, one face after the other.
         let crop_len = 3 * info.size * info.size;
-        let blend = params.blend.min(1.0);
+        // 5. paste back, one face after the other, each with its history of earlier frames.
+        let settings = PasteSettings {
+            mode: params.paste_mode,
+            blend: params.blend.min(1.0),
+            detail_smoothing: params.detail_smoothing,
+        };
         timed(&mut t.paste, || -> Result<(), FaceError> {
             let lq_crops = self.batch.as_slice().chunks_exact(crop_len);
             for ((f, restored), lq) in faces
@@ -270,9 +282,9 @@ impl FaceRestorer {
                     &f.alignment,
                     f.rect,
                     crops,
-                    params.paste_mode,
-                    blend,
-                    &mut self.scratch,
+                    settings,
+                    f.face.track_id,
+                    &mut self.paste,
                 )?;
             }
             Ok(())

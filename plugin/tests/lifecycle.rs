@@ -181,6 +181,7 @@ fn property_changes_while_playing_lose_no_buffer() {
         restore.set_property("detection-threshold", [0.5f32, 0.99, 0.8, 0.7][step]);
         restore.set_property("detect-interval", step as u32 + 1);
         restore.set_property("temporal-smoothing", step as f32 / 4.0);
+        restore.set_property("detail-smoothing", step as f32 / 4.0);
         restore.set_property("min-face-size", 16 + 8 * step as u32);
         restore.set_property("max-faces", step as u32 + 1);
         let mut buffer = frame_buffer(&image, VideoFormat::Rgb);
@@ -343,14 +344,16 @@ fn properties_have_the_documented_defaults_and_mutability() {
     let playing = gst::PARAM_FLAG_MUTABLE_PLAYING;
     let ready = gst::PARAM_FLAG_MUTABLE_READY;
 
-    for (name, default) in [
-        ("detection-threshold", 0.8f32),
-        ("blend", 1.0),
-        ("temporal-smoothing", 0.5),
+    for (name, default, maximum) in [
+        ("detection-threshold", 0.8f32, 1.0),
+        ("blend", 1.0, 1.0),
+        ("temporal-smoothing", 0.5, 1.0),
+        // Up to 0.95: at 1 a still face's restored detail would never update again.
+        ("detail-smoothing", 0.8, 0.95),
     ] {
         let spec = pspec(name).downcast::<gst::glib::ParamSpecFloat>().unwrap();
         assert_eq!(spec.default_value(), default, "{name}");
-        assert_eq!((spec.minimum(), spec.maximum()), (0.0, 1.0), "{name}");
+        assert_eq!((spec.minimum(), spec.maximum()), (0.0, maximum), "{name}");
         assert!(
             spec.flags().contains(playing),
             "{name} changes while playing"

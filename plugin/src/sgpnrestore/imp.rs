@@ -29,6 +29,7 @@ const DEFAULT_MAX_FACES: u32 = 16;
 const DEFAULT_BLEND: f32 = 1.0;
 const DEFAULT_DETECT_INTERVAL: u32 = 1;
 const DEFAULT_TEMPORAL_SMOOTHING: f32 = 0.5;
+const DEFAULT_DETAIL_SMOOTHING: f32 = sgpn_face::stabilise::DEFAULT_DETAIL_SMOOTHING;
 const DEFAULT_THREADS: u32 = 0;
 const DEFAULT_PASTE_MODE: PasteMode = PasteMode::Residual;
 const DEFAULT_DETECTION_SIZE: u32 = sgpn_face::detect::DEFAULT_WORKING_SIZE as u32;
@@ -170,6 +171,7 @@ struct Settings {
     blend: f32,
     detect_interval: u32,
     temporal_smoothing: f32,
+    detail_smoothing: f32,
     threads: u32,
     paste_mode: PasteMode,
     detection_size: u32,
@@ -190,6 +192,7 @@ impl Default for Settings {
             blend: DEFAULT_BLEND,
             detect_interval: DEFAULT_DETECT_INTERVAL,
             temporal_smoothing: DEFAULT_TEMPORAL_SMOOTHING,
+            detail_smoothing: DEFAULT_DETAIL_SMOOTHING,
             threads: DEFAULT_THREADS,
             paste_mode: DEFAULT_PASTE_MODE,
             detection_size: DEFAULT_DETECTION_SIZE,
@@ -220,6 +223,7 @@ impl Settings {
             blend: self.blend,
             detect_interval: self.detect_interval,
             temporal_smoothing: self.temporal_smoothing,
+            detail_smoothing: self.detail_smoothing,
             detection_size: self.detection_size as usize,
             paste_mode: self.paste_mode.into(),
         }
@@ -444,6 +448,17 @@ impl ObjectImpl for SgpnRestore {
                     .default_value(DEFAULT_TEMPORAL_SMOOTHING)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecFloat::builder("detail-smoothing")
+                    .nick("Detail smoothing")
+                    .blurb(
+                        "Weight of each face's restored detail from earlier frames where the face \
+                         holds still, against texture flicker (0 = each frame on its own)",
+                    )
+                    .minimum(0.0)
+                    .maximum(0.95)
+                    .default_value(DEFAULT_DETAIL_SMOOTHING)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecEnum::builder_with_default("paste-mode", DEFAULT_PASTE_MODE)
                     .nick("Paste mode")
                     .blurb(
@@ -512,6 +527,9 @@ impl ObjectImpl for SgpnRestore {
             "temporal-smoothing" => {
                 settings.temporal_smoothing = value.get().expect("type checked upstream")
             }
+            "detail-smoothing" => {
+                settings.detail_smoothing = value.get().expect("type checked upstream")
+            }
             "threads" => settings.threads = value.get().expect("type checked upstream"),
             "paste-mode" => settings.paste_mode = value.get().expect("type checked upstream"),
             "detection-size" => {
@@ -541,6 +559,7 @@ impl ObjectImpl for SgpnRestore {
             "blend" => settings.blend.to_value(),
             "detect-interval" => settings.detect_interval.to_value(),
             "temporal-smoothing" => settings.temporal_smoothing.to_value(),
+            "detail-smoothing" => settings.detail_smoothing.to_value(),
             "threads" => settings.threads.to_value(),
             "paste-mode" => settings.paste_mode.to_value(),
             "detection-size" => settings.detection_size.to_value(),
