@@ -650,3 +650,40 @@ fn shipped_generators_temporal_stability() {
         }
     }
 }
+
+/// Clean footage: the talking-head clips are sharp, barely compressed faces of 190–360 px, where
+/// a restoration should change little. Both shipped models were trained only on the paper's
+/// heavy degradations (JPEG quality 30–70, downscaling up to 20×). The full model blurs these
+/// faces but keeps their centres within 31–34 dB of the input, which is asserted; variant A draws
+/// vertical streaks and reshapes eyes and mouths (28–29 dB), a limitation its model card states,
+/// so its numbers are printed.
+#[test]
+fn shipped_generators_on_clean_faces() {
+    for name in ["talking_d0", "talking_d3", "talking_d11"] {
+        let clip = shared_data().join(format!("video/{name}.mp4"));
+        for (model, choice) in [
+            ("variant A (default)", GeneratorChoice::Shipped),
+            ("full", GeneratorChoice::ShippedFull),
+        ] {
+            let full = matches!(choice, GeneratorChoice::ShippedFull);
+            let restored = restore_file(&clip, 30, "", choice);
+            let mut luma = Vec::new();
+            for frame in &restored.frames {
+                for (k, p) in restored.positions.iter().enumerate() {
+                    if p.plane == 0 && in_face_centre(p, &frame.faces) {
+                        luma.push((frame.before[k], frame.after[k]));
+                    }
+                }
+            }
+            assert!(!luma.is_empty(), "{name}: no face centre");
+            let fidelity = psnr(luma.into_iter());
+            eprintln!("{name}, {model}: face-centre luma PSNR restored vs input {fidelity:.2} dB");
+            if full {
+                assert!(
+                    fidelity > 30.0,
+                    "{name}: the full model changes a clean face too much ({fidelity:.2} dB)"
+                );
+            }
+        }
+    }
+}
