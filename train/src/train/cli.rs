@@ -197,16 +197,11 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     if let Some(mode) = upsample {
         trainer.set_upsample(mode);
     }
-    anyhow::ensure!(
-        (0.0..0.5).contains(&trainer.train.d_translation),
-        "--d-translation is a fraction of the image size in [0, 0.5), got {}",
-        trainer.train.d_translation
-    );
-    anyhow::ensure!(
-        trainer.train.d_input_noise >= 0.0 && trainer.train.d_input_noise.is_finite(),
-        "--d-input-noise is a standard deviation, got {}",
-        trainer.train.d_input_noise
-    );
+    // The overrides may have set any field: check them all before data loading and warm-up.
+    trainer
+        .train
+        .validate()
+        .context("a training setting is out of range (each is the flag of that name: d_translation is --d-translation)")?;
     anyhow::ensure!(
         trainer.model().variant.has_render() == trainer.shape.is_some(),
         "the full variant trains with its shape branch: start it with --init-from (a no3d checkpoint), --morphable and --regressor"

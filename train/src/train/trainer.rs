@@ -97,6 +97,39 @@ impl TrainConfig {
         self.adv_weight * linear_ramp(step, self.adv_ramp_start, self.adv_ramp_steps)
     }
 
+    /// Checks every field's range, so a bad value fails at once, naming the field, rather than
+    /// as NaN losses or a panic steps later. [`Trainer::new`] (and so every checkpoint load) and
+    /// [`Trainer::step`] call it, the CLI too after its overrides.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.batch >= 1, "batch must hold at least one pair, got 0");
+        for (name, value) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            anyhow::ensure!(
+                (0.0..1.0).contains(&value),
+                "{name} is an Adam decay rate in [0, 1), got {value}"
+            );
+        }
+        // A learning rate of 0 freezes its network (a D-only phase, say).
+        for (name, value) in [
+            ("lr", self.lr),
+            ("g_lr", self.generator_lr()),
+            ("l1_weight", self.l1_weight),
+            ("adv_weight", self.adv_weight),
+            ("r1_gamma", self.r1_gamma),
+            ("d_input_noise", self.d_input_noise),
+        ] {
+            anyhow::ensure!(
+                value.is_finite() && value >= 0.0,
+                "{name} must be finite and not negative, got {value}"
+            );
+        }
+        anyhow::ensure!(
+            (0.0..0.5).contains(&self.d_translation),
+            "d_translation is a fraction of the image size in [0, 0.5), got {}",
+            self.d_translation
+        );
+        Ok(())
+    }
+
     /// The generator's learning rate.
     pub fn generator_lr(&self) -> f64 {
         self.g_lr.unwrap_or(self.lr)
@@ -253,6 +286,7 @@ pub(crate) fn optimizers(train: &TrainConfig) -> (ModuleOptimizer, ModuleOptimiz
 impl Trainer {
     /// Fresh networks on `device` (which should have autodiff enabled).
     pub fn new(model: Config, train: TrainConfig, device: &Device) -> anyhow::Result<Self> {
+        train.validate()?;
         let generator = Generator::new(&model, train.seed, device)?;
         let generator_ema = generator.valid();
         let discriminator = Discriminator::new(&model, train.seed.wrapping_add(1), device)?;
@@ -404,6 +438,7 @@ impl Trainer {
 
     /// One generator and one discriminator update on `batch`.
     pub fn step(&mut self, batch: &PairBatch) -> anyhow::Result<StepLosses> {
+        self.train.validate()?;
         batch.validate()?;
         anyhow::ensure!(
             batch.size == self.model().size,
@@ -603,6 +638,30 @@ pub(crate) fn scalar(t: &Tensor<1>) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn train_config_ranges_are_checked_by_name() {
+        TrainConfig::default().validate().unwrap();
+        type Spoil = fn(&mut TrainConfig);
+        let bad: [(&str, Spoil); 10] = [
+            ("batch", |t| t.batch = 0),
+            ("lr", |t| t.lr = -0.001),
+            ("g_lr", |t| t.g_lr = Some(f64::NAN)),
+            ("beta1", |t| t.beta1 = 1.0),
+            ("beta2", |t| t.beta2 = -0.1),
+            ("l1_weight", |t| t.l1_weight = f64::INFINITY),
+            ("adv_weight", |t| t.adv_weight = -1.0),
+            ("r1_gamma", |t| t.r1_gamma = f64::NAN),
+            ("d_input_noise", |t| t.d_input_noise = -0.1),
+            ("d_translation", |t| t.d_translation = 0.5),
+        ];
+        for (field, spoil) in bad {
+            let mut t = TrainConfig::default();
+            spoil(&mut t);
+            let error = t.validate().expect_err(field).to_string();
+            assert!(error.starts_with(field), "{field}: {error}");
+        }
+    }
 
     fn settings(start: u64, steps: u64) -> ShapeSettings {
         ShapeSettings {
