@@ -263,11 +263,15 @@ impl FaceRestorer {
         };
 
         let crop_len = 3 * info.size * info.size;
-        // 5. paste back, one face after the other, each with its history of earlier frames.
+        // 5. paste back, one face after the other, each with its history of earlier frames. The
+        // render output mode shows the shape prior frame by frame, jitter included, unsmoothed.
         let settings = PasteSettings {
             mode: params.paste_mode,
             blend: params.blend.min(1.0),
-            detail_smoothing: params.detail_smoothing,
+            detail_smoothing: match self.output_mode {
+                OutputMode::Restored => params.detail_smoothing,
+                OutputMode::Render => 0.0,
+            },
         };
         timed(&mut t.paste, || -> Result<(), FaceError> {
             let lq_crops = self.batch.as_slice().chunks_exact(crop_len);
