@@ -12,8 +12,9 @@
 //! `SGPN_BENCH_MORPHABLE` name real files instead, and a real full generator in
 //! `SGPN_BENCH_GENERATOR` needs them.
 //!
-//! `paste` includes the detail smoothing over frames (`sgpn_face::stabilise`) at the element's
-//! default; `SGPN_BENCH_DETAIL_SMOOTHING=0` measures paste-back without it.
+//! `paste` includes the colour fix (`sgpn_face::colour`) and the detail smoothing over frames
+//! (`sgpn_face::stabilise`) at the element's defaults; `SGPN_BENCH_DETAIL_SMOOTHING=0` measures
+//! paste-back without the smoothing.
 
 use std::path::{Path, PathBuf};
 

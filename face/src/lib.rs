@@ -2,12 +2,14 @@
 //!
 //! One face goes through the steps of facexlib's `FaceRestoreHelper`, in this order and under these
 //! names: [`detect`] → [`track`] → [`align`] → warp (in `sgpn_kernels::warp`) → [`shape`] (3DMM
-//! regressor and render, paper Sec. 3.1; with a shape prior only) → [`restore`] → [`paste`]
-//! (inverse warp + feathered mask, `sgpn_kernels::paste`; each tracked face's pasted change
-//! averaged over frames where the input holds still, [`stabilise`]). [`FaceRestorer`] runs them on
-//! one frame in its native pixel format; the GStreamer element and the batch tool both call it.
+//! regressor and render, paper Sec. 3.1; with a shape prior only) → [`restore`] → [`colour`] fix
+//! (the input's coarse colour kept) → [`paste`] (inverse warp + feathered mask,
+//! `sgpn_kernels::paste`; each tracked face's pasted change averaged over frames where the input
+//! holds still, [`stabilise`]). [`FaceRestorer`] runs them on one frame in its native pixel
+//! format; the GStreamer element and the batch tool both call it.
 
 pub mod align;
+pub mod colour;
 pub mod detect;
 mod error;
 pub mod paste;

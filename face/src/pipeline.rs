@@ -13,6 +13,7 @@ use sgpn_models::runtime::{Device, SessionConfig};
 
 use crate::FaceError;
 use crate::align::{Alignment, align_to_template};
+use crate::colour::{DEFAULT_COLOUR_FIX, match_coarse_colour};
 use crate::detect::{DEFAULT_WORKING_SIZE, DetectParams, detect_faces};
 use crate::paste::{CropPair, PasteMode, PasteSettings, PasteState, paste_face};
 use crate::restore::{CropBatch, restore_batch};
@@ -65,6 +66,9 @@ pub struct RestoreParams {
     /// Weight of each face's pasted change from earlier frames where the input holds still
     /// (0 = every frame restored on its own; see [`crate::stabilise`]).
     pub detail_smoothing: f32,
+    /// Keep each face's coarse colour and shading from the crop the generator was given, and
+    /// only the generator's detail (see [`crate::colour`]).
+    pub colour_fix: bool,
     /// Longest side of the detector's working copy.
     pub detection_size: usize,
     /// Paste the restoration's change (default) or replace the face with the restored crop.
@@ -81,6 +85,7 @@ impl Default for RestoreParams {
             detect_interval: 1,
             temporal_smoothing: 0.5,
             detail_smoothing: DEFAULT_DETAIL_SMOOTHING,
+            colour_fix: DEFAULT_COLOUR_FIX,
             detection_size: DEFAULT_WORKING_SIZE,
             paste_mode: PasteMode::default(),
         }
@@ -244,7 +249,7 @@ impl FaceRestorer {
 
         // 4a. shape (paper Sec. 3.1): regress the 3DMM coefficients of all crops in one run,
         // render each face in the crop's own alignment; 4b. restore, or show the shape prior.
-        let restored = match self.shape.as_mut() {
+        let mut restored = match self.shape.as_mut() {
             Some(shape) => {
                 let coefficients = timed(&mut t.regress, || shape.regress(&self.batch))?;
                 let renders = timed(&mut t.render, || shape.render(&coefficients, info.size))?;
@@ -263,6 +268,16 @@ impl FaceRestorer {
         };
 
         let crop_len = 3 * info.size * info.size;
+        // 4c. colour fix: each face keeps the input's coarse colour and shading.
+        if params.colour_fix && self.output_mode == OutputMode::Restored {
+            timed(&mut t.paste, || {
+                let lq_crops = self.batch.as_slice().chunks_exact(crop_len);
+                for (restored, lq) in restored.chunks_exact_mut(crop_len).zip(lq_crops) {
+                    match_coarse_colour(lq, restored, info.size);
+                }
+            });
+        }
+
         // 5. paste back, one face after the other, each with its history of earlier frames. The
         // render output mode shows the shape prior frame by frame, jitter included, unsmoothed.
         let settings = PasteSettings {

@@ -24,7 +24,8 @@ fn restorer(generator: &Path) -> FaceRestorer {
     FaceRestorer::new(&config(generator, None, OutputMode::Restored)).unwrap()
 }
 
-/// Runs one RGB frame through the restorer; returns the output and the faces.
+/// Runs one RGB frame through the restorer without the colour fix (these generators change
+/// nothing but colour, which it would take out); returns the output and the faces.
 fn restore(
     generator: &Path,
     w: usize,
@@ -32,11 +33,27 @@ fn restore(
     input: &[u8],
     mode: PasteMode,
 ) -> (Vec<u8>, Vec<RestoredFace>) {
+    restore_with(
+        generator,
+        w,
+        h,
+        input,
+        RestoreParams {
+            paste_mode: mode,
+            colour_fix: false,
+            ..RestoreParams::default()
+        },
+    )
+}
+
+fn restore_with(
+    generator: &Path,
+    w: usize,
+    h: usize,
+    input: &[u8],
+    params: RestoreParams,
+) -> (Vec<u8>, Vec<RestoredFace>) {
     let mut pixels = input.to_vec();
-    let params = RestoreParams {
-        paste_mode: mode,
-        ..RestoreParams::default()
-    };
     let faces = process_rgb(&mut restorer(generator), w, h, &mut pixels, &params).unwrap();
     (pixels, faces)
 }
@@ -109,29 +126,69 @@ fn replace_paste_of_an_identity_crop_is_only_resampled() {
     }
 }
 
-#[test]
-fn a_brightening_generator_brightens_only_the_face() {
-    let dir = temp_dir("brighten");
+/// The photo brightened: input and output, and per channel at the nose the input value and
+/// its gain in levels.
+struct Brightened {
+    original: Vec<u8>,
+    out: Vec<u8>,
+    height: usize,
+    nose: [(u8, i32); 3],
+}
+
+/// Runs the photo through a generator that brightens by +10.2 levels (+0.08 in [-1, 1]), with
+/// or without the colour fix.
+fn brighten(colour_fix: bool) -> Brightened {
+    let dir = temp_dir(if colour_fix { "colour-fix" } else { "brighten" });
     let generator = dir.join("brighten256.onnx");
-    // +0.08 in [-1, 1] is +10.2 levels.
     write_affine_generator(&generator, 256, Template::Sgpn, 1.0, 0.08).unwrap();
     let (w, h, original) = photo("obama.jpg", 0.4);
-    let (out, faces) = restore(&generator, w, h, &original, PasteMode::Residual);
+    let params = RestoreParams {
+        colour_fix,
+        ..RestoreParams::default()
+    };
+    let (out, faces) = restore_with(&generator, w, h, &original, params);
     assert_eq!(faces.len(), 1);
     let nose = faces[0].landmarks[2];
     let (nx, ny) = (nose[0] as usize, nose[1] as usize);
-    for c in 0..3 {
+    let nose = std::array::from_fn(|c| {
         let i = (ny * w + nx) * 3 + c;
-        let gain = i32::from(out[i]) - i32::from(original[i]);
-        if original[i] < 240 {
+        (original[i], i32::from(out[i]) - i32::from(original[i]))
+    });
+    Brightened {
+        original,
+        out,
+        height: h,
+        nose,
+    }
+}
+
+#[test]
+fn a_brightening_generator_brightens_only_the_face() {
+    let Brightened {
+        original,
+        out,
+        height,
+        nose,
+    } = brighten(false);
+    for (c, (value, gain)) in nose.into_iter().enumerate() {
+        if value < 240 {
             assert!((9..=11).contains(&gain), "nose channel {c}: +{gain} levels");
         }
     }
     // The bottom rows of the photo are far below the face.
-    let far = (h - 10) * w * 3;
+    let far = original.len() - 10 * (original.len() / height);
     assert_eq!(
         &out[far..],
         &original[far..],
         "pixels far from the face are untouched"
     );
+}
+
+/// The colour fix keeps the input's coarse colour: a generator that only brightens leaves the
+/// face as it was, to within rounding.
+#[test]
+fn the_colour_fix_undoes_a_brightening() {
+    for (c, (_, gain)) in brighten(true).nose.into_iter().enumerate() {
+        assert!(gain.abs() <= 1, "nose channel {c}: {gain:+} levels");
+    }
 }

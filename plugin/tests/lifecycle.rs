@@ -182,6 +182,7 @@ fn property_changes_while_playing_lose_no_buffer() {
         restore.set_property("detect-interval", step as u32 + 1);
         restore.set_property("temporal-smoothing", step as f32 / 4.0);
         restore.set_property("detail-smoothing", step as f32 / 4.0);
+        restore.set_property("colour-fix", step % 2 == 0);
         restore.set_property("min-face-size", 16 + 8 * step as u32);
         restore.set_property("max-faces", step as u32 + 1);
         let mut buffer = frame_buffer(&image, VideoFormat::Rgb);
@@ -370,6 +371,11 @@ fn properties_have_the_documented_defaults_and_mutability() {
         assert_eq!(spec.default_value(), default, "{name}");
         assert!(spec.flags().contains(flag), "{name}");
     }
+    let colour_fix = pspec("colour-fix")
+        .downcast::<gst::glib::ParamSpecBoolean>()
+        .unwrap();
+    assert!(colour_fix.default_value(), "colour-fix is on by default");
+    assert!(colour_fix.flags().contains(playing), "colour-fix");
     for name in ["detector-model", "generator-model", "device"] {
         assert!(
             pspec(name).flags().contains(ready),

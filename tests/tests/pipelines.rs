@@ -441,7 +441,6 @@ fn carphone_with_the_shipped_full_model() {
 }
 
 fn carphone(generator: GeneratorChoice) {
-    let default_model = matches!(generator, GeneratorChoice::Shipped);
     let data = deps_dir().join("data");
     let restored = restore_file(&data.join("carphone_distorted.mp4"), 120, "", generator);
     let clip = "carphone_distorted.mp4";
@@ -492,13 +491,12 @@ fn carphone(generator: GeneratorChoice) {
     // A tint shows as a mean chroma change where the face is pasted at full weight.
     let [_, u, v] = mean_change_in_face_centres(&restored);
     eprintln!("{clip}: mean chroma change in the face centres U {u:+.2}, V {v:+.2} levels");
-    if default_model {
-        // Before its colour calibration the default model gave V +3.9 here.
-        assert!(
-            u.abs() < 1.5 && v.abs() < 1.5,
-            "the default generator tints the faces: U {u:+.2}, V {v:+.2}"
-        );
-    }
+    // Before its colour calibration the default model gave V +3.9 here; without the element's
+    // colour fix the full model gives U +3.3, V -1.9.
+    assert!(
+        u.abs() < 1.5 && v.abs() < 1.5,
+        "the generator tints the faces: U {u:+.2}, V {v:+.2}"
+    );
 }
 
 /// Mean change (after − before) of each plane's bytes in the central half of every face box,
@@ -654,9 +652,9 @@ fn shipped_generators_temporal_stability() {
 /// Clean footage: the talking-head clips are sharp, barely compressed faces of 190–360 px, where
 /// a restoration should change little. Both shipped models were trained only on the paper's
 /// heavy degradations (JPEG quality 30–70, downscaling up to 20×). The full model blurs these
-/// faces but keeps their centres within 31–34 dB of the input, which is asserted; variant A draws
-/// vertical streaks and reshapes eyes and mouths (28–29 dB), a limitation its model card states,
-/// so its numbers are printed.
+/// faces but, with the element's colour fix, keeps their centres above 33 dB of the input (34–35),
+/// which is asserted; variant A draws vertical streaks and reshapes eyes and mouths (28–29 dB), a
+/// limitation its model card states, so its numbers are printed.
 #[test]
 fn shipped_generators_on_clean_faces() {
     for name in ["talking_d0", "talking_d3", "talking_d11"] {
@@ -680,7 +678,7 @@ fn shipped_generators_on_clean_faces() {
             eprintln!("{name}, {model}: face-centre luma PSNR restored vs input {fidelity:.2} dB");
             if full {
                 assert!(
-                    fidelity > 30.0,
+                    fidelity > 33.0,
                     "{name}: the full model changes a clean face too much ({fidelity:.2} dB)"
                 );
             }

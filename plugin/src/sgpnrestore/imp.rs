@@ -30,6 +30,7 @@ const DEFAULT_BLEND: f32 = 1.0;
 const DEFAULT_DETECT_INTERVAL: u32 = 1;
 const DEFAULT_TEMPORAL_SMOOTHING: f32 = 0.5;
 const DEFAULT_DETAIL_SMOOTHING: f32 = sgpn_face::stabilise::DEFAULT_DETAIL_SMOOTHING;
+const DEFAULT_COLOUR_FIX: bool = sgpn_face::colour::DEFAULT_COLOUR_FIX;
 const DEFAULT_THREADS: u32 = 0;
 const DEFAULT_PASTE_MODE: PasteMode = PasteMode::Residual;
 const DEFAULT_DETECTION_SIZE: u32 = sgpn_face::detect::DEFAULT_WORKING_SIZE as u32;
@@ -172,6 +173,7 @@ struct Settings {
     detect_interval: u32,
     temporal_smoothing: f32,
     detail_smoothing: f32,
+    colour_fix: bool,
     threads: u32,
     paste_mode: PasteMode,
     detection_size: u32,
@@ -193,6 +195,7 @@ impl Default for Settings {
             detect_interval: DEFAULT_DETECT_INTERVAL,
             temporal_smoothing: DEFAULT_TEMPORAL_SMOOTHING,
             detail_smoothing: DEFAULT_DETAIL_SMOOTHING,
+            colour_fix: DEFAULT_COLOUR_FIX,
             threads: DEFAULT_THREADS,
             paste_mode: DEFAULT_PASTE_MODE,
             detection_size: DEFAULT_DETECTION_SIZE,
@@ -224,6 +227,7 @@ impl Settings {
             detect_interval: self.detect_interval,
             temporal_smoothing: self.temporal_smoothing,
             detail_smoothing: self.detail_smoothing,
+            colour_fix: self.colour_fix,
             detection_size: self.detection_size as usize,
             paste_mode: self.paste_mode.into(),
         }
@@ -459,6 +463,15 @@ impl ObjectImpl for SgpnRestore {
                     .default_value(DEFAULT_DETAIL_SMOOTHING)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecBoolean::builder("colour-fix")
+                    .nick("Colour fix")
+                    .blurb(
+                        "Move each restored face's mean colour to that of the face the generator \
+                         was given, against per-face tints",
+                    )
+                    .default_value(DEFAULT_COLOUR_FIX)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecEnum::builder_with_default("paste-mode", DEFAULT_PASTE_MODE)
                     .nick("Paste mode")
                     .blurb(
@@ -530,6 +543,7 @@ impl ObjectImpl for SgpnRestore {
             "detail-smoothing" => {
                 settings.detail_smoothing = value.get().expect("type checked upstream")
             }
+            "colour-fix" => settings.colour_fix = value.get().expect("type checked upstream"),
             "threads" => settings.threads = value.get().expect("type checked upstream"),
             "paste-mode" => settings.paste_mode = value.get().expect("type checked upstream"),
             "detection-size" => {
@@ -560,6 +574,7 @@ impl ObjectImpl for SgpnRestore {
             "detect-interval" => settings.detect_interval.to_value(),
             "temporal-smoothing" => settings.temporal_smoothing.to_value(),
             "detail-smoothing" => settings.detail_smoothing.to_value(),
+            "colour-fix" => settings.colour_fix.to_value(),
             "threads" => settings.threads.to_value(),
             "paste-mode" => settings.paste_mode.to_value(),
             "detection-size" => settings.detection_size.to_value(),

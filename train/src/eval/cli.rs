@@ -28,6 +28,9 @@ pub struct EvalArgs {
     pub limit: Option<usize>,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Apply the element's colour fix (its `colour-fix` property) to every restoration.
+    #[arg(long)]
+    pub colour_fix: bool,
     /// Faces per set in the side-by-side sheet.
     #[arg(long, default_value_t = 4)]
     pub samples: usize,
@@ -87,6 +90,7 @@ impl EvalArgs {
             out,
             limit: None,
             seed: 7,
+            colour_fix: false,
             samples: 4,
             sets: Vec::new(),
             detector: default_detector(),
@@ -138,6 +142,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         detector: &mut detector,
         embedder: &mut embedder,
         niqe: &niqe,
+        colour_fix: args.colour_fix,
     };
     let table = run_eval(&mut ev, &plan)?;
     println!("{table}");

@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use image::Rgb32FImage;
 use serde::Serialize;
+use sgpn_face::colour::match_coarse_colour;
 use sgpn_face::restore::CropBatch;
 use sgpn_face::shape::ShapePrior;
 use sgpn_models::contract::{Template, Variant};
@@ -101,6 +102,8 @@ pub struct Evaluator<'a> {
     pub detector: &'a mut dyn DetectFaces,
     pub embedder: &'a mut IdentityEmbedder,
     pub niqe: &'a NiqeModel,
+    /// Apply the element's colour fix (`sgpn_face::colour`) to each restoration.
+    pub colour_fix: bool,
 }
 
 /// What one face's evaluation shows and scores: the small LQ face, its bicubic upsampling, the
@@ -210,6 +213,12 @@ impl Evaluator<'_> {
     ) -> Result<(Degradation, BTreeMap<String, FaceScores>, FaceTiles)> {
         let (degradation, mut tiles) =
             degrade_and_restore(self.generator, self.shape.as_deref_mut(), hq, cfg, seed)?;
+        if self.colour_fix {
+            let (w, h) = tiles.restored.dimensions();
+            let mut out = to_network_planar(&tiles.restored);
+            match_coarse_colour(&to_network_planar(&tiles.bicubic), &mut out, w as usize);
+            tiles.restored = from_network_planar(&out, w, h).context("colour-fixed restoration")?;
+        }
         tiles.restored = quantized(&tiles.restored);
         let hq_face = main_face(self.detector, &tiles.hq)?;
         let mut scores = BTreeMap::new();
