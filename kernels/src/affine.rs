@@ -160,7 +160,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    /// The SGPN 512 template (sgpn-brief.md §4).
+    /// The SGPN 512 template (from the official SGPN code).
     const TEMPLATE: [[f32; 2]; 5] = [
         [202.04, 242.88],
         [309.43, 242.29],

@@ -4,12 +4,12 @@
 //!
 //! - input `lq`, float32 `[N,3,S,S]`, RGB planar, values in [-1, 1] (`x / 127.5 - 1`);
 //! - variant `full` only: input `render`, float32 `[N,3,S,S]`, the rendered 3D face `I_3d` of the
-//!   same aligned crop (paper Sec. 3.1, sgpn-brief.md §1; docs/shape-prior.md "Tensors");
+//!   same aligned crop (paper Sec. 3.1; docs/shape-prior.md "Tensors");
 //! - output `restored`, float32 `[N,3,S,S]`, same layout and range;
 //! - metadata `sgpn.template` (`sgpn` | `ffhq`: which 5-point alignment template the network was
 //!   trained on), `sgpn.size` (S in pixels), `sgpn.variant` (`no3d` | `full`).
 //!
-//! Templates: sgpn-brief.md §4 (official SGPN code and facexlib's FFHQ template).
+//! Templates: the official SGPN code's and facexlib's FFHQ template.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -44,7 +44,7 @@ pub enum Template {
     Ffhq,
 }
 
-/// Template landmarks on a 512 face (sgpn-brief.md §4): left eye, right eye, nose,
+/// Template landmarks on a 512 face (the official SGPN code and facexlib): left eye, right eye, nose,
 /// left mouth corner, right mouth corner.
 const SGPN_512: [[f32; 2]; 5] = [
     [202.04, 242.88],

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::runtime::Device;
+use crate::device::Device;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {

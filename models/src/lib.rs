@@ -3,10 +3,12 @@
 
 pub mod contract;
 pub mod detector;
+pub mod device;
 pub mod error;
 pub mod face_mesh;
 pub mod fixtures;
 pub mod generator;
+pub mod identity;
 pub mod mat;
 pub mod morphable;
 pub mod onnx;

@@ -6,9 +6,7 @@
 //! `ORT_DYLIB_PATH`, `$SGPN_DEPS/onnxruntime/libonnxruntime.so.1.32.0`, and the `.deps/` folder of
 //! the source tree this crate was built from (where `scripts/setup.sh` puts it).
 
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::OnceLock;
 
 use ort::environment::Environment;
@@ -17,51 +15,12 @@ use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use prost::Message;
 
+pub use crate::device::Device;
 use crate::error::ModelError;
 use crate::onnx::ModelProto;
 
 /// File name of the ONNX Runtime library that `scripts/setup.sh` fetches.
 pub const ORT_LIBRARY_FILE: &str = "libonnxruntime.so.1.32.0";
-
-/// Where inference runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Device {
-    #[default]
-    Cpu,
-    Cuda,
-    TensorRt,
-}
-
-impl Device {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Device::Cpu => "cpu",
-            Device::Cuda => "cuda",
-            Device::TensorRt => "tensorrt",
-        }
-    }
-}
-
-impl fmt::Display for Device {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Device {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "cpu" => Ok(Device::Cpu),
-            "cuda" => Ok(Device::Cuda),
-            "tensorrt" | "trt" => Ok(Device::TensorRt),
-            other => Err(format!(
-                "unknown device '{other}': expected one of cpu, cuda, tensorrt"
-            )),
-        }
-    }
-}
 
 /// How to build a session; the default is CPU with ONNX Runtime's own thread count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

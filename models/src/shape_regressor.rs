@@ -1,5 +1,5 @@
 //! The 3DMM coefficient regressor of SGPN's shape restoration module (paper Sec. 3.1,
-//! sgpn-brief.md §1: a ResNet regresses D3DFR's coefficient vector from the LQ face) and its
+//! paper Sec. 3.1: a ResNet regresses D3DFR's coefficient vector from the LQ face) and its
 //! contract (`models/README.md`, "The shape regressor contract"; docs/shape-prior.md):
 //!
 //! - input `face`, float32 `[N,3,224,224]` with a dynamic N: the generator's aligned crop resized

@@ -8,6 +8,8 @@ use gst::glib;
 
 mod sgpnrestore;
 
+pub use sgpnrestore::{FACE_PARAMS_NAME, LANDMARK_FIELDS};
+
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     sgpnrestore::register(plugin)
 }

@@ -13,7 +13,7 @@ use sgpn_train::model::regressor::{REGRESSOR_SIZE, RegressorConfig, ShapeRegress
 mod timing;
 use timing::{ITERS, median_ms};
 
-/// BFM09's coefficient count (brief §1.1).
+/// BFM09's coefficient count (paper Sec. 3.1).
 const K: usize = 257;
 const ORT_THREADS: usize = 2;
 const TRAIN_BATCH: usize = 4;

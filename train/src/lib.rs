@@ -4,6 +4,7 @@ pub mod calibrate;
 pub mod data;
 pub mod eval;
 pub mod export;
+pub mod linalg;
 pub mod model;
 pub mod morphable;
 pub mod render;

@@ -32,6 +32,8 @@ enum Command {
     Eval(sgpn_train::eval::cli::EvalArgs),
     /// A PNG grid LQ | variant A | full | rendered 3D | HQ on evaluation faces.
     CompareGrid(sgpn_train::eval::compare::CompareGridArgs),
+    /// A PNG grid input | restored on real degraded photos (no ground truth).
+    RealGrid(sgpn_train::eval::real::RealGridArgs),
     /// Fit the shape regressor to the teacher (before full-variant training).
     FitRegressor(sgpn_train::train::regressor_fit::FitRegressorArgs),
     /// Score a fitted regressor term by term of L_mesh against the average teacher face.
@@ -53,6 +55,7 @@ fn main() -> anyhow::Result<()> {
         Command::CalibrateColour(args) => sgpn_train::calibrate::cli::calibrate_colour(args),
         Command::Eval(args) => sgpn_train::eval::cli::eval(args),
         Command::CompareGrid(args) => sgpn_train::eval::compare::compare_grid(args),
+        Command::RealGrid(args) => sgpn_train::eval::real::real_grid(args),
         Command::FitRegressor(args) => sgpn_train::train::regressor_fit::fit_regressor(args),
         Command::RegressorCheck(args) => sgpn_train::train::regressor_check::regressor_check(args),
         Command::MorphableBuild(args) => sgpn_train::morphable::cli::build(args),

@@ -3,10 +3,10 @@
 //! people. Uses the `hq512` evaluation faces (9 identities, file names `<identity>_<n>.jpg`).
 
 use sgpn_models::SessionConfig;
+use sgpn_models::identity::{IdentityEmbedder, cosine_similarity};
 use sgpn_train::data::cli::{default_detector, deps_file, shared_data};
 use sgpn_train::data::pixels::rgb8_to_f32;
 use sgpn_train::data::prepare::{DetectFaces, RetinaFace};
-use sgpn_train::eval::identity::{IdentityEmbedder, cosine_similarity};
 
 #[test]
 fn same_person_embeds_closer_than_different_people() {

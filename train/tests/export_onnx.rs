@@ -14,13 +14,24 @@ use sgpn_train::model::{Config, Generator, Upsample, Variant};
 use support::{images, max_rel_err, tmp};
 
 fn check_variant(variant: Variant, upsample: Upsample) {
+    check_generator(variant, upsample, false);
+}
+
+fn check_generator(variant: Variant, upsample: Upsample, residual: bool) {
     let cfg = Config {
         upsample,
         ..Config::tiny(variant)
     };
     let device = Device::flex();
-    let g = Generator::new(&cfg, 7, &device).unwrap();
-    let path = tmp(&format!("tiny_{}_{upsample:?}.onnx", variant.as_str()));
+    let mut g = Generator::new(&cfg, 7, &device).unwrap();
+    // A new input-skip network is the identity (its toRGB layers start at zero); switching the
+    // skip on for random toRGB weights checks the export of both paths at once.
+    g.config.residual = residual;
+    let cfg = g.config.clone();
+    let path = tmp(&format!(
+        "tiny_{}_{upsample:?}_{residual}.onnx",
+        variant.as_str()
+    ));
     write_generator(&g, &path).unwrap();
     let mut session = cpu_session(&path, 1).unwrap();
     for n in [1usize, 3] {
@@ -62,6 +73,13 @@ fn tiny_nearest_onnx_matches_burn_at_batch_1_and_3() {
 #[test]
 fn tiny_full_onnx_matches_burn_at_batch_1_and_3() {
     check_variant(Variant::Full, Upsample::Bilinear);
+}
+
+/// The shipped small256 generators add their input to the decoder's output.
+#[test]
+fn tiny_input_skip_onnx_matches_burn_at_batch_1_and_3() {
+    check_generator(Variant::No3d, Upsample::Bilinear, true);
+    check_generator(Variant::Full, Upsample::Bilinear, true);
 }
 
 #[test]

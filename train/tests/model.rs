@@ -165,3 +165,27 @@ fn discriminator_widths_are_separate_from_the_generator() {
         .to_string();
     assert!(err.contains("disc_channels must list 4"), "{err}");
 }
+
+/// An input-skip generator (`Config::residual`, the small256 preset) starts as the identity:
+/// before any training it returns its input, so it can only move away from the bicubic face
+/// where a loss asks it to.
+#[test]
+fn a_new_input_skip_generator_returns_its_input() {
+    let device = Device::flex();
+    for variant in [Variant::No3d, Variant::Full] {
+        let cfg = Config {
+            residual: true,
+            ..Config::tiny(variant)
+        };
+        let g = Generator::new(&cfg, 3, &device).unwrap();
+        let lq = randn([2, 3, 32, 32], 6, &device).clamp(-1.0, 1.0);
+        let render = variant
+            .has_render()
+            .then(|| randn([2, 3, 32, 32], 7, &device));
+        let out = g.restore(lq.clone(), render).unwrap();
+        let diff: f32 = (out - lq).abs().max().into_scalar();
+        assert_eq!(diff, 0.0, "{variant:?}");
+    }
+    assert!(Config::small256(Variant::No3d).residual);
+    assert!(!Config::paper512(Variant::No3d).residual);
+}

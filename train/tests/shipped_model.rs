@@ -1,10 +1,11 @@
 //! The generators the project ships against what their model cards claim:
 //! `models/sgpn-small256-no3d.onnx` (variant A) and `models/sgpn-small256-full.onnx` with its shape
 //! regressor. Each satisfies the contract with the metadata the element relies on, the regressor
-//! matches the shipped 3DMM, and on the first faces of both evaluation sets, degraded with the
-//! evaluation seed, each beats the bicubic baseline on identity similarity and landmark error
-//! and stays within 1 dB of its PSNR (issue 3's targets), and adds no colour tint. The full
-//! tables (every face, NIQE too) are in the cards; this is the quick re-check.
+//! matches the shipped 3DMM, and on the first faces of both evaluation sets, degraded in each
+//! severity stratum with the evaluation seeds (`sgpn-train eval`), the default generator clears
+//! the fidelity bar of models/README.md against bicubic in every stratum, and neither adds a
+//! colour tint. The full tables (every face, NIQE too) are in the cards; this is the quick
+//! re-check.
 
 use std::path::{Path, PathBuf};
 
@@ -16,9 +17,8 @@ use sgpn_models::{MorphableModel, ShapeRegressor};
 use sgpn_train::data::cli::shared_data;
 use sgpn_train::eval::cli::{EvalArgs, ShapePriorArgs, eval};
 
-const FACES_PER_SET: usize = 12;
-/// Largest mean colour shift per channel (grey levels) on those faces: the per-face spread is
-/// 1.3–2.4 levels, so 12 faces estimate the mean to about ±0.7.
+const FACES_PER_SET: usize = 20;
+/// Largest mean colour shift per channel (grey levels) on those faces.
 const MAX_COLOUR_SHIFT: f64 = 2.0;
 
 fn shipped(file: &str) -> PathBuf {
@@ -77,11 +77,12 @@ fn shipped_full_generator_and_its_regressor_match_the_shipped_3dmm_and_have_a_ca
 }
 
 /// Evaluates a shipped generator (with its shape prior, if any) on the first faces of both sets
-/// and checks issue 3's targets against bicubic and the colour shift of the restored faces.
-fn beats_bicubic(file: &str, regressor: Option<&str>) {
+/// in every stratum; returns the eval's `metrics.json`, after checking the colour shift of the
+/// restored faces.
+fn evaluate(file: &str, regressor: Option<&str>) -> Option<serde_json::Value> {
     if !shared_data("eval/aaf-val").exists() {
         eprintln!("shared evaluation data missing: skipped");
-        return;
+        return None;
     }
     let out = std::env::temp_dir().join(format!(
         "sgpn-shipped-test-{}-{}",
@@ -100,56 +101,83 @@ fn beats_bicubic(file: &str, regressor: Option<&str>) {
     eval(args).expect("eval runs");
     let metrics: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
-    for pair in metrics["summaries"].as_array().unwrap().chunks(2) {
-        let (b, r) = (&pair[0]["summary"], &pair[1]["summary"]);
-        assert_eq!(pair[0]["method"], "bicubic");
-        let set = &pair[0]["set"];
-        let (bp, rp) = (b["psnr"].as_f64().unwrap(), r["psnr"].as_f64().unwrap());
-        let (bi, ri) = (
-            b["identity"].as_f64().unwrap(),
-            r["identity"].as_f64().unwrap(),
-        );
-        let (bl, rl) = (
-            b["landmark_error"].as_f64().unwrap(),
-            r["landmark_error"].as_f64().unwrap(),
-        );
-        assert!(
-            rp > bp - 1.0,
-            "{file}, {set}: PSNR {rp:.2} vs bicubic {bp:.2}"
-        );
-        assert!(
-            ri > bi,
-            "{file}, {set}: identity {ri:.4} vs bicubic {bi:.4}"
-        );
-        assert!(
-            rl < bl,
-            "{file}, {set}: landmark error {rl:.4} vs bicubic {bl:.4}"
-        );
-        // No tint on the pasted faces: the shipped files are colour-calibrated
-        // (`sgpn-train calibrate-colour`); before that, variant A's red was +6 grey levels.
-        let shift: Vec<f64> = r["colour_shift"]
+    std::fs::remove_dir_all(&out).unwrap();
+    for entry in metrics["summaries"].as_array().unwrap() {
+        if entry["method"] != "restored" {
+            continue;
+        }
+        let shift: Vec<f64> = entry["summary"]["colour_shift"]
             .as_array()
             .unwrap()
             .iter()
             .map(|c| c.as_f64().unwrap())
             .collect();
+        let (set, severity) = (&entry["set"], &entry["severity"]);
         assert!(
             shift.iter().all(|c| c.abs() < MAX_COLOUR_SHIFT),
-            "{file}, {set}: colour shift R/G/B {shift:?} grey levels"
-        );
-        eprintln!(
-            "{file}, {set}, first {FACES_PER_SET} faces: PSNR {rp:.2} (bicubic {bp:.2}), identity {ri:.4} ({bi:.4}), landmarks {rl:.4} ({bl:.4}), colour shift {shift:.2?}"
+            "{file}, {set} {severity}: colour shift R/G/B {shift:?} grey levels"
         );
     }
-    std::fs::remove_dir_all(&out).unwrap();
+    Some(metrics)
 }
 
-#[test]
-fn shipped_generator_beats_bicubic_on_identity_and_landmarks_within_one_db_of_its_psnr() {
-    beats_bicubic(NO3D, None);
+/// `(set, stratum, shortfalls against the fidelity bar)` of each evaluated stratum, printed
+/// with the paired PSNR, identity and landmark differences.
+fn shortfalls(file: &str, metrics: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
+    let mut rows = Vec::new();
+    for entry in metrics["paired"].as_array().unwrap() {
+        let cell = |metric: &str| {
+            let d = &entry["against_bicubic"][metric];
+            format!(
+                "{:+.4} ± {:.4}",
+                d["mean"].as_f64().unwrap_or(f64::NAN),
+                d["std_err"].as_f64().unwrap_or(f64::NAN)
+            )
+        };
+        let (set, severity) = (
+            entry["set"].as_str().unwrap().to_string(),
+            entry["severity"].as_str().unwrap().to_string(),
+        );
+        let short: Vec<String> = entry["fidelity_shortfalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        eprintln!(
+            "{file}, {set} {severity}, first {FACES_PER_SET} faces, restored − bicubic: PSNR {}, identity {}, landmarks {}; bar: {short:?}",
+            cell("psnr"),
+            cell("identity"),
+            cell("landmark_error")
+        );
+        rows.push((set, severity, short));
+    }
+    assert_eq!(rows.len(), 6, "two sets, three strata");
+    rows
 }
 
+/// The default generator clears the fidelity bar in every stratum of both sets: better than
+/// bicubic on identity, landmarks and PSNR where restoration has room, no worse where it has little.
 #[test]
-fn shipped_full_model_beats_bicubic_on_identity_and_landmarks_within_one_db_of_its_psnr() {
-    beats_bicubic(FULL, Some(FULL_REGRESSOR));
+fn shipped_generator_beats_bicubic_in_every_stratum() {
+    let Some(metrics) = evaluate(NO3D, None) else {
+        return;
+    };
+    for (set, severity, short) in shortfalls(NO3D, &metrics) {
+        assert!(short.is_empty(), "{NO3D}, {set} {severity}: {short:?}");
+    }
+}
+
+/// The full model was trained on the paper's heavy degradations only; it clears the bar there
+/// (its card states the mild and moderate shortfalls).
+#[test]
+fn shipped_full_model_beats_bicubic_in_the_heavy_stratum() {
+    let Some(metrics) = evaluate(FULL, Some(FULL_REGRESSOR)) else {
+        return;
+    };
+    for (set, severity, short) in shortfalls(FULL, &metrics) {
+        if severity == "heavy" {
+            assert!(short.is_empty(), "{FULL}, {set} {severity}: {short:?}");
+        }
+    }
 }

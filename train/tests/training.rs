@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use clap::Parser;
+use sgpn_train::data::degrade::TrainingDegradation;
 use sgpn_train::export::cli::{ExportArgs, export};
 use sgpn_train::export::write_generator;
 use sgpn_train::model::{Config, Upsample, Variant};
@@ -77,29 +78,6 @@ fn opts(out: PathBuf, steps: u64) -> RunOptions {
 #[test]
 fn resume_continues_exactly() {
     resume_is_exact(tiny_train_config(), "plain");
-}
-
-/// The discriminator's random shifts and instance noise and the λ_adv ramp are part of the
-/// exact resume: shifts and noise come from the checkpointed RNG, the ramp from the saved
-/// config.
-#[test]
-fn resume_continues_exactly_with_augmented_discriminator_inputs_and_a_ramp() {
-    let train = TrainConfig {
-        d_translation: 0.125,
-        d_input_noise: 0.05,
-        d_centre_colour: true,
-        adv_ramp_steps: 3,
-        ..tiny_train_config()
-    };
-    resume_is_exact(train.clone(), "augmented");
-    // The augmentation reaches the discriminator: the same step without it updates D
-    // differently.
-    let mut source = SyntheticSource { size: 32, seed: 9 };
-    let batch = source.batch(0, 2).unwrap();
-    let (mut augmented, mut plain) = (tiny_trainer_with(train), tiny_trainer());
-    augmented.step(&batch).unwrap();
-    plain.step(&batch).unwrap();
-    assert!(params(&augmented.discriminator) != params(&plain.discriminator));
 }
 
 fn resume_is_exact(train: TrainConfig, name: &str) {
@@ -258,10 +236,21 @@ fn ema_follows_its_closed_form() {
     assert!(ema != g[k], "the EMA is not the generator");
 }
 
-/// Copies the committed checkpoint's files as it was written before the EMA existed: no
-/// `generator_ema.bpk`, no `ema_half_life_images` in `trainer.json`.
-fn copy_without_ema(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
+/// A checkpoint of a tiny run (two L1 steps, nearest upsampling) as checkpoints were written
+/// before the generator EMA, the upsampling option, the input skip and the training
+/// degradation existed: no `generator_ema.bpk`, and none of those fields in `trainer.json`.
+fn old_checkpoint(name: &str) -> PathBuf {
+    let fresh = tmp(&format!("{name}_fresh"));
+    let nearest = Config {
+        upsample: Upsample::Nearest,
+        ..Config::tiny(Variant::No3d)
+    };
+    let mut t = Trainer::new(nearest, tiny_train_config(), &training_device()).unwrap();
+    let mut source = SyntheticSource { size: 32, seed: 3 };
+    run(&mut t, &mut source, &opts(fresh.clone(), 2)).unwrap();
+    let from = fresh.join("checkpoint");
+    let to = tmp(name);
+    std::fs::create_dir_all(&to).unwrap();
     for f in [
         checkpoint::GENERATOR_FILE,
         checkpoint::DISCRIMINATOR_FILE,
@@ -272,22 +261,23 @@ fn copy_without_ema(from: &Path, to: &Path) {
     }
     let mut state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(from.join(checkpoint::STATE_FILE)).unwrap()).unwrap();
-    state["train"]
-        .as_object_mut()
-        .unwrap()
-        .remove("ema_half_life_images");
+    for field in ["ema_half_life_images", "degradation"] {
+        state["train"].as_object_mut().unwrap().remove(field);
+    }
+    for field in ["upsample", "residual"] {
+        state["model"].as_object_mut().unwrap().remove(field);
+    }
     std::fs::write(
         to.join(checkpoint::STATE_FILE),
         serde_json::to_vec(&state).unwrap(),
     )
     .unwrap();
+    to
 }
 
 #[test]
 fn a_checkpoint_from_before_the_ema_loads_with_the_ema_at_the_generator() {
-    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/small256-no3d");
-    let old = tmp("before_ema");
-    copy_without_ema(&committed, &old);
+    let old = old_checkpoint("before_ema");
     let t = Trainer::load(&old, &training_device()).unwrap();
     assert_eq!(t.train.ema_half_life_images, 10_000);
     let g = params(&t.generator);
@@ -299,29 +289,15 @@ fn a_checkpoint_from_before_the_ema_loads_with_the_ema_at_the_generator() {
     assert!(params(&load_generator(&old, &device, GeneratorWeights::Raw).unwrap()) == g);
 }
 
-/// The generator follows its own learning rate: at 0 it stays put while the discriminator
-/// still learns at `lr`.
+/// Older checkpoints keep what they were trained with: nearest upsampling, no input skip, the
+/// paper's degradation.
 #[test]
-fn the_generator_learning_rate_is_separate() {
-    let train = TrainConfig {
-        batch: 2,
-        g_lr: Some(0.0),
-        ..TrainConfig::default()
-    };
-    let mut t = Trainer::new(Config::tiny(Variant::No3d), train, &training_device()).unwrap();
-    let (g0, d0) = (params(&t.generator), params(&t.discriminator));
-    let mut source = SyntheticSource { size: 32, seed: 4 };
-    run(&mut t, &mut source, &opts(tmp("g_lr"), 2)).unwrap();
-    assert!(params(&t.generator) == g0);
-    assert!(params(&t.discriminator) != d0);
-}
-
-#[test]
-fn a_checkpoint_from_before_the_upsampling_option_stays_nearest() {
-    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/small256-no3d");
-    let t = Trainer::load(&committed, &training_device()).unwrap();
+fn a_checkpoint_from_before_the_options_keeps_its_network_and_data() {
+    let t = Trainer::load(&old_checkpoint("before_options"), &training_device()).unwrap();
     assert_eq!(t.model().upsample, Upsample::Nearest);
     assert_eq!(t.generator.config.upsample, Upsample::Nearest);
+    assert!(!t.model().residual);
+    assert_eq!(t.train.degradation, TrainingDegradation::Paper);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! D3DFR's perspective camera (Deep3DFaceRecon `models/bfm.py`: `to_camera`, `to_image`;
-//! sgpn-brief §1): focal 1015 px and principal point 112 on a 224 image, the camera on the +z
+//! paper Sec. 3.1): focal 1015 px and principal point 112 on a 224 image, the camera on the +z
 //! axis at distance 10 looking towards the origin.
 //!
 //! Screen coordinates follow the rasteriser D3DFR renders with (nvdiffrast, `util/nvdiffrast.py`):

@@ -1,5 +1,5 @@
 //! One call from 3DMM output to the rendered face, in D3DFR's order (Deep3DFaceRecon
-//! `models/bfm.py` `compute_for_render`, then `util/nvdiffrast.py`; sgpn-brief §1):
+//! `models/bfm.py` `compute_for_render`, then `util/nvdiffrast.py`; paper Sec. 3.1):
 //! rotate → translate → camera → project; normals of the unrotated shape, rotated; SH shading;
 //! rasterise and interpolate.
 

@@ -1,6 +1,6 @@
 //! The attribute pass: vertex colours blended with each pixel's perspective-correct
 //! barycentrics (nvdiffrast's `interpolate`, which D3DFR runs on the shaded vertex colours), and
-//! the [`Render`] handed to the generator's 3D branch: image plus coverage mask (sgpn-brief §1).
+//! the [`Render`] handed to the generator's 3D branch: image plus coverage mask (paper Sec. 3.1).
 
 use super::error::{RenderError, check_len, check_triangles};
 use super::raster::{NO_TRIANGLE, Raster, rasterize_triangles};

@@ -1,4 +1,4 @@
-//! The face renderer of SGPN's shape branch (sgpn-brief §1): a 3DMM face with D3DFR's pose,
+//! The face renderer of SGPN's shape branch (paper Sec. 3.1): a 3DMM face with D3DFR's pose,
 //! spherical-harmonics lighting and perspective camera, rasterised with a z-buffer into the
 //! image `I_3d` and its coverage mask that the generator's 3D branch takes. A CPU reference for
 //! what Deep3DFaceRecon (`models/bfm.py`, `util/nvdiffrast.py`) computes with PyTorch and

@@ -1,5 +1,5 @@
 //! Head pose as D3DFR applies it (Deep3DFaceRecon `models/bfm.py`: `compute_rotation`,
-//! `transform`; sgpn-brief §1): three angles in radians give `rot = (Rz·Ry·Rx)ᵀ`, and a point,
+//! `transform`; paper Sec. 3.1): three angles in radians give `rot = (Rz·Ry·Rx)ᵀ`, and a point,
 //! as a row vector, moves to `p·rot + t` — the same as rotating it by `Rz·Ry·Rx`.
 
 /// D3DFR `compute_rotation`: `(Rz(z)·Ry(y)·Rx(x))ᵀ` for `angles = [x, y, z]` in radians,

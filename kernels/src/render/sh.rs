@@ -1,5 +1,5 @@
 //! Spherical-harmonics shading as D3DFR computes vertex colours (Deep3DFaceRecon
-//! `models/bfm.py`: `SH`, `compute_color`; sgpn-brief §1): nine real SH basis functions of the
+//! `models/bfm.py`: `SH`, `compute_color`; paper Sec. 3.1): nine real SH basis functions of the
 //! (rotated) unit normal, scaled by Lambertian convolution factors `a = [π, 2π/√3, 2π/√8]` and
 //! normalisations `c = [1/√(4π), √3/√(4π), 3√5/√(12π)]`; `gamma` (27 values) reshaped to
 //! [3, 9] = one row of 9 band weights per RGB channel, with D3DFR's initial lighting 0.8 added

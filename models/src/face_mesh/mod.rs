@@ -1,4 +1,4 @@
-//! The inputs of the project's default 3D morphable model (issue 4): MediaPipe's canonical face
+//! The inputs of the project's default 3D morphable model: MediaPipe's canonical face
 //! mesh topology ([`CanonicalMesh`], 468 vertices, 898 triangles) and the 468-point face
 //! landmarker that puts that mesh on real faces ([`FaceMeshLandmarker`]), whose 3D outputs on the
 //! training faces the PCA shape and albedo bases of `train/` are learned from. Both files come

@@ -1,5 +1,5 @@
 //! The coefficient vector a 3DMM regressor outputs, in Deep3DFaceRecon's order (`split_coeff` in
-//! `models/bfm.py`; `sgpn-brief.md` §1): identity α, expression β, albedo δ, then 3 Euler angles
+//! `models/bfm.py`; paper Sec. 3.1): identity α, expression β, albedo δ, then 3 Euler angles
 //! (x, y, z, radians), 27 spherical-harmonics lighting values γ (3 channels × 9 bands, channel
 //! major) and 3 translation values. For BFM09 that is 80 + 64 + 80 + 3 + 27 + 3 = 257; models
 //! with other basis sizes shift the boundaries accordingly.

@@ -1,5 +1,5 @@
 //! A linear 3D morphable face model (3DMM), the shape prior of SGPN's shape restoration module
-//! (Zhu et al., CVPR 2022, Sec. 3.1; `sgpn-brief.md` §1): shape `S = S̄ + B_id·α + B_exp·β`,
+//! (Zhu et al., CVPR 2022, Sec. 3.1): shape `S = S̄ + B_id·α + B_exp·β`,
 //! albedo `T = T̄ + B_t·δ`, the triangles, the landmark vertices and the perspective camera the
 //! coefficients are regressed for.
 //!

@@ -19,6 +19,8 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use gst_video::{VideoColorMatrix, VideoColorRange, VideoFormat};
 
+use super::{FACE_PARAMS_NAME, LANDMARK_FIELDS};
+
 use sgpn_face::{FaceRestorer, RestoreParams, RestoredFace, RestorerConfig, ShapeConfig};
 use sgpn_kernels::frame::{Colorimetry, FrameError, FrameMut, PixelFormat, YuvMatrix};
 
@@ -55,16 +57,6 @@ const DEFAULT_MORPHABLE_MODEL: &str = concat!(
 );
 /// Frame sizes the element accepts; below 16 px no face is detectable anyway.
 const MIN_FRAME_SIDE: i32 = 16;
-/// Structure name of the parameters attached to each `face` region-of-interest meta.
-const FACE_PARAMS_NAME: &str = "sgpn-face";
-/// Landmark names in the order of `RestoredFace::landmarks` (the project-wide landmark order).
-const LANDMARK_FIELDS: [[&str; 2]; 5] = [
-    ["left-eye-x", "left-eye-y"],
-    ["right-eye-x", "right-eye-y"],
-    ["nose-x", "nose-y"],
-    ["left-mouth-x", "left-mouth-y"],
-    ["right-mouth-x", "right-mouth-y"],
-];
 
 /// The detector path: `$SGPN_DEPS` at run time wins over the build tree, so an installed plugin
 /// finds the file wherever the set-up script put it.

@@ -2,7 +2,7 @@
 //!
 //! A generator trained with Adam at β1 = 0 (StyleGAN2's setting) and L1 moves its global colour
 //! by several grey levels from one step to the next; a raw snapshot keeps the colour of its step,
-//! a tint shared by every face it restores (docs/realism.md, session 7). This module measures
+//! a tint shared by every face it restores. This module measures
 //! that tint on degraded *training* faces, exactly as `eval` measures it on held-out faces
 //! ([`crate::eval::colour`]), and removes it with a constant added to the output
 //! ([`graph::add_colour_offset`]). The constant is the least-squares fix of a global offset; it

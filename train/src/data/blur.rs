@@ -1,4 +1,4 @@
-//! The blur kernels `k` of the paper's degradation (Eq. 16, sgpn-brief.md §2): isotropic Gaussian
+//! The blur kernels `k` of the paper's degradation (paper Eq. 16): isotropic Gaussian
 //! blur with σ ∈ [0, 5], or one of 32 motion-blur kernels, and the 2-D convolution that applies
 //! them. Borders are mirrored without repeating the edge pixel (OpenCV's default
 //! `BORDER_REFLECT_101`, which `cv2.filter2D` in BasicSR/GFPGAN degradation code uses).

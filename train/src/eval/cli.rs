@@ -9,11 +9,12 @@ use sgpn_face::shape::ShapePrior;
 use sgpn_models::SessionConfig;
 use sgpn_models::generator::Generator;
 
-use super::identity::IdentityEmbedder;
 use super::niqe::NiqeModel;
-use super::run::{EvalPlan, Evaluator, run_eval};
+use super::run::{EvalPlan, EvalSet, Evaluator, run_eval};
 use crate::data::cli::{default_detector, deps_file, shared_data};
+use crate::data::degrade::Severity;
 use crate::data::prepare::RetinaFace;
+use sgpn_models::identity::IdentityEmbedder;
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -34,9 +35,14 @@ pub struct EvalArgs {
     /// Faces per set in the side-by-side sheet.
     #[arg(long, default_value_t = 4)]
     pub samples: usize,
-    /// Evaluation sets as name=folder; default: aaf-val and hq512 from the shared data.
+    /// Evaluation sets as `name=folder`, or `name:SIZE=folder` to degrade the faces at SIZE px
+    /// before bringing them to the generator's size; default: aaf-val (256 px) and hq512 (512
+    /// px) from the shared data.
     #[arg(long = "set", value_parser = parse_set)]
-    pub sets: Vec<(String, PathBuf)>,
+    pub sets: Vec<EvalSet>,
+    /// Severity strata to evaluate (comma-separated: mild, moderate, heavy); default all three.
+    #[arg(long, value_delimiter = ',', value_parser = parse_severity)]
+    pub severity: Vec<Severity>,
     #[arg(long, default_value_os_t = default_detector())]
     pub detector: PathBuf,
     /// Face-recognition embedder (identity metric).
@@ -93,6 +99,7 @@ impl EvalArgs {
             colour_fix: false,
             samples: 4,
             sets: Vec::new(),
+            severity: Vec::new(),
             detector: default_detector(),
             fr_model: deps_file("models/fr_feature.onnx"),
             niqe_params: deps_file("data/niqe_image_params.mat"),
@@ -101,18 +108,49 @@ impl EvalArgs {
     }
 }
 
-fn parse_set(s: &str) -> Result<(String, PathBuf), String> {
+/// Parses `name=folder` or `name:SIZE=folder`.
+pub fn parse_set(s: &str) -> Result<EvalSet, String> {
     let (name, dir) = s
         .split_once('=')
-        .ok_or_else(|| format!("'{s}' is not name=folder"))?;
-    Ok((name.to_string(), PathBuf::from(dir)))
+        .ok_or_else(|| format!("'{s}' is not name=folder or name:SIZE=folder"))?;
+    let (name, reference_size) = match name.split_once(':') {
+        Some((name, size)) => {
+            let size: usize =
+                size.parse().ok().filter(|v| *v >= 16).ok_or_else(|| {
+                    format!("'{size}' in '{s}' is not a crop size of 16 px or more")
+                })?;
+            (name, Some(size))
+        }
+        None => (name, None),
+    };
+    Ok(EvalSet {
+        name: name.to_string(),
+        dir: PathBuf::from(dir),
+        reference_size,
+    })
 }
 
-/// The default evaluation sets.
-pub fn default_sets() -> Vec<(String, PathBuf)> {
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::ALL
+        .into_iter()
+        .find(|v| v.as_str() == s)
+        .ok_or_else(|| format!("unknown stratum '{s}'; expected mild, moderate or heavy"))
+}
+
+/// The default evaluation sets, each at the size its faces have: All-Age-Faces photos hold
+/// faces of about 256 px, hq512 is 512-px crops.
+pub fn default_sets() -> Vec<EvalSet> {
     vec![
-        ("aaf-val".to_string(), shared_data("eval/aaf-val")),
-        ("hq512".to_string(), shared_data("eval/hq512")),
+        EvalSet {
+            name: "aaf-val".to_string(),
+            dir: shared_data("eval/aaf-val"),
+            reference_size: Some(256),
+        },
+        EvalSet {
+            name: "hq512".to_string(),
+            dir: shared_data("eval/hq512"),
+            reference_size: Some(512),
+        },
     ]
 }
 
@@ -129,6 +167,11 @@ pub fn eval(args: EvalArgs) -> Result<()> {
             default_sets()
         } else {
             args.sets
+        },
+        severities: if args.severity.is_empty() {
+            Severity::ALL.to_vec()
+        } else {
+            args.severity
         },
         out: args.out,
         limit: args.limit,

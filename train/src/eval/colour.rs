@@ -1,6 +1,6 @@
 //! Colour shift: the mean signed error per RGB channel of a restored face against its HQ face, in
 //! grey levels (0..255). A generator trained without an averaged copy drifts in global colour
-//! from step to step (docs/realism.md, session 7), and a snapshot keeps the drift of its step as
+//! from step to step, and a snapshot keeps the drift of its step as
 //! a tint on every face it restores. PSNR sees a tint only as a small loss; this metric names it.
 //!
 //! Pixels are weighted by the element's paste mask (`sgpn_kernels::paste_mask` with

@@ -77,7 +77,8 @@ pub fn compare_grid(args: CompareGridArgs) -> Result<()> {
         Some((name, dir)) => (name.to_string(), PathBuf::from(dir)),
         None => default_sets()
             .into_iter()
-            .find(|(name, _)| *name == args.set)
+            .find(|set| set.name == args.set)
+            .map(|set| (set.name, set.dir))
             .with_context(|| format!("unknown evaluation set {}", args.set))?,
     };
     let mut detector = RetinaFace::load(&default_detector(), &session)?;

@@ -24,8 +24,8 @@ use std::sync::OnceLock;
 
 use sgpn_models::mat::{MatError, find, read_mat_file};
 
-use super::linalg::symmetric_pinv;
 use crate::data::resize::resize_plane;
+use crate::linalg::symmetric_pinv;
 
 /// Patch side at full scale (scikit-video: `patch_size = 96`).
 pub const PATCH_SIZE: usize = 96;

@@ -13,7 +13,7 @@ use super::graph::{AffbExport, OnnxGraph};
 pub use sgpn_models::contract::{INPUT_LQ, INPUT_RENDER, OUTPUT_RESTORED};
 /// The symbolic batch dimension.
 pub const BATCH_DIM: &str = "N";
-/// SGPN networks are trained on faces aligned to the official SGPN template (brief §4).
+/// SGPN networks are trained on faces aligned to the official SGPN template (from the official SGPN code).
 pub const TEMPLATE: &str = "sgpn";
 
 impl Generator {
@@ -59,6 +59,11 @@ impl Generator {
             feats_3d.as_deref(),
             INPUT_LQ,
         );
+        let rgb = if cfg.residual {
+            g.add(INPUT_LQ, &rgb, "input_skip")
+        } else {
+            rgb
+        };
         let lo = g.scalar("clip_min", -1.0);
         let hi = g.scalar("clip_max", 1.0);
         g.builder

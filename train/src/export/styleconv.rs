@@ -1,4 +1,4 @@
-//! ONNX export of the modulated convolution in the unfused form (brief §6): `Mul` by the style,
+//! ONNX export of the modulated convolution in the unfused form (StyleGAN2): `Mul` by the style,
 //! `Conv` with a constant weight, `Mul` by `d = 1/sqrt(s² · ΣW² + ε)` from a `MatMul` with the
 //! constant `ΣW²`. Nothing depends on the batch size; the demodulation stays in fp32 ops.
 

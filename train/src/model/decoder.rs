@@ -1,4 +1,4 @@
-//! The StyleGAN2 decoder with an AFFB after every StyleConv (paper Sec. 3.2, brief §1.3):
+//! The StyleGAN2 decoder with an AFFB after every StyleConv (paper Sec. 3.2):
 //! a learned constant 4×4 input, per resolution one upsampling StyleConv and one plain
 //! StyleConv, each followed by the AFFB with that resolution's encoder features and the fused
 //! leaky ReLU over the 2C concatenation; toRGB (modulated 1×1, no demodulation) with
@@ -61,9 +61,16 @@ pub struct ToRgb {
 }
 
 impl ToRgb {
-    fn new(init: &mut ParamInit, in_ch: usize, style_dim: usize) -> Self {
+    /// `from_zero`: the conv weight starts at 0 (drawn, then replaced, so the other layers get
+    /// the same initial weights either way), so the layer first outputs nothing; the input-skip
+    /// network of [`Config::residual`] then starts as the identity.
+    fn new(init: &mut ParamInit, in_ch: usize, style_dim: usize, from_zero: bool) -> Self {
+        let mut conv = ModulatedConv2d::new(init, in_ch, 3, 1, style_dim, false, None);
+        if from_zero {
+            conv.weight = init.constant(conv.weight.dims(), 0.0);
+        }
         Self {
-            conv: ModulatedConv2d::new(init, in_ch, 3, 1, style_dim, false, None),
+            conv,
             bias: init.constant([3], 0.0),
         }
     }
@@ -92,12 +99,13 @@ impl Decoder {
         let c0 = cfg.ch(0);
         let const_input = init.normal([1, c0, 4, 4], 1.0);
         let mut layers = vec![DecoderLayer::new(init, cfg, c0, c0, false)];
-        let mut to_rgbs = vec![ToRgb::new(init, 2 * c0, cfg.style_dim)];
+        let zero_rgb = cfg.residual;
+        let mut to_rgbs = vec![ToRgb::new(init, 2 * c0, cfg.style_dim, zero_rgb)];
         for i in 1..cfg.num_resolutions() {
             let (prev, ch) = (cfg.ch(i - 1), cfg.ch(i));
             layers.push(DecoderLayer::new(init, cfg, 2 * prev, ch, true));
             layers.push(DecoderLayer::new(init, cfg, 2 * ch, ch, false));
-            to_rgbs.push(ToRgb::new(init, 2 * ch, cfg.style_dim));
+            to_rgbs.push(ToRgb::new(init, 2 * ch, cfg.style_dim, zero_rgb));
         }
         Self {
             const_input,

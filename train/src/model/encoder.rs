@@ -1,4 +1,4 @@
-//! The shared-weight encoder of the integration module (paper Sec. 3.2, brief §1.2): a 1×1 conv
+//! The shared-weight encoder of the integration module (paper Sec. 3.2): a 1×1 conv
 //! 3→C then stride-2 3×3 convs down to 4×4. It runs on `I_lq` and (full variant) on `I_3d`;
 //! its per-scale features `F^i` feed the AFFB of every decoder block.
 

@@ -63,7 +63,8 @@ impl Generator {
         Ok(())
     }
 
-    /// The raw decoder output (what the losses see; not clamped).
+    /// The raw output (what the losses see; not clamped): the decoder's RGB, plus `lq` for a
+    /// [`Config::residual`] network.
     pub fn forward(
         &self,
         lq: Tensor<4>,
@@ -113,7 +114,7 @@ impl Generator {
                 });
             }
         };
-        let feats_lq = self.encoder.forward(lq);
+        let feats_lq = self.encoder.forward(lq.clone());
         let z_lq = self.latent.forward(feats_lq[0].clone());
         let (z, feats_3d) = match render {
             Some(r) => {
@@ -131,9 +132,10 @@ impl Generator {
             None => (z_lq, None),
         };
         let w = self.mapping.forward(z);
-        Ok(self
+        let rgb = self
             .decoder
-            .forward(w, &feats_lq, feats_3d.as_deref(), noise))
+            .forward(w, &feats_lq, feats_3d.as_deref(), noise);
+        Ok(if self.config.residual { rgb + lq } else { rgb })
     }
 
     /// The restored face in [-1, 1] without noise: the pass the ONNX export reproduces.

@@ -127,6 +127,16 @@ pub struct Config {
     /// texture; the discriminator is not exported, so widening it costs training time only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disc_channels: Option<Vec<usize>>,
+    /// Whether the network outputs its input plus the decoder's RGB sum (a global skip, as
+    /// super-resolution networks since VDSR have it) instead of the RGB sum alone. The decoder
+    /// then draws only the restoration's change, its toRGB layers start at zero so that an
+    /// untrained network is exactly the identity (the bicubic input), and every step of L1
+    /// training moves it away from the input only where that lowers the error. This is what
+    /// keeps a small, briefly trained generator from harming faces it cannot improve; the
+    /// paper's network (`paper512`) generates the whole image. Checkpoints from before the
+    /// option load without the skip.
+    #[serde(default)]
+    pub residual: bool,
 }
 
 impl Config {
@@ -142,12 +152,15 @@ impl Config {
             variant,
             upsample: Upsample::Bilinear,
             disc_channels: None,
+            residual: false,
         }
     }
 
     /// 256 px, lean enough to train on a 2-core CPU. Widths chosen by measured step time
     /// (batch 4, G + D, burn-flex, 2 shared cores): {…,16,16,12} 6.7 s, {…,32,16,16,8} 4.4 s,
-    /// this one 3.0 s; burn-flex's conv input-gradient at 128² and 256² dominates.
+    /// this one 3.0 s; burn-flex's conv input-gradient at 128² and 256² dominates. With the
+    /// input skip ([`Config::residual`]): at these widths the decoder cannot redraw a whole face
+    /// as sharp as its input, but it can learn what to change.
     pub fn small256(variant: Variant) -> Self {
         Self {
             size: 256,
@@ -159,10 +172,11 @@ impl Config {
             variant,
             upsample: Upsample::Bilinear,
             disc_channels: None,
+            residual: true,
         }
     }
 
-    /// The official widths at 512 (brief §1): {4..64: 512, 128: 256, 256: 128, 512: 64}.
+    /// The official widths at 512 (paper Sec. 3.1): {4..64: 512, 128: 256, 256: 128, 512: 64}.
     pub fn paper512(variant: Variant) -> Self {
         Self {
             size: 512,
@@ -174,6 +188,7 @@ impl Config {
             variant,
             upsample: Upsample::Bilinear,
             disc_channels: None,
+            residual: false,
         }
     }
 

@@ -1,4 +1,4 @@
-//! The shape restoration module's regressor (paper Sec. 3.1, `sgpn-brief.md` §1.1): a ResNet
+//! The shape restoration module's regressor (paper Sec. 3.1): a ResNet
 //! from the aligned face, resized to 224×224, to the 3DMM coefficients `z_3d` in
 //! Deep3DFaceRecon's order (docs/shape-prior.md). D3DFR uses torchvision's ResNet-50 with its
 //! final linear layer replaced by one to 257 values; this is that network with the depth,

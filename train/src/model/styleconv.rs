@@ -1,5 +1,5 @@
 //! StyleGAN2's modulated convolution with weight demodulation (Karras et al. 2020, Sec. 2.2),
-//! written in the unfused form of brief §6: scale the input by the style `s`, convolve with the
+//! written in the unfused form of StyleGAN2: scale the input by the style `s`, convolve with the
 //! constant weight, multiply the output by `d = 1/sqrt(s² · ΣW² + ε)`. `ΣW²` ([out, in], summed
 //! over the kernel) is a constant, so `d` is one [N, in] × [in, out] product: exact, batch-size
 //! independent and with constant conv weights, which TensorRT needs (and the ONNX export keeps).

@@ -1,5 +1,5 @@
 //! Albedo from photos: the sampled vertex colours are shaded, so lighting is factored out with
-//! D3DFR's model before the albedo PCA. D3DFR (`models/bfm.py` `compute_color`; sgpn-brief §1)
+//! D3DFR's model before the albedo PCA. D3DFR (`models/bfm.py` `compute_color`; paper Sec. 3.1)
 //! writes a vertex colour as `c = t · Σ_b γ_cb Φ_b(n)` with 9 SH bands per channel and 0.8 added
 //! to the ambient band (`sgpn_kernels::render::sh_shade`). Given the albedo `t`, the 27 γ of a
 //! face are a linear least-squares fit; given every face's γ, each vertex's albedo is one too.
@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use sgpn_kernels::render::sh::{AMBIENT_INIT, SH_BANDS};
 use sgpn_kernels::render::sh_basis;
 
-use super::linalg::ridge_solve;
+use crate::linalg::ridge_solve;
 
 /// Rounds of (lighting | albedo) alternation.
 pub const ROUNDS: usize = 5;

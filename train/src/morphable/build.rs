@@ -1,4 +1,4 @@
-//! The project's default 3DMM from the landmarker's meshes of the training faces (issue 4,
+//! The project's default 3DMM from the landmarker's meshes of the training faces (
 //! docs/shape-prior.md): screen faces → Procrustes-align shapes to the canonical mesh in
 //! decimetres → shape PCA → factor SH lighting out of the vertex colours → albedo PCA →
 //! MediaPipe topology, iBUG-68 landmark vertices and D3DFR's camera. Each step is a function

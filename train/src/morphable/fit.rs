@@ -17,7 +17,7 @@ use sgpn_models::morphable::MorphableModel;
 
 use super::albedo::{LitFace, fit_light, shading};
 use super::geometry::{d3dfr_angles, procrustes};
-use super::linalg::{add_normal_row, mirror_upper, ridge_solve};
+use crate::linalg::{add_normal_row, mirror_upper, ridge_solve};
 
 /// Weights and iteration counts of the fit.
 #[derive(Clone, Copy, Debug)]

@@ -3,7 +3,7 @@
 //! Procrustes analysis as in BFM/Blanz–Vetter model building), and D3DFR's Euler angles of a
 //! rotation (the inverse of `compute_rotation`, `sgpn_kernels::render::rotation`).
 
-use super::linalg::symmetric_eigen;
+use crate::linalg::symmetric_eigen;
 
 /// A similarity transform `q ≈ scale · rotation · p + translation` (column vectors).
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -1,4 +1,4 @@
-//! The project's default 3D morphable model and the teacher reconstructions (issue 4;
+//! The project's default 3D morphable model and the teacher reconstructions (
 //! docs/shape-prior.md; paper Sec. 3.1 and Eq. 14).
 //!
 //! `morphable-build` learns a linear face model on MediaPipe's 468-vertex topology from the
@@ -14,7 +14,6 @@ pub mod fit;
 pub mod geometry;
 pub mod grid;
 pub mod landmarks68;
-pub mod linalg;
 pub mod pca;
 pub mod samples;
 pub mod teacher;

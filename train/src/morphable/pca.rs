@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::linalg::{orthonormalize_columns, symmetric_eigen};
+use crate::linalg::{orthonormalize_columns, symmetric_eigen};
 
 /// Rows per block of the covariance product (a column-major block of this many faces).
 const BLOCK_ROWS: usize = 64;

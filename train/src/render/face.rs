@@ -1,10 +1,10 @@
 //! The whole differentiable chain from a batch of reconstructed faces to the image `I_3d` and its
-//! coverage mask for the generator's 3D branch (sgpn-brief §1), in D3DFR's order
+//! coverage mask for the generator's 3D branch (paper Sec. 3.1), in D3DFR's order
 //! (Deep3DFaceRecon `models/bfm.py` `compute_for_render`, then `util/nvdiffrast.py`): rotate →
 //! translate → camera → project; normals of the unrotated shape, rotated; SH shading; z-buffer
 //! visibility; perspective-correct interpolation. The forward pass equals the CPU reference
 //! [`sgpn_kernels::render::render_face`] face by face; also the projected landmarks that the
-//! landmark loss (L_lm, sgpn-brief §2) compares.
+//! landmark loss (L_lm, paper Sec. 3.3, Eq. 13–16) compares.
 
 use super::error::{DiffRenderError, check_shape};
 use super::mesh::Mesh;

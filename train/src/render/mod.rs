@@ -1,4 +1,4 @@
-//! The differentiable face renderer of SGPN's shape branch (sgpn-brief §1; issue 4): a batch of
+//! The differentiable face renderer of SGPN's shape branch (paper Sec. 3.1): a batch of
 //! 3DMM faces with D3DFR's pose, SH lighting and perspective camera, rendered to the image
 //! `I_3d` [N, 3, S, S] and its coverage mask [N, 1, S, S] for the generator's 3D branch, with
 //! gradients to vertex positions, albedo, lighting and pose for the mesh-level losses.

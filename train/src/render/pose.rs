@@ -1,5 +1,5 @@
 //! Head pose and D3DFR's perspective camera on tensors (Deep3DFaceRecon `models/bfm.py`:
-//! `compute_rotation`, `transform`, `to_camera`, `to_image`; sgpn-brief §1), batched over faces
+//! `compute_rotation`, `transform`, `to_camera`, `to_image`; paper Sec. 3.1), batched over faces
 //! and differentiable in the angles, the translation and the vertices. The per-point CPU
 //! reference is [`sgpn_kernels::render::rotation`] and [`Camera::project`].
 

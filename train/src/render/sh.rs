@@ -1,5 +1,5 @@
 //! Spherical-harmonics shading as D3DFR computes vertex colours (Deep3DFaceRecon
-//! `models/bfm.py`: `SH`, `compute_color`; sgpn-brief §1), on tensors: the nine-band basis of
+//! `models/bfm.py`: `SH`, `compute_color`; paper Sec. 3.1), on tensors: the nine-band basis of
 //! the rotated normals times `gamma` reshaped to [3, 9] (plus D3DFR's ambient 0.8), times the
 //! albedo. Constants and band order are the CPU reference's ([`sgpn_kernels::render::sh`]).
 

@@ -15,6 +15,7 @@ use super::source::{PairSource, SyntheticSource};
 use super::trainer::{ShapeSettings, ShapeState, TrainConfig, Trainer, optimizers};
 use super::warm_start::full_from_no3d;
 use super::{checkpoint, training_device};
+use crate::data::degrade::TrainingDegradation;
 use crate::model::regressor::ShapeRegressor;
 use crate::model::{Config, Upsample, Variant};
 
@@ -80,31 +81,9 @@ pub struct TrainArgs {
     pub batch: usize,
     #[arg(long, default_value_t = 0.002)]
     pub lr: f64,
-    /// The generator's learning rate, when it should differ from `--lr` (which then is the
-    /// discriminator's). On `--resume` it replaces the checkpoint's.
-    #[arg(long)]
-    pub g_lr: Option<f64>,
     /// Weight of the adversarial loss (paper: 1). On `--resume` it replaces the checkpoint's.
     #[arg(long)]
     pub adv_weight: Option<f64>,
-    /// Ramp the adversarial weight in from 0 over this many steps, from the run's first step or
-    /// the resumed one (see `TrainConfig::adv_ramp_steps`). Use it whenever a discriminator
-    /// starts separating mid-run, e.g. after `--reset-discriminator`.
-    #[arg(long)]
-    pub adv_ramp_steps: Option<u64>,
-    /// Shift the discriminator's inputs by up to this fraction of the image size (DiffAugment's
-    /// translation: 0.125). On `--resume` it replaces the checkpoint's.
-    #[arg(long)]
-    pub d_translation: Option<f64>,
-    /// Standard deviation of the instance noise added to the discriminator's inputs, in the
-    /// [-1, 1] pixel scale (0.05 is about 6 grey levels). On `--resume` it replaces the
-    /// checkpoint's.
-    #[arg(long)]
-    pub d_input_noise: Option<f64>,
-    /// Subtract each image's mean colour before the discriminator sees it, leaving global colour
-    /// to the L1 loss. On `--resume` it replaces the checkpoint's.
-    #[arg(long)]
-    pub d_centre_colour: Option<bool>,
     /// Adam's β1 for both networks (StyleGAN2: 0; GFPGAN and Real-ESRGAN: 0.9). On `--resume`
     /// it replaces the checkpoint's, keeping the optimizers' moments.
     #[arg(long)]
@@ -129,6 +108,12 @@ pub struct TrainArgs {
     /// weights carry over).
     #[arg(long)]
     pub upsample: Option<String>,
+    /// The training pairs' degradation: `strata` (a third each from the mild, moderate and
+    /// heavy ranges of `data::degrade::Severity`, what the shipped generators train on) or
+    /// `paper` (the paper's Eq. 16 ranges alone). Default for a new run: strata. On `--resume`
+    /// it replaces the checkpoint's.
+    #[arg(long)]
+    pub degradation: Option<String>,
     /// Half-life of the generator's exponential moving average, in training images (StyleGAN2:
     /// 10,000, the default); 0 disables it. On `--resume` it replaces the checkpoint's.
     #[arg(long)]
@@ -144,6 +129,11 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     let device = training_device();
     let ckpt = checkpoint_dir(&args.out);
     let upsample = args.upsample.as_deref().map(Upsample::parse).transpose()?;
+    let degradation = args
+        .degradation
+        .as_deref()
+        .map(TrainingDegradation::parse)
+        .transpose()?;
     let mut trainer = if args.resume {
         anyhow::ensure!(
             checkpoint::exists(&ckpt),
@@ -188,6 +178,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             batch: args.batch,
             lr: args.lr,
             seed: args.seed,
+            degradation: TrainingDegradation::Strata,
             ..TrainConfig::default()
         };
         let mut trainer = Trainer::new(model, train, &device)?;
@@ -197,11 +188,14 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     if let Some(mode) = upsample {
         trainer.set_upsample(mode);
     }
+    if let Some(d) = degradation {
+        trainer.train.degradation = d;
+    }
     // The overrides may have set any field: check them all before data loading and warm-up.
     trainer
         .train
         .validate()
-        .context("a training setting is out of range (each is the flag of that name: d_translation is --d-translation)")?;
+        .context("a training setting is out of range (each is the flag of that name: r1_gamma is --r1-gamma)")?;
     anyhow::ensure!(
         trainer.model().variant.has_render() == trainer.shape.is_some(),
         "the full variant trains with its shape branch: start it with --init-from (a no3d checkpoint), --morphable and --regressor"
@@ -220,11 +214,10 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             .data
             .as_deref()
             .expect("clap requires --data without --synthetic");
-        Box::new(PreparedFaces::open(
-            cache,
-            trainer.model().size,
-            trainer.train.seed,
-        )?)
+        Box::new(
+            PreparedFaces::open(cache, trainer.model().size, trainer.train.seed)?
+                .with_degradation(trainer.train.degradation),
+        )
     };
     if args.discriminator_warmup > 0 {
         let d = trainer.warm_up_discriminator(source.as_mut(), args.discriminator_warmup)?;
@@ -301,23 +294,7 @@ fn apply_overrides(trainer: &mut Trainer, args: &TrainArgs) {
     if let Some(h) = args.ema_half_life_images {
         trainer.train.ema_half_life_images = h;
     }
-    if let Some(lr) = args.g_lr {
-        trainer.train.g_lr = Some(lr);
-    }
-    if let Some(t) = args.d_translation {
-        trainer.train.d_translation = t;
-    }
-    if let Some(sigma) = args.d_input_noise {
-        trainer.train.d_input_noise = sigma;
-    }
-    if let Some(centre) = args.d_centre_colour {
-        trainer.train.d_centre_colour = centre;
-    }
     if let Some(beta1) = args.beta1 {
         trainer.set_beta1(beta1);
-    }
-    if let Some(steps) = args.adv_ramp_steps {
-        trainer.train.adv_ramp_start = trainer.step;
-        trainer.train.adv_ramp_steps = steps;
     }
 }

@@ -2,7 +2,6 @@
 //! curve. Written against [`source::PairSource`]; [`shape`] adds the shape branch of the full
 //! variant and its losses (L_lm, L_mesh).
 
-pub mod augment;
 pub mod bench;
 pub mod checkpoint;
 pub mod cli;

@@ -3,7 +3,8 @@
 //!
 //! Sample `i = step · batch + b` is crop `perm_e[i mod len]` of epoch `e = i / len`, where
 //! `perm_e` is a shuffle seeded by `(seed, e)`, degraded with `pair_seed(seed, e, i mod len)`:
-//! a pure function of the step, so a resumed run sees the same pairs.
+//! a pure function of the step, so a resumed run sees the same pairs. The ranges come from the
+//! run's [`TrainingDegradation`]: the paper's, or a mix of the severity strata.
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +14,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use super::source::{PairBatch, PairOrigin, PairSource};
-use crate::data::degrade::{DegradationConfig, make_training_pair, pair_seed};
+use crate::data::degrade::{TrainingDegradation, make_training_pair, pair_seed};
 use crate::data::pixels::rgb8_to_f32;
 use crate::data::prepare::prepared_crops;
 use crate::data::resize::resize_bicubic;
@@ -22,13 +23,13 @@ pub struct PreparedFaces {
     crops: Vec<PathBuf>,
     size: usize,
     seed: u64,
-    degradation: DegradationConfig,
+    degradation: TrainingDegradation,
     /// Shuffle of the epoch last used (epoch, order).
     order: Option<(u64, Vec<usize>)>,
 }
 
 impl PreparedFaces {
-    /// All accepted crops of `cache`, served at `size` px.
+    /// All accepted crops of `cache`, served at `size` px with the paper's degradation.
     pub fn open(cache: &Path, size: usize, seed: u64) -> anyhow::Result<Self> {
         let crops = prepared_crops(cache)
             .with_context(|| format!("reading the prepared cache {}", cache.display()))?;
@@ -42,11 +43,19 @@ impl PreparedFaces {
             size,
             seed,
             // The paper's ranges are for 512-px faces; scaled to the crop size, so that training
-            // sees the same degradations as `sgpn-train eval` (r = 20 at 256 px would leave a
-            // 13-px face).
-            degradation: DegradationConfig::for_size(size as u32),
+            // sees the same degradations as `sgpn-train eval`'s heavy stratum (r = 20 at 256 px
+            // would leave a 13-px face).
+            degradation: TrainingDegradation::Paper,
             order: None,
         })
+    }
+
+    /// The same crops with `degradation`'s ranges.
+    pub fn with_degradation(self, degradation: TrainingDegradation) -> Self {
+        Self {
+            degradation,
+            ..self
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -100,12 +109,10 @@ impl PairSource for PreparedFaces {
                 hq = resize_bicubic(&hq, s, s);
                 crate::data::pixels::clamp_0_255(&mut hq);
             }
-            let pair = make_training_pair(
-                &hq,
-                &self.degradation,
-                pair_seed(self.seed, epoch, j as u64),
-            )
-            .with_context(|| format!("degrading {}", path.display()))?;
+            let seed = pair_seed(self.seed, epoch, j as u64);
+            let (cfg, at) = self.degradation.plan_for_pair(s, seed);
+            let pair = make_training_pair(&hq, &cfg, at, seed)
+                .with_context(|| format!("degrading {}", path.display()))?;
             batch.hq.extend(pair.hq);
             batch.lq.extend(pair.lq);
             batch.origins.push(PairOrigin {

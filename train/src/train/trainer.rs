@@ -18,9 +18,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::losses;
 use super::shape::ShapeTeacher;
 use super::source::{PairBatch, PairSource};
-use super::{augment, losses};
+use crate::data::degrade::TrainingDegradation;
 use crate::model::init::normal_vec;
 use crate::model::regressor::ShapeRegressor;
 use crate::model::{Config, Discriminator, Generator, Noise, Upsample};
@@ -47,33 +48,9 @@ pub struct TrainConfig {
     /// field existed get the default.
     #[serde(default = "default_ema_half_life_images")]
     pub ema_half_life_images: u64,
-    /// The generator's learning rate where it differs from `lr` (the two time-scale update
-    /// rule, Heusel et al. 2017): a slower generator lets the discriminator keep up.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub g_lr: Option<f64>,
-    /// The adversarial weight rises linearly from 0 to `adv_weight` over `adv_ramp_steps`
-    /// steps from `adv_ramp_start`; 0: the full weight at once. Adam (β1 = 0) divides each
-    /// gradient by the root of its recent squares, so when a newly warmed-up discriminator
-    /// hands G strong gradients where its second moment saw weak ones, one update can reach
-    /// 1/√(1−β2) = 10× the learning rate. A ramp longer than the second moment's memory
-    /// (~1/(1−β2) = 100 steps) lets it grow with the gradients. (The reversal of D's verdict
-    /// after one G step, which first suggested this shock, also happens with no adversarial
-    /// weight at all: see [`super::augment`].)
+    /// The degradations of the training pairs (checkpoints from before the field: the paper's).
     #[serde(default)]
-    pub adv_ramp_start: u64,
-    #[serde(default)]
-    pub adv_ramp_steps: u64,
-    /// The discriminator's inputs, real or restored, in its updates and in the generator's
-    /// adversarial loss (see [`super::augment`], which has the measurements behind them):
-    /// shifted by up to this fraction of their size (DiffAugment's translation: 1/8; 0: none),
-    #[serde(default)]
-    pub d_translation: f64,
-    /// with Gaussian instance noise of this standard deviation in the [-1, 1] scale (0: none),
-    #[serde(default)]
-    pub d_input_noise: f64,
-    /// and without each image's mean colour, which leaves global colour to the L1 loss.
-    #[serde(default)]
-    pub d_centre_colour: bool,
+    pub degradation: TrainingDegradation,
 }
 
 /// StyleGAN2's `ema_kimg = 10`.
@@ -92,11 +69,6 @@ pub fn linear_ramp(step: u64, start: u64, steps: u64) -> f64 {
 }
 
 impl TrainConfig {
-    /// The adversarial loss's weight at `step` (see [`Self::adv_ramp_steps`]).
-    pub fn adv_weight_at(&self, step: u64) -> f64 {
-        self.adv_weight * linear_ramp(step, self.adv_ramp_start, self.adv_ramp_steps)
-    }
-
     /// Checks every field's range, so a bad value fails at once, naming the field, rather than
     /// as NaN losses or a panic steps later. [`Trainer::new`] (and so every checkpoint load) and
     /// [`Trainer::step`] call it, the CLI too after its overrides.
@@ -111,28 +83,16 @@ impl TrainConfig {
         // A learning rate of 0 freezes its network (a D-only phase, say).
         for (name, value) in [
             ("lr", self.lr),
-            ("g_lr", self.generator_lr()),
             ("l1_weight", self.l1_weight),
             ("adv_weight", self.adv_weight),
             ("r1_gamma", self.r1_gamma),
-            ("d_input_noise", self.d_input_noise),
         ] {
             anyhow::ensure!(
                 value.is_finite() && value >= 0.0,
                 "{name} must be finite and not negative, got {value}"
             );
         }
-        anyhow::ensure!(
-            (0.0..0.5).contains(&self.d_translation),
-            "d_translation is a fraction of the image size in [0, 0.5), got {}",
-            self.d_translation
-        );
         Ok(())
-    }
-
-    /// The generator's learning rate.
-    pub fn generator_lr(&self) -> f64 {
-        self.g_lr.unwrap_or(self.lr)
     }
 
     /// The EMA decay per generator step, `β = 0.5^(batch / half-life)` (StyleGAN2's
@@ -159,12 +119,7 @@ impl Default for TrainConfig {
             r1_every: 16,
             seed: 0,
             ema_half_life_images: DEFAULT_EMA_HALF_LIFE_IMAGES,
-            g_lr: None,
-            adv_ramp_start: 0,
-            adv_ramp_steps: 0,
-            d_translation: 0.0,
-            d_input_noise: 0.0,
-            d_centre_colour: false,
+            degradation: TrainingDegradation::Paper,
         }
     }
 }
@@ -391,11 +346,6 @@ impl Trainer {
         Ok(Some(branch.render_input(&faces)?.detach()))
     }
 
-    /// `x` as the discriminator sees it (see [`augment::DiscriminatorView`]).
-    fn discriminator_view(&mut self, x: Tensor<4>) -> Tensor<4> {
-        augment::DiscriminatorView::of(&self.train).apply(x, &mut self.rng)
-    }
-
     fn is_r1_step(&self, step: u64) -> bool {
         self.train.r1_every > 0 && step.is_multiple_of(self.train.r1_every)
     }
@@ -408,8 +358,6 @@ impl Trainer {
         fake: Tensor<4>,
         step: u64,
     ) -> anyhow::Result<(f32, Option<f32>)> {
-        let hq = self.discriminator_view(hq);
-        let fake = self.discriminator_view(fake);
         let real_logits = self.discriminator.forward(hq.clone());
         let fake_logits = self.discriminator.forward(fake);
         let mut d_loss = losses::d_logistic(fake_logits, real_logits.clone());
@@ -509,10 +457,9 @@ impl Trainer {
         if adv {
             // D's weights need no gradient here: a frozen copy saves their backward pass.
             let frozen_d = self.discriminator.clone().no_grad();
-            let seen = self.discriminator_view(fake);
-            let g_adv = losses::g_nonsaturating(frozen_d.forward(seen));
+            let g_adv = losses::g_nonsaturating(frozen_d.forward(fake));
             g_adv_value = scalar(&g_adv);
-            g_loss = g_loss + g_adv.mul_scalar(self.train.adv_weight_at(self.step));
+            g_loss = g_loss + g_adv.mul_scalar(self.train.adv_weight);
         }
         let l1_value = scalar(&l1);
         // One backward pass: the generator's losses also reach the regressor through the
@@ -527,9 +474,9 @@ impl Trainer {
             let r_grads = GradientsParams::from_module(&mut grads, &s.regressor);
             s.regressor = s.optim.step(s.settings.lr, s.regressor.clone(), r_grads);
         }
-        self.generator =
-            self.g_optim
-                .step(self.train.generator_lr(), self.generator.clone(), g_grads);
+        self.generator = self
+            .g_optim
+            .step(self.train.lr, self.generator.clone(), g_grads);
         // Weights from before the fade-in ends were trained for a weaker prior than the
         // exported network (weight 1) gets: until then the average is G itself (β = 0).
         let ema_beta = if prior_weight < 1.0 {
@@ -643,17 +590,14 @@ mod tests {
     fn train_config_ranges_are_checked_by_name() {
         TrainConfig::default().validate().unwrap();
         type Spoil = fn(&mut TrainConfig);
-        let bad: [(&str, Spoil); 10] = [
+        let bad: [(&str, Spoil); 7] = [
             ("batch", |t| t.batch = 0),
-            ("lr", |t| t.lr = -0.001),
-            ("g_lr", |t| t.g_lr = Some(f64::NAN)),
+            ("lr", |t| t.lr = f64::NAN),
             ("beta1", |t| t.beta1 = 1.0),
             ("beta2", |t| t.beta2 = -0.1),
             ("l1_weight", |t| t.l1_weight = f64::INFINITY),
             ("adv_weight", |t| t.adv_weight = -1.0),
             ("r1_gamma", |t| t.r1_gamma = f64::NAN),
-            ("d_input_noise", |t| t.d_input_noise = -0.1),
-            ("d_translation", |t| t.d_translation = 0.5),
         ];
         for (field, spoil) in bad {
             let mut t = TrainConfig::default();
@@ -691,28 +635,5 @@ mod tests {
         )
         .unwrap();
         assert_eq!(old.prior_weight(5), 1.0);
-    }
-
-    /// The adversarial weight ramps from 0 at the ramp's start to λ_adv; a checkpoint written
-    /// before the ramp existed trains at the full weight.
-    #[test]
-    fn the_adversarial_weight_ramps_in() {
-        let cfg = TrainConfig {
-            adv_weight: 0.5,
-            adv_ramp_start: 3000,
-            adv_ramp_steps: 200,
-            ..TrainConfig::default()
-        };
-        assert_eq!(cfg.adv_weight_at(2900), 0.0);
-        assert_eq!(cfg.adv_weight_at(3000), 0.0);
-        assert_eq!(cfg.adv_weight_at(3050), 0.125);
-        assert_eq!(cfg.adv_weight_at(3200), 0.5);
-        assert_eq!(cfg.adv_weight_at(9000), 0.5);
-        let mut json = serde_json::to_value(&cfg).unwrap();
-        let fields = json.as_object_mut().unwrap();
-        fields.remove("adv_ramp_start");
-        fields.remove("adv_ramp_steps");
-        let old: TrainConfig = serde_json::from_value(json).unwrap();
-        assert_eq!(old.adv_weight_at(0), 0.5);
     }
 }

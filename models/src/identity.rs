@@ -1,5 +1,6 @@
-//! Identity preservation: cosine similarity between face-recognition embeddings of the restored
-//! face and of the ground truth.
+//! Identity preservation: cosine similarity between face-recognition embeddings of a restored
+//! face and of a reference (the ground truth in `sgpn-train eval`, the element's input in the
+//! end-to-end tests on clean footage).
 //!
 //! The embedder is `fr_feature.onnx` (npm `faceplugin-face-recognition-js`, an ArcFace-style
 //! network; provenance of its weights is not stated, so it is used for measurement only). What we
@@ -17,13 +18,13 @@
 
 use std::path::Path;
 
+use crate::runtime::SessionConfig;
 use image::Rgb32FImage;
 use ort::session::Session;
 use ort::value::Tensor;
 use sgpn_kernels::affine::umeyama_similarity;
 use sgpn_kernels::image::RgbImage;
 use sgpn_kernels::warp::warp_face_crop;
-use sgpn_models::SessionConfig;
 
 /// Side of the embedder's input.
 pub const ARCFACE_SIZE: usize = 112;
@@ -45,7 +46,7 @@ pub enum IdentityError {
     #[error("identity model {path}: {source}")]
     Load {
         path: String,
-        source: sgpn_models::ModelError,
+        source: crate::ModelError,
     },
     #[error(
         "identity model {path}: expected input '{INPUT_NAME}' and output '{OUTPUT_NAME}', found inputs {inputs:?}, outputs {outputs:?}"
@@ -72,11 +73,10 @@ pub struct IdentityEmbedder {
 
 impl IdentityEmbedder {
     pub fn load(path: &Path, cfg: &SessionConfig) -> Result<Self, IdentityError> {
-        let session =
-            sgpn_models::build_session(path, cfg).map_err(|source| IdentityError::Load {
-                path: path.display().to_string(),
-                source,
-            })?;
+        let session = crate::build_session(path, cfg).map_err(|source| IdentityError::Load {
+            path: path.display().to_string(),
+            source,
+        })?;
         let inputs: Vec<String> = session
             .inputs()
             .iter()
