@@ -200,7 +200,11 @@ impl TrainingDegradation {
                     4..=6 => Severity::Moderate,
                     _ => Severity::Heavy,
                 };
-                let at = if (seed / 10) % 2 == 0 { size } else { 2 * size };
+                let at = if (seed / 10).is_multiple_of(2) {
+                    size
+                } else {
+                    2 * size
+                };
                 let cfg = DegradationConfig {
                     flip_prob: 0.5,
                     ..severity.config(at)

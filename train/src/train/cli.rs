@@ -114,6 +114,10 @@ pub struct TrainArgs {
     /// it replaces the checkpoint's.
     #[arg(long)]
     pub degradation: Option<String>,
+    /// Divide each face's L1 by its input's own L1 (`losses::input_relative_l1`), so that mildly
+    /// degraded faces weigh as much as heavy ones. On `--resume` it replaces the checkpoint's.
+    #[arg(long)]
+    pub relative_l1: Option<bool>,
     /// Half-life of the generator's exponential moving average, in training images (StyleGAN2:
     /// 10,000, the default); 0 disables it. On `--resume` it replaces the checkpoint's.
     #[arg(long)]
@@ -293,6 +297,9 @@ fn apply_overrides(trainer: &mut Trainer, args: &TrainArgs) {
     }
     if let Some(h) = args.ema_half_life_images {
         trainer.train.ema_half_life_images = h;
+    }
+    if let Some(relative) = args.relative_l1 {
+        trainer.train.relative_l1 = relative;
     }
     if let Some(beta1) = args.beta1 {
         trainer.set_beta1(beta1);

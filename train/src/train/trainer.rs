@@ -51,6 +51,10 @@ pub struct TrainConfig {
     /// The degradations of the training pairs (checkpoints from before the field: the paper's).
     #[serde(default)]
     pub degradation: TrainingDegradation,
+    /// The reconstruction loss is [`losses::input_relative_l1`] (each face's L1 over its input's)
+    /// instead of the plain L1, so mildly degraded faces weigh as much as heavy ones.
+    #[serde(default)]
+    pub relative_l1: bool,
 }
 
 /// StyleGAN2's `ema_kimg = 10`.
@@ -120,6 +124,7 @@ impl Default for TrainConfig {
             seed: 0,
             ema_half_life_images: DEFAULT_EMA_HALF_LIFE_IMAGES,
             degradation: TrainingDegradation::Paper,
+            relative_l1: false,
         }
     }
 }
@@ -433,6 +438,7 @@ impl Trainer {
         };
 
         // Generator.
+        let lq_for_loss = lq.clone();
         let fake = self.generator.forward_with_prior_weight(
             lq,
             render,
@@ -441,7 +447,12 @@ impl Trainer {
         )?;
         let fake_detached = fake.clone().detach();
         let l1 = losses::l1(fake.clone(), hq.clone());
-        let mut g_loss = l1.clone().mul_scalar(self.train.l1_weight);
+        let reconstruction = if self.train.relative_l1 {
+            losses::input_relative_l1(fake.clone(), hq.clone(), lq_for_loss)
+        } else {
+            l1.clone()
+        };
+        let mut g_loss = reconstruction.mul_scalar(self.train.l1_weight);
         let mut lm_value = None;
         if let Some(s) = &self.shape {
             // L_lm (Eq. 13): landmarks of the restored face against the HQ face's, both seen
