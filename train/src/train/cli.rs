@@ -79,8 +79,10 @@ pub struct TrainArgs {
     pub synthetic: bool,
     #[arg(long, default_value_t = 4)]
     pub batch: usize,
-    #[arg(long, default_value_t = 0.002)]
-    pub lr: f64,
+    /// Adam's learning rate (paper: 0.002, the default of a new run). On `--resume` it replaces
+    /// the checkpoint's: a lower rate for the last steps settles the generator.
+    #[arg(long)]
+    pub lr: Option<f64>,
     /// Weight of the adversarial loss (paper: 1). On `--resume` it replaces the checkpoint's.
     #[arg(long)]
     pub adv_weight: Option<f64>,
@@ -180,7 +182,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         };
         let train = TrainConfig {
             batch: args.batch,
-            lr: args.lr,
+            lr: args.lr.unwrap_or(TrainConfig::default().lr),
             seed: args.seed,
             degradation: TrainingDegradation::Strata,
             ..TrainConfig::default()
@@ -297,6 +299,9 @@ fn apply_overrides(trainer: &mut Trainer, args: &TrainArgs) {
     }
     if let Some(h) = args.ema_half_life_images {
         trainer.train.ema_half_life_images = h;
+    }
+    if let Some(lr) = args.lr {
+        trainer.train.lr = lr;
     }
     if let Some(relative) = args.relative_l1 {
         trainer.train.relative_l1 = relative;
