@@ -259,7 +259,9 @@ pub fn degrade_and_restore(
         );
     }
     let (degradation, hq, small, lq) = degrade_face(hq, cfg, seed)?;
-    let (hq, bicubic) = (to_size(hq, size), to_size(lq, size));
+    // The resized LQ is rounded to 8 bits again: it is the baseline as scored and the network's
+    // input, so a generator that returns its input scores the baseline exactly.
+    let (hq, bicubic) = (to_size(hq, size), quantized(&to_size(lq, size)));
     let (out, render) = restore_face(generator, shape, &to_network_planar(&bicubic))?;
     let restored =
         from_network_planar(&out, size, size).context("generator output has the wrong size")?;
