@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use gstsgpn::{FACE_PARAMS_NAME, LANDMARK_FIELDS};
+use sgpn_kernels::frame::{Colorimetry, FrameRef, PixelFormat, read_region};
+use sgpn_kernels::image::Rect;
 use sgpn_models::SessionConfig;
 use sgpn_models::identity::{IdentityEmbedder, cosine_similarity};
 
@@ -664,31 +666,32 @@ fn shipped_generators_temporal_stability() {
     }
 }
 
-/// An I420 frame's visible bytes (as `visible_bytes` lists them) as RGB on 0..255 (BT.601,
-/// limited range, chroma of each 2×2 block shared): what the identity embedder reads.
+/// An I420 frame's visible bytes (as `visible_bytes` lists them) as RGB on 0..255, converted by
+/// the element's own kernel (BT.601, limited range): what the identity embedder reads.
 fn i420_to_rgb(restored: &Restored, bytes: &[u8]) -> image::Rgb32FImage {
-    let (w, h) = (restored.info.width(), restored.info.height());
-    let (cw, ch) = (w.div_ceil(2) as usize, h.div_ceil(2) as usize);
-    let mut planes = [
-        vec![0u8; (w * h) as usize],
-        vec![0u8; cw * ch],
-        vec![0u8; cw * ch],
-    ];
-    let widths = [w as usize, cw, cw];
+    let (w, h) = (
+        restored.info.width() as usize,
+        restored.info.height() as usize,
+    );
+    let format = PixelFormat::I420;
+    let extents: Vec<(usize, usize)> = (0..format.plane_count())
+        .map(|p| format.plane_extent(p, w, h))
+        .collect();
+    let mut planes: Vec<Vec<u8>> = extents.iter().map(|(pw, ph)| vec![0; pw * ph]).collect();
     for (p, &b) in restored.positions.iter().zip(bytes) {
-        planes[p.plane][p.row * widths[p.plane] + p.column] = b;
+        planes[p.plane][p.row * extents[p.plane].0 + p.column] = b;
     }
-    image::Rgb32FImage::from_fn(w, h, |x, y| {
-        let yv = 1.164 * (planes[0][(y * w + x) as usize] as f32 - 16.0);
-        let c = (y / 2) as usize * cw + (x / 2) as usize;
-        let (u, v) = (planes[1][c] as f32 - 128.0, planes[2][c] as f32 - 128.0);
-        let clamp = |x: f32| x.clamp(0.0, 255.0);
-        image::Rgb([
-            clamp(yv + 1.596 * v),
-            clamp(yv - 0.392 * u - 0.813 * v),
-            clamp(yv + 2.017 * u),
-        ])
-    })
+    let frame = FrameRef::new(
+        format,
+        w,
+        h,
+        planes.iter().map(|p| p.as_slice()).collect(),
+        extents.iter().map(|e| e.0).collect(),
+        Colorimetry::default(),
+    )
+    .unwrap();
+    let rgb = read_region(&frame, Rect::new(0, 0, w, h));
+    image::Rgb32FImage::from_raw(w as u32, h as u32, rgb.data).unwrap()
 }
 
 /// Mean identity cosine between every restored face and the same face in the input frame

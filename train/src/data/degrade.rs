@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use super::blur::{MOTION_KERNEL_COUNT, filter2d, gaussian_blur, motion_kernels};
 use super::pixels::{clamp_0_255, f32_to_rgb8, rgb8_to_f32, to_network_planar};
-use super::resize::resize_bicubic;
+use super::resize::{resize_bicubic, resize_clamped};
 
 /// Step of the Gaussian σ grid (paper: σ ∈ {0:0.1:5}).
 pub const GAUSSIAN_SIGMA_STEP: f32 = 0.1;
@@ -525,11 +525,9 @@ pub fn make_training_pair(
     let (hq, lq, degradation) = if at == size {
         degrade_with_seed(hq, cfg, seed)?
     } else {
-        let mut large = resize_bicubic(hq, at, at);
-        clamp_0_255(&mut large);
+        let large = resize_clamped(hq, at, at);
         let (_, lq_large, degradation) = degrade_with_seed(&large, cfg, seed)?;
-        let mut lq = resize_bicubic(&lq_large, size, size);
-        clamp_0_255(&mut lq);
+        let lq = resize_clamped(&lq_large, size, size);
         let hq = if degradation.flip {
             image::imageops::flip_horizontal(hq)
         } else {

@@ -7,8 +7,8 @@ use anyhow::{Context, Result, bail};
 use image::{Rgb32FImage, RgbImage};
 
 use super::degrade::{Degradation, DegradationConfig, degrade_with_seed, pair_seed};
-use super::pixels::{clamp_0_255, f32_to_rgb8, rgb8_to_f32};
-use super::resize::resize_bicubic;
+use super::pixels::{f32_to_rgb8, rgb8_to_f32};
+use super::resize::to_square;
 
 /// Pairs per row of the sheet (each pair is two tiles wide).
 const PAIRS_PER_ROW: usize = 4;
@@ -39,13 +39,7 @@ pub fn load_square(path: &Path, size: u32) -> Result<Rgb32FImage> {
     let side = img.width().min(img.height());
     let (x0, y0) = ((img.width() - side) / 2, (img.height() - side) / 2);
     let square = image::imageops::crop_imm(&img, x0, y0, side, side).to_image();
-    let f = rgb8_to_f32(&square);
-    if side == size {
-        return Ok(f);
-    }
-    let mut out = resize_bicubic(&f, size, size);
-    clamp_0_255(&mut out);
-    Ok(out)
+    Ok(to_square(rgb8_to_f32(&square), size))
 }
 
 /// Writes the sheet: `count` images picked evenly across `input`, each degraded with

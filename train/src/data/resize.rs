@@ -7,6 +7,8 @@
 
 use image::Rgb32FImage;
 
+use super::pixels::clamp_0_255;
+
 /// Keys' cubic convolution kernel with a = -0.5 (Pillow's `bicubic_filter`), support 2.
 fn bicubic(x: f64) -> f64 {
     const A: f64 = -0.5;
@@ -66,6 +68,23 @@ pub fn resize_bicubic(img: &Rgb32FImage, out_w: u32, out_h: u32) -> Rgb32FImage 
         out_h as usize,
     );
     Rgb32FImage::from_raw(out_w, out_h, data).expect("resized buffer matches its size")
+}
+
+/// [`resize_bicubic`], clamped to 0..255: a valid image again (bicubic overshoots at edges).
+pub fn resize_clamped(img: &Rgb32FImage, out_w: u32, out_h: u32) -> Rgb32FImage {
+    let mut out = resize_bicubic(img, out_w, out_h);
+    clamp_0_255(&mut out);
+    out
+}
+
+/// `img` as a `size`×`size` image: unchanged when it is that size already, else
+/// [`resize_clamped`].
+pub fn to_square(img: Rgb32FImage, size: u32) -> Rgb32FImage {
+    if img.dimensions() == (size, size) {
+        img
+    } else {
+        resize_clamped(&img, size, size)
+    }
 }
 
 /// Horizontal pass, then vertical, as Pillow does; a pass whose size does not change is skipped.

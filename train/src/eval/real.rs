@@ -91,7 +91,7 @@ pub fn real_grid(args: RealGridArgs) -> Result<()> {
     for crop in &crops {
         let input = read_crop(crop)?;
         let lq = to_network_planar(&input);
-        let mut row = vec![input.clone()];
+        let mut row = vec![input];
         for (generator, shape) in generators.iter_mut().zip(shapes.iter_mut()) {
             let (out, _) = restore_face(generator, shape.as_mut(), &lq)?;
             row.push(quantized(

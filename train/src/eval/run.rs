@@ -51,7 +51,7 @@ use crate::data::pixels::{
     f32_to_rgb8, from_network_planar, luma_bt601, rgb8_to_f32, to_network_planar,
 };
 use crate::data::prepare::{DetectFaces, FaceCandidate, prepare_dir, prepared_crops};
-use crate::data::resize::resize_bicubic;
+use crate::data::resize::to_square;
 use sgpn_models::identity::{IdentityEmbedder, cosine_similarity};
 
 /// The two images scored per face.
@@ -261,7 +261,7 @@ pub fn degrade_and_restore(
     let (degradation, hq, small, lq) = degrade_face(hq, cfg, seed)?;
     // The resized LQ is rounded to 8 bits again: it is the baseline as scored and the network's
     // input, so a generator that returns its input scores the baseline exactly.
-    let (hq, bicubic) = (to_size(hq, size), quantized(&to_size(lq, size)));
+    let (hq, bicubic) = (to_square(hq, size), quantized(&to_square(lq, size)));
     let (out, render) = restore_face(generator, shape, &to_network_planar(&bicubic))?;
     let restored =
         from_network_planar(&out, size, size).context("generator output has the wrong size")?;
@@ -278,17 +278,6 @@ pub fn degrade_and_restore(
             render,
         },
     ))
-}
-
-/// `img` resized to `size`×`size` (bicubic, antialiased), clamped to 0..255; unchanged when it
-/// is that size already.
-fn to_size(img: Rgb32FImage, size: u32) -> Rgb32FImage {
-    if img.dimensions() == (size, size) {
-        return img;
-    }
-    let mut out = resize_bicubic(&img, size, size);
-    crate::data::pixels::clamp_0_255(&mut out);
-    out
 }
 
 /// The evaluation's degradation of one aligned HQ face, drawn from `seed`: the degradation, the
@@ -624,23 +613,27 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
             ev.detector,
             plan.limit,
         )?;
-        for &severity in &plan.severities {
-            let cfg = severity.config(reference as u32);
-            let stratum = Severity::ALL
-                .iter()
-                .position(|s| *s == severity)
-                .unwrap_or(0) as u64;
-            let mut faces = Vec::new();
-            let mut sheet_rows = Vec::new();
-            for (i, crop) in crops.iter().enumerate() {
-                let hq = read_crop(crop)?;
-                let (degradation, scores, tiles) =
-                    ev.evaluate_face(&hq, &cfg, pair_seed(plan.seed, stratum, i as u64))?;
-                let hq_niqe = ev.niqe.score(&luma_bt601(&tiles.hq), size, size).ok();
+        let configs: Vec<DegradationConfig> = plan
+            .severities
+            .iter()
+            .map(|s| s.config(reference as u32))
+            .collect();
+        let mut faces = vec![Vec::new(); plan.severities.len()];
+        let mut sheets = vec![Vec::new(); plan.severities.len()];
+        for (i, crop) in crops.iter().enumerate() {
+            let hq = read_crop(crop)?;
+            // The HQ face is the same in every stratum: its NIQE is scored once.
+            let mut hq_niqe = None;
+            for (k, &severity) in plan.severities.iter().enumerate() {
+                // Stratum seeds follow the declaration order: mild 0, moderate 1, heavy 2.
+                let seed = pair_seed(plan.seed, severity as u64, i as u64);
+                let (degradation, scores, tiles) = ev.evaluate_face(&hq, &configs[k], seed)?;
+                let hq_niqe = *hq_niqe
+                    .get_or_insert_with(|| ev.niqe.score(&luma_bt601(&tiles.hq), size, size).ok());
                 if i < plan.samples {
-                    sheet_rows.push(side_by_side(&tiles.row()));
+                    sheets[k].push(side_by_side(&tiles.row()));
                 }
-                faces.push(FaceResult {
+                faces[k].push(FaceResult {
                     set: set.name.clone(),
                     severity,
                     crop: file_label(crop),
@@ -649,6 +642,8 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
                     hq_niqe,
                 });
             }
+        }
+        for ((&severity, faces), sheet_rows) in plan.severities.iter().zip(faces).zip(sheets) {
             if !sheet_rows.is_empty() {
                 let name = format!("samples_{}_{severity}.png", set.name);
                 save_sheet(&sheet_rows, &plan.out.join(name))?;

@@ -110,9 +110,10 @@ pub struct TrainArgs {
     /// weights carry over).
     #[arg(long)]
     pub upsample: Option<String>,
-    /// The training pairs' degradation: `strata` (a third each from the mild, moderate and
-    /// heavy ranges of `data::degrade::Severity`, what the shipped generators train on) or
-    /// `paper` (the paper's Eq. 16 ranges alone). Default for a new run: strata. On `--resume`
+    /// The training pairs' degradation: `strata` (40 % mild, 30 % moderate, 30 % heavy from
+    /// `data::degrade::Severity`, half of them degraded at twice the crop size; what the shipped
+    /// default trained on, `TrainingDegradation::Strata`) or `paper` (the paper's Eq. 16 ranges
+    /// alone). Default for a new run: strata. On `--resume`
     /// it replaces the checkpoint's.
     #[arg(long)]
     pub degradation: Option<String>,

@@ -17,7 +17,7 @@ use super::source::{PairBatch, PairOrigin, PairSource};
 use crate::data::degrade::{TrainingDegradation, make_training_pair, pair_seed};
 use crate::data::pixels::rgb8_to_f32;
 use crate::data::prepare::prepared_crops;
-use crate::data::resize::resize_bicubic;
+use crate::data::resize::to_square;
 
 pub struct PreparedFaces {
     crops: Vec<PathBuf>,
@@ -103,12 +103,8 @@ impl PairSource for PreparedFaces {
             let img = image::open(&path)
                 .with_context(|| format!("reading crop {}", path.display()))?
                 .to_rgb8();
-            let mut hq = rgb8_to_f32(&img);
             let s = self.size as u32;
-            if hq.width() != s || hq.height() != s {
-                hq = resize_bicubic(&hq, s, s);
-                crate::data::pixels::clamp_0_255(&mut hq);
-            }
+            let hq = to_square(rgb8_to_f32(&img), s);
             let seed = pair_seed(self.seed, epoch, j as u64);
             let (cfg, at) = self.degradation.plan_for_pair(s, seed);
             let pair = make_training_pair(&hq, &cfg, at, seed)
