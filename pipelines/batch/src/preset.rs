@@ -156,3 +156,41 @@ impl Preset {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every preset's elements exist here and take the properties it sets (a misspelt property
+    /// would only show when a user runs that preset).
+    #[test]
+    fn every_preset_builds_its_encoders() {
+        gst::init().unwrap();
+        for preset in [
+            Preset::Archive,
+            Preset::Mezzanine,
+            Preset::Access,
+            Preset::AccessHevc,
+        ] {
+            preset.muxer().unwrap();
+            preset.audio_encoder().unwrap();
+            for format in [gst_video::VideoFormat::I420, gst_video::VideoFormat::Rgb] {
+                let chain = preset.video_encoder(format).unwrap();
+                let bin = gst::Bin::new();
+                bin.add_many(&chain).unwrap();
+                gst::Element::link_many(&chain).unwrap_or_else(|e| panic!("{preset:?}: {e}"));
+            }
+        }
+        // ProRes: 4444 for RGB sources, 422 HQ for 4:2:0.
+        let profile = |format| {
+            let chain = Preset::Mezzanine.video_encoder(format).unwrap();
+            chain[1]
+                .property_value("profile")
+                .serialize()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(profile(gst_video::VideoFormat::Rgb), "4444");
+        assert_eq!(profile(gst_video::VideoFormat::I420), "hq");
+    }
+}

@@ -80,6 +80,11 @@ impl RunReport {
 
     /// Writes the report under a temporary name and renames it.
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(folder).with_context(|| {
+                format!("cannot create the report's folder {}", folder.display())
+            })?;
+        }
         let temporary = path.with_extension("json.tmp");
         std::fs::write(&temporary, serde_json::to_vec_pretty(self)?)
             .with_context(|| format!("cannot write the report {}", temporary.display()))?;

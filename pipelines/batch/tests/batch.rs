@@ -68,6 +68,7 @@ struct Streams {
     /// Running times of the frames, nanoseconds.
     video_pts: Vec<u64>,
     video_size: Option<(i32, i32)>,
+    video_par: Option<gst::Fraction>,
     /// Per non-video stream: its caps' media type and a hash of all its bytes (equal hashes:
     /// the stream was copied bit for bit).
     others: Vec<(String, u64)>,
@@ -91,7 +92,7 @@ fn inspect(path: &Path) -> Streams {
     let streams = found.clone();
     parse.connect_pad_added(move |_, pad| {
         let pipeline = weak.upgrade().unwrap();
-        let caps = pad.current_caps().unwrap();
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
         let media = caps.structure(0).unwrap().name().to_string();
         let sink = gst::ElementFactory::make("fakesink")
             .property("sync", false)
@@ -133,6 +134,7 @@ fn inspect(path: &Path) -> Streams {
                         let caps = pad.current_caps().unwrap();
                         let st = caps.structure(0).unwrap();
                         s.video_size = Some((st.get("width").unwrap(), st.get("height").unwrap()));
+                        s.video_par = st.get("pixel-aspect-ratio").ok();
                     }
                     gst::PadProbeReturn::Ok
                 },
@@ -632,4 +634,153 @@ fn bad_arguments_name_the_problem() {
             stderr(&output)
         );
     }
+}
+
+/// An SD archive brought to HD: frames scaled first, faces restored at the output size.
+#[test]
+fn scale_brings_frames_to_the_output_size_before_restoring() {
+    if !have_fixtures() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let report = run_ok(&[
+        carphone().to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--scale",
+        "288",
+    ]);
+    assert!(
+        report["files"][0]["faces"].as_u64().unwrap() > 0,
+        "{report:#}"
+    );
+    let (before, after) = (
+        inspect(&carphone()),
+        inspect(&out.join("carphone_distorted.mkv")),
+    );
+    // The display aspect ratio kept, with square pixels and an even width.
+    let ((w, h), par) = (before.video_size.unwrap(), before.video_par.unwrap());
+    let display = w as f64 * par.numer() as f64 / (h as f64 * par.denom() as f64);
+    let width = (288.0 * display / 2.0).round() as i32 * 2;
+    assert_eq!(
+        (after.video_frames, after.video_size),
+        (120, Some((width, 288)))
+    );
+    assert_eq!(after.video_par, Some(gst::Fraction::new(1, 1)));
+}
+
+/// Film: ProRes 4444 in, ProRes 4444 out (the mezzanine preset keeps 4:4:4 sources 4:4:4).
+#[test]
+fn prores_4444_stays_prores_4444() {
+    if !have_fixtures() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("scan.mov");
+    launch(
+        &format!(
+            "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=Y444_10LE ! avenc_prores_ks profile=4444 ! qtmux ! filesink location={}",
+            carphone().display(),
+            source.display()
+        ),
+        None,
+    );
+    let out = dir.path().join("out");
+    run_ok(&[
+        source.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--preset",
+        "mezzanine",
+    ]);
+    let restored = out.join("scan.mov");
+    assert_eq!(inspect(&restored).video_frames, 120);
+    // The codec tag of the sample description: ap4h is ProRes 4444.
+    let bytes = std::fs::read(&restored).unwrap();
+    assert!(
+        bytes.windows(4).any(|w| w == b"ap4h"),
+        "ProRes 4444 sample entry"
+    );
+}
+
+/// The live broadcast recipe of `pipelines/README.md`, as written there, on a transport stream
+/// sent over UDP in real time from the carphone clip with AAC audio.
+#[test]
+fn the_live_udp_recipe_restores_a_transport_stream_with_its_audio() {
+    if !have_fixtures() {
+        return;
+    }
+    sgpn_batch::init().unwrap();
+    let readme = std::fs::read_to_string(workspace().join("pipelines/README.md")).unwrap();
+    let block = readme
+        .split("```sh\n")
+        .find(|b| b.starts_with("gst-launch-1.0 udpsrc"))
+        .and_then(|b| b.split("```").next())
+        .expect("the live recipe in pipelines/README.md");
+    let socket = |port| std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok();
+    let free = (40000..41000)
+        .filter(|&p| socket(p))
+        .take(2)
+        .collect::<Vec<u16>>();
+    let (input, output) = (free[0], free[1]);
+    let recipe = block
+        .replace("\\\n", " ")
+        .trim_start_matches("gst-launch-1.0")
+        .replace("port=5000", &format!("port={input}"))
+        .replace(
+            "host=239.1.1.1 port=5001",
+            &format!("host=127.0.0.1 port={output}"),
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let received = dir.path().join("out.ts");
+    let start = |description: &str| {
+        let p = gst::parse::launch(description).unwrap_or_else(|e| panic!("{description}: {e}"));
+        p.set_state(gst::State::Playing).unwrap();
+        p
+    };
+    let catcher = start(&format!(
+        "udpsrc port={output} ! filesink location={}",
+        received.display()
+    ));
+    let restorer = start(&recipe);
+    std::thread::sleep(Duration::from_secs(3)); // models loaded
+    let sender = start(&format!(
+        "filesrc location={} ! qtdemux ! h264parse config-interval=-1 ! queue ! mpegtsmux name=m ! udpsink host=127.0.0.1 port={input} sync=true \
+         audiotestsrc num-buffers=180 samplesperbuffer=1024 ! audioconvert ! avenc_aac ! aacparse ! queue ! m.",
+        carphone().display()
+    ));
+    let bus = sender.bus().unwrap();
+    let eos = bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(60),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    );
+    assert!(
+        matches!(
+            eos.as_ref().map(|m| m.view()),
+            Some(gst::MessageView::Eos(_))
+        ),
+        "{eos:?}"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let mut latency = gst::query::Latency::new();
+    let reported = restorer.query(&mut latency).then(|| latency.result());
+    for p in [&sender, &restorer, &catcher] {
+        p.set_state(gst::State::Null).unwrap();
+    }
+    let after = inspect(&received);
+    eprintln!(
+        "live recipe: {} of 120 frames out, audio {:?}, pipeline latency {reported:?}",
+        after.video_frames, after.others
+    );
+    assert!(
+        after.video_frames >= 60,
+        "{} of 120 frames came out",
+        after.video_frames
+    );
+    assert!(
+        after.others.iter().any(|(media, _)| media == "audio/mpeg"),
+        "audio sent on: {:?}",
+        after.others
+    );
 }
