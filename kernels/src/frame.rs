@@ -1,10 +1,16 @@
 //! Raw video frames in their native pixel format (GStreamer's RGB, RGBx, RGBA, BGRx, BGRA,
-//! I420, NV12) and the only conversions the face pipeline needs: a face region to `RgbImage`
-//! and back (blended), and a downscaled RGB copy of the whole frame for the detector.
+//! I420, NV12, and at 10 and 16 bits I420_10LE, P010_10LE, RGBA64_LE) and the only conversions
+//! the face pipeline needs: a face region to `RgbImage` and back (blended), and a downscaled RGB
+//! copy of the whole frame for the detector.
 //!
-//! For I420/NV12 nothing else is ever converted: pixels that no face covers keep their bytes.
-//! YUV ↔ RGB follows ITU-R BT.601 / BT.709 (Kr, Kb), limited range (Y 16..235, C 16..240) or
-//! full range.
+//! For YUV nothing else is ever converted: pixels that no face covers keep their bytes.
+//! YUV ↔ RGB follows ITU-R BT.601 / BT.709 / BT.2020 (Kr, Kb), limited range (Y 16..235,
+//! C 16..240) or full range.
+//!
+//! Deeper formats are read into the same 0..255 `f32` scale as 8-bit ones, with their extra
+//! precision as fractions (a 10-bit YUV code is 4 units per 8-bit level, as ITU-R BT.2020 and
+//! BT.709 define 10-bit video; 16-bit RGB is 257 per level), and written back at their own depth,
+//! so a restored face keeps the source's precision.
 //!
 //! Chroma of 4:2:0 frames is read by nearest sample (each chroma sample colours its 2×2 luma
 //! block) and written as the alpha-weighted mean of that block. Nearest is chosen because that
@@ -32,36 +38,122 @@ pub enum PixelFormat {
     I420,
     /// Planar Y, then one interleaved U, V plane of ceil(w/2) × ceil(h/2) pairs.
     Nv12,
+    /// I420 with 16-bit little-endian samples holding 10-bit codes (GStreamer `I420_10LE`).
+    I420P10,
+    /// NV12 with 16-bit little-endian samples holding 10-bit codes in their high bits
+    /// (GStreamer `P010_10LE`, what hardware decoders give for 10-bit video).
+    P010,
+    /// Packed R, G, B, alpha, 16 bits little-endian each (GStreamer `RGBA64_LE`, film scans;
+    /// alpha is never read or written).
+    Rgba64,
 }
 
 impl PixelFormat {
     /// Number of planes a frame of this format has.
     pub fn plane_count(self) -> usize {
         match self {
-            PixelFormat::I420 => 3,
-            PixelFormat::Nv12 => 2,
+            PixelFormat::I420 | PixelFormat::I420P10 => 3,
+            PixelFormat::Nv12 | PixelFormat::P010 => 2,
             _ => 1,
         }
     }
 
-    /// Byte offsets of R, G, B within a pixel and the bytes per pixel, for packed formats.
+    /// 4:2:0 with U and V interleaved in one plane (NV12, P010).
+    pub fn interleaved_chroma(self) -> bool {
+        matches!(self, PixelFormat::Nv12 | PixelFormat::P010)
+    }
+
+    /// Offsets of R, G, B within a pixel and the samples per pixel, for packed formats (in
+    /// samples: bytes for 8-bit formats, 16-bit words for `Rgba64`).
     pub fn packed_layout(self) -> Option<([usize; 3], usize)> {
         match self {
             PixelFormat::Rgb => Some(([0, 1, 2], 3)),
-            PixelFormat::Rgbx | PixelFormat::Rgba => Some(([0, 1, 2], 4)),
+            PixelFormat::Rgbx | PixelFormat::Rgba | PixelFormat::Rgba64 => Some(([0, 1, 2], 4)),
             PixelFormat::Bgrx | PixelFormat::Bgra => Some(([2, 1, 0], 4)),
-            PixelFormat::I420 | PixelFormat::Nv12 => None,
+            PixelFormat::I420 | PixelFormat::Nv12 | PixelFormat::I420P10 | PixelFormat::P010 => {
+                None
+            }
         }
+    }
+
+    /// Bytes per sample: 1, or 2 for the 10- and 16-bit formats.
+    pub fn sample_bytes(self) -> usize {
+        Samples::of(self).bytes
     }
 
     /// Minimum (bytes per row, rows) of plane `plane` for a `width × height` frame.
     pub fn plane_extent(self, plane: usize, width: usize, height: usize) -> (usize, usize) {
         let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
-        match (self, plane) {
-            (PixelFormat::I420 | PixelFormat::Nv12, 0) => (width, height),
-            (PixelFormat::I420, _) => (cw, ch),
-            (PixelFormat::Nv12, _) => (2 * cw, ch),
-            (packed, _) => (width * packed.packed_layout().map_or(0, |l| l.1), height),
+        let samples = match (self.packed_layout(), plane) {
+            (Some((_, spp)), _) => (width * spp, height),
+            (None, 0) => (width, height),
+            (None, _) if self.interleaved_chroma() => (2 * cw, ch),
+            (None, _) => (cw, ch),
+        };
+        (samples.0 * self.sample_bytes(), samples.1)
+    }
+}
+
+/// How one sample is stored: its bytes, where its code sits, and how many code units make one
+/// level of the 0..255 scale that `RgbImage` and the YUV arithmetic use.
+#[derive(Clone, Copy, Debug)]
+struct Samples {
+    bytes: usize,
+    /// P010 keeps its 10-bit code in the high bits of each 16-bit word.
+    shift: u32,
+    /// Code units per 0..255 level: 1 (8-bit), 4 (10-bit video), 257 (16-bit RGB).
+    scale: f32,
+    max_code: f32,
+}
+
+impl Samples {
+    fn of(format: PixelFormat) -> Samples {
+        match format {
+            PixelFormat::I420P10 => Samples {
+                bytes: 2,
+                shift: 0,
+                scale: 4.0,
+                max_code: 1023.0,
+            },
+            PixelFormat::P010 => Samples {
+                bytes: 2,
+                shift: 6,
+                scale: 4.0,
+                max_code: 1023.0,
+            },
+            PixelFormat::Rgba64 => Samples {
+                bytes: 2,
+                shift: 0,
+                scale: 257.0,
+                max_code: 65535.0,
+            },
+            _ => Samples {
+                bytes: 1,
+                shift: 0,
+                scale: 1.0,
+                max_code: 255.0,
+            },
+        }
+    }
+
+    /// The sample at byte offset `at`, on the 0..255 scale.
+    #[inline(always)]
+    fn get(&self, plane: &[u8], at: usize) -> f32 {
+        if self.bytes == 1 {
+            f32::from(plane[at])
+        } else {
+            f32::from(u16::from_le_bytes([plane[at], plane[at + 1]]) >> self.shift) / self.scale
+        }
+    }
+
+    /// Stores `level` (0..255 scale) at byte offset `at`, rounded to the nearest code.
+    #[inline(always)]
+    fn set(&self, plane: &mut [u8], at: usize, level: f32) {
+        if self.bytes == 1 {
+            plane[at] = to_u8(level);
+        } else {
+            let code = (level * self.scale + 0.5).clamp(0.0, self.max_code) as u16;
+            plane[at..at + 2].copy_from_slice(&(code << self.shift).to_le_bytes());
         }
     }
 }
@@ -72,6 +164,7 @@ pub enum YuvMatrix {
     #[default]
     Bt601,
     Bt709,
+    Bt2020,
 }
 
 /// Matrix and range of a YUV frame (ignored for RGB formats).
@@ -278,6 +371,7 @@ impl Yuv {
         let (kr, kb) = match c.matrix {
             YuvMatrix::Bt601 => (0.299, 0.114),
             YuvMatrix::Bt709 => (0.2126, 0.0722),
+            YuvMatrix::Bt2020 => (0.2627, 0.0593),
         };
         let (y_black, y_gain, c_gain) = if c.full_range {
             (0.0, 1.0, 1.0)
@@ -326,13 +420,17 @@ impl Yuv {
     }
 }
 
-/// Chroma of pixel column `x` in chroma row `row` (I420: two planes, NV12: interleaved pairs).
+/// Chroma of pixel column `x` in a chroma row (I420: two planes, NV12: interleaved pairs).
 #[inline(always)]
-fn chroma_at(format: PixelFormat, u_row: &[u8], v_row: &[u8], x: usize) -> (u8, u8) {
-    if format == PixelFormat::Nv12 {
-        (u_row[2 * (x / 2)], u_row[2 * (x / 2) + 1])
+fn chroma_at(format: PixelFormat, s: Samples, u_row: &[u8], v_row: &[u8], x: usize) -> (f32, f32) {
+    if format.interleaved_chroma() {
+        let at = 2 * (x / 2) * s.bytes;
+        (s.get(u_row, at), s.get(u_row, at + s.bytes))
     } else {
-        (u_row[x / 2], v_row[x / 2])
+        (
+            s.get(u_row, (x / 2) * s.bytes),
+            s.get(v_row, (x / 2) * s.bytes),
+        )
     }
 }
 
@@ -371,16 +469,17 @@ pub fn read_region(frame: &FrameRef, rect: Rect) -> RgbImage {
     if rect.area() == 0 {
         return out;
     }
+    let s = Samples::of(frame.format);
     let rows = out.data.par_chunks_exact_mut(rect.width * 3);
-    if let Some((off, bpp)) = frame.format.packed_layout() {
-        let (plane, stride) = (frame.planes[0], frame.strides[0]);
+    if let Some((off, spp)) = frame.format.packed_layout() {
+        let (plane, stride, pixel) = (frame.planes[0], frame.strides[0], spp * s.bytes);
         rows.enumerate().for_each(|(r, dst)| {
-            let start = (rect.y + r) * stride + rect.x * bpp;
-            let src = &plane[start..start + rect.width * bpp];
-            for (d, s) in dst.chunks_exact_mut(3).zip(src.chunks_exact(bpp)) {
-                d[0] = f32::from(s[off[0]]);
-                d[1] = f32::from(s[off[1]]);
-                d[2] = f32::from(s[off[2]]);
+            let start = (rect.y + r) * stride + rect.x * pixel;
+            for (i, d) in dst.chunks_exact_mut(3).enumerate() {
+                let at = start + i * pixel;
+                for c in 0..3 {
+                    d[c] = s.get(plane, at + off[c] * s.bytes);
+                }
             }
         });
     } else {
@@ -388,16 +487,16 @@ pub fn read_region(frame: &FrameRef, rect: Rect) -> RgbImage {
         let v_plane = frame.planes.get(2).copied().unwrap_or(&[]);
         rows.enumerate().for_each(|(r, dst)| {
             let y = rect.y + r;
-            let y_row = &frame.planes[0][y * frame.strides[0] + rect.x..][..rect.width];
+            let y_row = &frame.planes[0][y * frame.strides[0]..];
             let u_row = &frame.planes[1][(y / 2) * frame.strides[1]..];
-            let v_row = if frame.format == PixelFormat::I420 {
-                &v_plane[(y / 2) * frame.strides[2]..]
-            } else {
-                &[][..]
+            let v_row = match frame.strides.get(2) {
+                Some(&stride) => &v_plane[(y / 2) * stride..],
+                None => &[][..],
             };
-            for (i, (d, &luma)) in dst.chunks_exact_mut(3).zip(y_row).enumerate() {
-                let (u, v) = chroma_at(frame.format, u_row, v_row, rect.x + i);
-                d.copy_from_slice(&yuv.rgb_of(f32::from(luma), f32::from(u), f32::from(v)));
+            for (i, d) in dst.chunks_exact_mut(3).enumerate() {
+                let x = rect.x + i;
+                let (u, v) = chroma_at(frame.format, s, u_row, v_row, x);
+                d.copy_from_slice(&yuv.rgb_of(s.get(y_row, x * s.bytes), u, v));
             }
         });
     }
@@ -447,20 +546,21 @@ pub fn write_region(frame: &mut FrameMut, rect: Rect, rgb: &RgbImage, alpha: &[f
     let weight = |a: f32| if a > 0.0 { a.min(1.0) } else { 0.0 };
     let rgb_rows = rgb.data.chunks_exact(rect.width * 3);
     let alpha_rows = alpha.chunks_exact(rect.width);
-    if let Some((off, bpp)) = frame.format.packed_layout() {
-        let stride = frame.strides[0];
+    let sm = Samples::of(frame.format);
+    if let Some((off, spp)) = frame.format.packed_layout() {
+        let (stride, pixel) = (frame.strides[0], spp * sm.bytes);
         let plane = &mut *frame.planes[0];
         for (r, (src, al)) in rgb_rows.zip(alpha_rows).enumerate() {
-            let start = (rect.y + r) * stride + rect.x * bpp;
-            let dst = &mut plane[start..start + rect.width * bpp];
-            for ((d, s), &a) in dst.chunks_exact_mut(bpp).zip(src.chunks_exact(3)).zip(al) {
+            let start = (rect.y + r) * stride + rect.x * pixel;
+            for (i, (s, &a)) in src.chunks_exact(3).zip(al).enumerate() {
                 let a = weight(a);
                 if a == 0.0 {
                     continue;
                 }
                 for c in 0..3 {
-                    let o = f32::from(d[off[c]]);
-                    d[off[c]] = to_u8(o + a * (s[c] - o));
+                    let at = start + i * pixel + off[c] * sm.bytes;
+                    let o = sm.get(plane, at);
+                    sm.set(plane, at, o + a * (s[c] - o));
                 }
             }
         }
@@ -469,31 +569,30 @@ pub fn write_region(frame: &mut FrameMut, rect: Rect, rgb: &RgbImage, alpha: &[f
 
     let yuv = Yuv::new(frame.colorimetry);
     let (format, strides) = (frame.format, frame.strides.clone());
+    let luma_at = |x: usize, y: usize| y * strides[0] + x * sm.bytes;
     // The colour `read_region` gives for frame pixel (x, y), from the planes as they are now.
     let read_back = |planes: &[&mut [u8]], x: usize, y: usize| {
         let [(pu, iu), (pv, iv)] = chroma_sites(format, &strides, x / 2, y / 2);
         yuv.rgb_of(
-            f32::from(planes[0][y * strides[0] + x]),
-            f32::from(planes[pu][iu]),
-            f32::from(planes[pv][iv]),
+            sm.get(planes[0], luma_at(x, y)),
+            sm.get(planes[pu], iu),
+            sm.get(planes[pv], iv),
         )
     };
-    // Luma, per pixel; computed before the chroma pass changes the chroma it reads, written
-    // after it (the chroma pass reads the original luma).
-    let mut luma = vec![0u8; rect.area()];
+    // Luma, per pixel (`None`: not written); computed before the chroma pass changes the chroma
+    // it reads, written after it (the chroma pass reads the original luma).
+    let mut luma = vec![None; rect.area()];
     for (r, (src, al)) in rgb_rows.zip(alpha_rows).enumerate() {
         let y = rect.y + r;
         for (i, (s, &a)) in src.chunks_exact(3).zip(al).enumerate() {
             let x = rect.x + i;
-            let o = frame.planes[0][y * strides[0] + x];
             let a = weight(a);
-            luma[r * rect.width + i] = if a == 0.0 {
-                o
-            } else {
+            if a > 0.0 {
+                let o = sm.get(frame.planes[0], luma_at(x, y));
                 let [br, bg, bb] = read_back(&frame.planes, x, y);
                 let change = yuv.luma(s[0], s[1], s[2]) - yuv.luma(br, bg, bb);
-                to_u8(f32::from(o) + a * change)
-            };
+                luma[r * rect.width + i] = Some(o + a * change);
+            }
         }
     }
     // Chroma, per 2×2 block touching the rect.
@@ -527,19 +626,22 @@ pub fn write_region(frame: &mut FrameMut, rect: Rect, rgb: &RgbImage, alpha: &[f
             let (du, dv) = (su / sa, sv / sa);
             let a = sa / block_pixels as f32;
             let [(pu, iu), (pv, iv)] = chroma_sites(format, &strides, cx, cy);
-            let o = f32::from(frame.planes[pu][iu]);
-            frame.planes[pu][iu] = to_u8(o + a * du);
-            let o = f32::from(frame.planes[pv][iv]);
-            frame.planes[pv][iv] = to_u8(o + a * dv);
+            let o = sm.get(frame.planes[pu], iu);
+            sm.set(frame.planes[pu], iu, o + a * du);
+            let o = sm.get(frame.planes[pv], iv);
+            sm.set(frame.planes[pv], iv, o + a * dv);
         }
     }
     for (r, row) in luma.chunks_exact(rect.width).enumerate() {
-        let start = (rect.y + r) * strides[0] + rect.x;
-        frame.planes[0][start..start + rect.width].copy_from_slice(row);
+        for (i, level) in row.iter().enumerate() {
+            if let Some(level) = *level {
+                sm.set(frame.planes[0], luma_at(rect.x + i, rect.y + r), level);
+            }
+        }
     }
 }
 
-/// (plane, index) of the U and of the V sample of chroma block (cx, cy) in a 4:2:0 frame.
+/// (plane, byte offset) of the U and of the V sample of chroma block (cx, cy) in a 4:2:0 frame.
 #[inline(always)]
 fn chroma_sites(
     format: PixelFormat,
@@ -547,11 +649,15 @@ fn chroma_sites(
     cx: usize,
     cy: usize,
 ) -> [(usize, usize); 2] {
-    if format == PixelFormat::Nv12 {
-        let i = cy * strides[1] + 2 * cx;
-        [(1, i), (1, i + 1)]
+    let bytes = format.sample_bytes();
+    if format.interleaved_chroma() {
+        let i = cy * strides[1] + 2 * cx * bytes;
+        [(1, i), (1, i + bytes)]
     } else {
-        [(1, cy * strides[1] + cx), (2, cy * strides[2] + cx)]
+        [
+            (1, cy * strides[1] + cx * bytes),
+            (2, cy * strides[2] + cx * bytes),
+        ]
     }
 }
 
@@ -616,38 +722,47 @@ impl AxisTaps {
     }
 }
 
-/// One plane resampled separably: a vertical pass over whole rows (vectorises), then
-/// horizontal taps per channel.
+/// One plane resampled separably: a vertical pass over whole rows (vectorises for 8-bit
+/// samples), then horizontal taps per channel.
 struct PlaneResampler<'a> {
     plane: &'a [u8],
     stride: usize,
-    /// Bytes per row that hold samples.
-    row_bytes: usize,
-    /// Bytes per sample (all channels).
-    bpp: usize,
+    samples: Samples,
+    /// Samples per row (all channels).
+    row_samples: usize,
+    /// Samples per pixel position (all channels).
+    spp: usize,
     xs: AxisTaps,
     ys: AxisTaps,
 }
 
 impl PlaneResampler<'_> {
-    /// Weighted sum of the source rows of output row `oy`, into `acc` (`row_bytes` long).
+    /// Weighted sum of the source rows of output row `oy`, into `acc` (`row_samples` long), on
+    /// the 0..255 scale.
     fn vertical(&self, oy: usize, acc: &mut [f32]) {
         let (y0, wy) = self.ys.of(oy);
         acc.fill(0.0);
+        let bytes = self.samples.bytes;
         for (k, &w) in wy.iter().enumerate() {
             let start = (y0 + k) * self.stride;
-            let row = &self.plane[start..start + self.row_bytes];
-            for (a, &v) in acc.iter_mut().zip(row) {
-                *a += w * f32::from(v);
+            let row = &self.plane[start..start + self.row_samples * bytes];
+            if bytes == 1 {
+                for (a, &v) in acc.iter_mut().zip(row) {
+                    *a += w * f32::from(v);
+                }
+            } else {
+                for (i, a) in acc.iter_mut().enumerate() {
+                    *a += w * self.samples.get(row, i * bytes);
+                }
             }
         }
     }
 
-    /// Channel `c` (byte offset within a sample) at output column `ox`, from a vertical pass.
+    /// Channel `c` (sample offset within a pixel) at output column `ox`, from a vertical pass.
     #[inline(always)]
     fn horizontal(&self, acc: &[f32], ox: usize, c: usize) -> f32 {
         let (x0, wx) = self.xs.of(ox);
-        let taps = acc[x0 * self.bpp + c..].iter().step_by(self.bpp);
+        let taps = acc[x0 * self.spp + c..].iter().step_by(self.spp);
         wx.iter().zip(taps).map(|(w, v)| w * v).sum()
     }
 }
@@ -674,17 +789,19 @@ pub fn resize_to_rgb(frame: &FrameRef, out_w: usize, out_h: usize) -> RgbImage {
     }
     let (w, h) = (frame.width, frame.height);
     let rows = out.data.par_chunks_exact_mut(out_w * 3).enumerate();
-    if let Some((off, bpp)) = frame.format.packed_layout() {
+    let samples = Samples::of(frame.format);
+    if let Some((off, spp)) = frame.format.packed_layout() {
         let rs = PlaneResampler {
             plane: frame.planes[0],
             stride: frame.strides[0],
-            row_bytes: w * bpp,
-            bpp,
+            samples,
+            row_samples: w * spp,
+            spp,
             xs: AxisTaps::new(out_w, w, 1, w),
             ys: AxisTaps::new(out_h, h, 1, h),
         };
         rows.for_each_init(
-            || vec![0.0f32; rs.row_bytes],
+            || vec![0.0f32; rs.row_samples],
             |acc, (oy, dst)| {
                 rs.vertical(oy, acc);
                 for (ox, d) in dst.chunks_exact_mut(3).enumerate() {
@@ -700,19 +817,21 @@ pub fn resize_to_rgb(frame: &FrameRef, out_w: usize, out_h: usize) -> RgbImage {
     let luma = PlaneResampler {
         plane: frame.planes[0],
         stride: frame.strides[0],
-        row_bytes: w,
-        bpp: 1,
+        samples,
+        row_samples: w,
+        spp: 1,
         xs: AxisTaps::new(out_w, w, 1, w),
         ys: AxisTaps::new(out_h, h, 1, h),
     };
-    // NV12: one plane of U, V pairs; I420: two planes, one byte per sample.
-    let nv12 = frame.format == PixelFormat::Nv12;
+    // NV12 and P010: one plane of U, V pairs; I420: two planes, one sample per position.
+    let nv12 = frame.format.interleaved_chroma();
     let chroma_planes: Vec<PlaneResampler> = (1..frame.planes.len())
         .map(|p| PlaneResampler {
             plane: frame.planes[p],
             stride: frame.strides[p],
-            row_bytes: if nv12 { 2 * cw } else { cw },
-            bpp: if nv12 { 2 } else { 1 },
+            samples,
+            row_samples: if nv12 { 2 * cw } else { cw },
+            spp: if nv12 { 2 } else { 1 },
             xs: AxisTaps::new(out_w, w, 2, cw),
             ys: AxisTaps::new(out_h, h, 2, ch),
         })
@@ -728,7 +847,7 @@ pub fn resize_to_rgb(frame: &FrameRef, out_w: usize, out_h: usize) -> RgbImage {
         |(acc_y, acc_c), (oy, dst)| {
             luma.vertical(oy, acc_y);
             for (rs, acc) in chroma_planes.iter().zip(acc_c.iter_mut()) {
-                rs.vertical(oy, &mut acc[..rs.row_bytes]);
+                rs.vertical(oy, &mut acc[..rs.row_samples]);
             }
             for (ox, d) in dst.chunks_exact_mut(3).enumerate() {
                 let l = luma.horizontal(acc_y, ox, 0);

@@ -19,7 +19,7 @@ const FORMATS: [PixelFormat; 7] = [
 
 fn colorimetries() -> Vec<Colorimetry> {
     let mut out = Vec::new();
-    for matrix in [YuvMatrix::Bt601, YuvMatrix::Bt709] {
+    for matrix in [YuvMatrix::Bt601, YuvMatrix::Bt709, YuvMatrix::Bt2020] {
         for full_range in [false, true] {
             out.push(Colorimetry { matrix, full_range });
         }
@@ -27,7 +27,8 @@ fn colorimetries() -> Vec<Colorimetry> {
     out
 }
 
-/// A frame that owns its planes, rows padded by 5 bytes to exercise strides.
+/// A frame that owns its planes, rows padded by 5 bytes to exercise strides (6 for 16-bit
+/// samples, which GStreamer always aligns).
 #[derive(Clone, PartialEq, Debug)]
 struct Owned {
     format: PixelFormat,
@@ -42,10 +43,11 @@ impl Owned {
     fn zeroed(format: PixelFormat, w: usize, h: usize, colorimetry: Colorimetry) -> Self {
         let mut planes = Vec::new();
         let mut strides = Vec::new();
+        let pad = if format.sample_bytes() == 2 { 6 } else { 5 };
         for p in 0..format.plane_count() {
             let (row, rows) = format.plane_extent(p, w, h);
-            strides.push(row + 5);
-            planes.push(vec![0u8; (row + 5) * rows]);
+            strides.push(row + pad);
+            planes.push(vec![0u8; (row + pad) * rows]);
         }
         Self {
             format,
@@ -88,6 +90,7 @@ impl Owned {
         let (kr, kb) = match colorimetry.matrix {
             YuvMatrix::Bt601 => (0.299, 0.114),
             YuvMatrix::Bt709 => (0.2126, 0.0722),
+            YuvMatrix::Bt2020 => (0.2627, 0.0593),
         };
         let (ys, yo, cs) = if colorimetry.full_range {
             (1.0, 0.0, 1.0)
@@ -603,4 +606,150 @@ fn views_are_validated() {
         .unwrap_err()
         .to_string();
     assert_eq!(msg, "Rgb 5x7 plane 0: 100 bytes, expected at least 105");
+}
+
+/// Each 10/16-bit format and the 8-bit format it deepens.
+const DEEP: [(PixelFormat, PixelFormat); 3] = [
+    (PixelFormat::I420, PixelFormat::I420P10),
+    (PixelFormat::Nv12, PixelFormat::P010),
+    (PixelFormat::Rgba, PixelFormat::Rgba64),
+];
+
+/// The deep twin of an 8-bit frame: every code widened (×4 into 10 bits for YUV, as BT.709 and
+/// BT.2020 define 10-bit video; ×257 for 16-bit RGB), so both must read as the same colours.
+fn widen(narrow: &Owned, deep: PixelFormat) -> Owned {
+    let mut out = Owned::zeroed(deep, narrow.w, narrow.h, narrow.colorimetry);
+    let samples = Samples::of(deep);
+    for p in 0..narrow.planes.len() {
+        let (row, rows) = narrow.format.plane_extent(p, narrow.w, narrow.h);
+        for y in 0..rows {
+            for i in 0..row {
+                let level = f32::from(narrow.planes[p][y * narrow.strides[p] + i]);
+                samples.set(&mut out.planes[p], y * out.strides[p] + 2 * i, level);
+            }
+        }
+    }
+    out
+}
+
+fn max_abs_diff(a: &RgbImage, b: &RgbImage) -> f32 {
+    a.data
+        .iter()
+        .zip(&b.data)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn deep_formats_read_what_their_8_bit_twins_read() {
+    let (w, h) = (9, 7);
+    let img = smooth_image(w, h);
+    for (narrow, deep) in DEEP {
+        for colorimetry in colorimetries() {
+            let n = Owned::encode(narrow, &img, colorimetry);
+            let d = widen(&n, deep);
+            let whole = Rect::new(0, 0, w, h);
+            let diff = max_abs_diff(
+                &read_region(&n.view(), whole),
+                &read_region(&d.view(), whole),
+            );
+            assert!(
+                diff < 1e-3,
+                "{deep:?} {colorimetry:?}: read differs by {diff}"
+            );
+            for (ow, oh) in [(4, 3), (17, 15)] {
+                let diff = max_abs_diff(
+                    &resize_to_rgb(&n.view(), ow, oh),
+                    &resize_to_rgb(&d.view(), ow, oh),
+                );
+                assert!(
+                    diff < 1e-3,
+                    "{deep:?} {colorimetry:?} {ow}x{oh}: resize differs by {diff}"
+                );
+            }
+        }
+    }
+}
+
+/// Random deep frames hold only valid codes: 10 bits (P010: in the high bits).
+fn random_deep(format: PixelFormat, w: usize, h: usize, rng: &mut ChaCha8Rng) -> Owned {
+    let mut f = Owned::random(format, w, h, rng);
+    for plane in &mut f.planes {
+        for word in plane.chunks_exact_mut(2) {
+            let v = u16::from_le_bytes([word[0], word[1]]);
+            let v = match format {
+                PixelFormat::I420P10 => v & 0x3ff,
+                PixelFormat::P010 => v & 0xffc0,
+                _ => v,
+            };
+            word.copy_from_slice(&v.to_le_bytes());
+        }
+    }
+    f
+}
+
+#[test]
+fn deep_formats_written_back_unchanged_keep_their_bytes() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for (_, deep) in DEEP {
+        for colorimetry in colorimetries() {
+            let mut f = random_deep(deep, 11, 9, &mut rng);
+            f.colorimetry = colorimetry;
+            let before = f.clone();
+            let rect = Rect::new(2, 1, 7, 6);
+            let rgb = read_region(&f.view(), rect);
+            write_region(&mut f.view_mut(), rect, &rgb, &vec![1.0; rect.area()]);
+            assert_eq!(f, before, "{deep:?} {colorimetry:?}");
+        }
+    }
+}
+
+#[test]
+fn deep_formats_keep_precision_finer_than_a_level() {
+    // Fractional colours, one per 2×2 block so that 4:2:0 chroma adds no error of its own.
+    let (w, h) = (32, 32);
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let block_colours: Vec<[f32; 3]> = (0..(w / 2) * (h / 2))
+        .map(|_| [0; 3].map(|_| rng.random_range(40.0..215.0f32)))
+        .collect();
+    let mut rgb = RgbImage::new(w, h);
+    for y in 0..h {
+        for x in 0..w {
+            let c = block_colours[(y / 2) * (w / 2) + x / 2];
+            rgb.data[3 * (y * w + x)..][..3].copy_from_slice(&c);
+        }
+    }
+    let whole = Rect::new(0, 0, w, h);
+    let mean_error = |format| {
+        // Mid-grey first: written YUV keeps the out-of-gamut excess of what it replaces.
+        let mut f = Owned::zeroed(format, w, h, Colorimetry::default());
+        let samples = Samples::of(format);
+        for plane in &mut f.planes {
+            for at in (0..plane.len() - 1).step_by(samples.bytes) {
+                samples.set(plane, at, 128.0);
+            }
+        }
+        write_region(&mut f.view_mut(), whole, &rgb, &vec![1.0; w * h]);
+        let back = read_region(&f.view(), whole);
+        let total: f32 = back
+            .data
+            .iter()
+            .zip(&rgb.data)
+            .map(|(b, c)| (b - c).abs())
+            .sum();
+        total / rgb.data.len() as f32
+    };
+    for (narrow, deep) in DEEP {
+        let (n, d) = (mean_error(narrow), mean_error(deep));
+        // 10-bit codes are 4 per level, 16-bit 257: the error shrinks with them.
+        let bound = if deep == PixelFormat::Rgba64 {
+            0.01
+        } else {
+            0.35
+        };
+        assert!(
+            d < bound * n,
+            "{deep:?}: mean error {d} levels, {narrow:?} {n}"
+        );
+    }
 }

@@ -69,6 +69,7 @@ struct Streams {
     video_pts: Vec<u64>,
     video_size: Option<(i32, i32)>,
     video_par: Option<gst::Fraction>,
+    video_format: Option<String>,
     /// Per non-video stream: its caps' media type and a hash of all its bytes (equal hashes:
     /// the stream was copied bit for bit).
     others: Vec<(String, u64)>,
@@ -135,6 +136,7 @@ fn inspect(path: &Path) -> Streams {
                         let st = caps.structure(0).unwrap();
                         s.video_size = Some((st.get("width").unwrap(), st.get("height").unwrap()));
                         s.video_par = st.get("pixel-aspect-ratio").ok();
+                        s.video_format = st.get("format").ok();
                     }
                     gst::PadProbeReturn::Ok
                 },
@@ -783,4 +785,31 @@ fn the_live_udp_recipe_restores_a_transport_stream_with_its_audio() {
         "audio sent on: {:?}",
         after.others
     );
+}
+
+/// A 10-bit source reaches the archive master at 10 bits: the element restores it at its depth.
+#[test]
+fn ten_bit_sources_stay_ten_bit_in_the_archive() {
+    if !have_fixtures() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("master10.mkv");
+    launch(
+        &format!(
+            "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=I420_10LE ! avenc_ffv1 ! matroskamux ! filesink location={}",
+            carphone().display(),
+            source.display()
+        ),
+        None,
+    );
+    let out = dir.path().join("out");
+    let report = run_ok(&[source.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    assert!(
+        report["files"][0]["faces"].as_u64().unwrap() > 0,
+        "{report:#}"
+    );
+    let after = inspect(&out.join("master10.mkv"));
+    assert_eq!(after.video_frames, 120);
+    assert_eq!(after.video_format.as_deref(), Some("I420_10LE"));
 }

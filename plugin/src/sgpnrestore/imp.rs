@@ -261,6 +261,9 @@ fn pixel_format(format: VideoFormat) -> Option<PixelFormat> {
         VideoFormat::Bgra => Some(PixelFormat::Bgra),
         VideoFormat::I420 => Some(PixelFormat::I420),
         VideoFormat::Nv12 => Some(PixelFormat::Nv12),
+        VideoFormat::I42010le => Some(PixelFormat::I420P10),
+        VideoFormat::P01010le => Some(PixelFormat::P010),
+        VideoFormat::Rgba64Le => Some(PixelFormat::Rgba64),
         _ => None,
     }
 }
@@ -272,6 +275,7 @@ fn colorimetry(info: &gst_video::VideoInfo) -> Colorimetry {
     let matrix = match colorimetry.matrix() {
         VideoColorMatrix::Bt709 => YuvMatrix::Bt709,
         VideoColorMatrix::Bt601 => YuvMatrix::Bt601,
+        VideoColorMatrix::Bt2020 => YuvMatrix::Bt2020,
         _ if info.height() > 576 => YuvMatrix::Bt709,
         _ => YuvMatrix::Bt601,
     };
@@ -603,6 +607,9 @@ impl ElementImpl for SgpnRestore {
                     VideoFormat::Bgra,
                     VideoFormat::I420,
                     VideoFormat::Nv12,
+                    VideoFormat::I42010le,
+                    VideoFormat::P01010le,
+                    VideoFormat::Rgba64Le,
                 ])
                 .width_range(MIN_FRAME_SIDE..=i32::MAX)
                 .height_range(MIN_FRAME_SIDE..=i32::MAX)
@@ -720,6 +727,20 @@ impl VideoFilterImpl for SgpnRestore {
     ) -> Result<(), gst::LoggableError> {
         let format = pixel_format(in_info.format())
             .ok_or_else(|| gst::loggable_error!(CAT, "Unsupported caps {}", incaps))?;
+        if in_info.interlace_mode() != gst_video::VideoInterlaceMode::Progressive {
+            // Faces are detected and pasted per frame; two fields woven into one frame would
+            // give combed faces and a paste that mixes two instants.
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::Format,
+                (
+                    "sgpnrestore takes progressive video, this is {:?}: deinterlace first (… ! deinterlace ! sgpnrestore)",
+                    in_info.interlace_mode()
+                ),
+                ["caps {}", incaps]
+            );
+            return Err(gst::loggable_error!(CAT, "Interlaced caps {}", incaps));
+        }
         let layout = FrameLayout {
             format,
             colorimetry: colorimetry(in_info),

@@ -15,7 +15,7 @@ use gst_video::VideoFormat;
 use gst_video::prelude::*;
 
 /// Every format in the element's pad template.
-pub const FORMATS: [VideoFormat; 7] = [
+pub const FORMATS: [VideoFormat; 10] = [
     VideoFormat::Rgb,
     VideoFormat::Rgbx,
     VideoFormat::Rgba,
@@ -23,6 +23,9 @@ pub const FORMATS: [VideoFormat; 7] = [
     VideoFormat::Bgra,
     VideoFormat::I420,
     VideoFormat::Nv12,
+    VideoFormat::I42010le,
+    VideoFormat::P01010le,
+    VideoFormat::Rgba64Le,
 ];
 
 /// Side of the identity generator's square crop.
