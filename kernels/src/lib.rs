@@ -1,7 +1,9 @@
 //! Compute kernels of the sgpn face pipeline (facexlib's steps between detector and network):
-//! affine alignment, crop warp, feathered paste-back, and native-format frame regions.
+//! affine alignment, crop warp, feathered paste-back, native-format frame regions, the 3D face
+//! renderer and the AFFB fusion.
 //! Each kernel has a CPU reference; the CUDA twins live in `kernels/cuda/` behind the backend seam.
 
+pub mod affb;
 pub mod affine;
 pub mod backend;
 pub mod cuda;

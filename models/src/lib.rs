@@ -1,6 +1,7 @@
 //! Model contracts, ONNX Runtime sessions, the ONNX writer, the face detector and the 3D morphable
 //! face model of sgpn.
 
+pub mod affb_op;
 pub mod contract;
 pub mod detector;
 pub mod device;

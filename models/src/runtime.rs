@@ -95,6 +95,10 @@ pub fn build_session(path: &Path, cfg: &SessionConfig) -> Result<Session, ModelE
             .with_intra_threads(cfg.intra_threads)
             .map_err(|e| runtime_err(e.into()))?;
     }
+    // The fused AFFB operator, for generators exported in its custom-op form.
+    builder = crate::affb_op::domain()
+        .and_then(|domain| builder.with_operators(domain).map_err(Into::into))
+        .map_err(runtime_err)?;
     builder = builder
         .with_execution_providers(providers(path, cfg.device)?)
         .map_err(|e| ModelError::Device {

@@ -233,6 +233,35 @@ fn affb_can_be_exported_as_the_fused_custom_operator() {
     }
 }
 
+/// The custom-op form runs through ONNX Runtime with the CPU kernel of `sgpn.AffbFuse`
+/// (`sgpn_models::affb_op`) and computes what the standard-op form computes, for both variants.
+#[test]
+fn the_fused_affb_operator_runs_and_matches_the_standard_ops() {
+    use sgpn_train::export::{AffbExport, write_generator_with};
+    for variant in [Variant::No3d, Variant::Full] {
+        let g = Generator::new(&Config::tiny(variant), 5, &Device::flex()).unwrap();
+        let s = g.config.size;
+        let outputs: Vec<Vec<f32>> = [AffbExport::StandardOps, AffbExport::CustomOp]
+            .into_iter()
+            .map(|affb| {
+                let path = tmp(&format!("tiny_{}_{affb:?}.onnx", variant.as_str()));
+                write_generator_with(&g, &path, affb).unwrap();
+                let mut session = cpu_session(&path, 1).unwrap();
+                let lq = images(2, s, 21);
+                let render = variant.has_render().then(|| images(2, s, 22));
+                run_generator(&mut session, 2, s, &lq, render.as_deref()).unwrap()
+            })
+            .collect();
+        let spread = outputs[0].iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(spread > 1e-3, "{variant:?}: output is ~0");
+        let diff = outputs[0]
+            .iter()
+            .zip(&outputs[1])
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(diff <= 1e-5, "{variant:?}: custom op differs by {diff}");
+    }
+}
+
 /// The element's loader accepts the export: `sgpn_models::Generator::load` checks the contract
 /// (metadata, `lq` → `restored`, dynamic N) and restores what burn restores.
 #[test]

@@ -15,13 +15,14 @@ pub enum AffbExport {
     #[default]
     StandardOps,
     /// One `sgpn.AffbFuse` node per block (inputs `F_inter, F_lq[, F_3d], W_mask, b_mask`,
-    /// output `concat(F_inter, F_blend)`), for a runtime that registers the fused operator.
+    /// output `concat(F_inter, F_blend)`), for a runtime that registers the fused operator
+    /// (every session of `sgpn_models::runtime` does: `sgpn_models::affb_op`).
     CustomOp,
 }
 
-/// Domain and name of the fused AFFB operator (gpu-path.md).
-pub const AFFB_DOMAIN: &str = "sgpn";
-pub const AFFB_OP: &str = "AffbFuse";
+/// Domain and name of the fused AFFB operator.
+pub const AFFB_DOMAIN: &str = sgpn_models::affb_op::DOMAIN;
+pub const AFFB_OP: &str = sgpn_models::affb_op::NAME;
 
 pub struct OnnxGraph {
     pub builder: GraphBuilder,
