@@ -1,11 +1,12 @@
 // Runs the CUDA kernels on the CPU through emulate.h, for `cargo test` (kernels/src/cuda.rs).
 // Usage: emulate warp DIR | emulate paste DIR | emulate paste-residual DIR (reads reference.bin
-// too). Inputs and outputs are raw little-endian files in
+// too) | emulate affb DIR. Inputs and outputs are raw little-endian files in
 // DIR written by the Rust test; params.bin holds the kernel's params struct exactly as the Rust
 // launcher passes it, so the test also checks that both sides agree on its layout.
 #include "emulate.h"
 #include "warp.cu"
 #include "paste.cu"
+#include "affb.cu"
 
 #include <cstdio>
 #include <cstring>
@@ -81,6 +82,21 @@ int main(int argc, char** argv) {
                        (const float*)(reference.empty() ? nullptr : reference.data()));
         write_floats(dir + "region.bin", region);
         write_floats(dir + "alpha.bin", alpha);
+        return 0;
+    }
+    if (mode == "affb") {
+        AffbParams p = read_struct<AffbParams>(dir + "params.bin");
+        std::vector<float> inter = read_floats(dir + "inter.bin");
+        std::vector<float> lq = read_floats(dir + "lq.bin");
+        std::vector<float> d3 = p.has_3d ? read_floats(dir + "d3.bin") : std::vector<float>();
+        std::vector<float> weight = read_floats(dir + "weight.bin");
+        std::vector<float> bias = read_floats(dir + "bias.bin");
+        std::vector<float> out((size_t)p.n * 2 * p.channels * p.positions, 0.0f);
+        emulate_launch({blocks(p.positions, 256), (unsigned)p.channels, (unsigned)p.n}, {256, 1, 1},
+                       affb_fuse, p, (const float*)inter.data(), (const float*)lq.data(),
+                       (const float*)(p.has_3d ? d3.data() : nullptr), (const float*)weight.data(),
+                       (const float*)bias.data(), out.data());
+        write_floats(dir + "out.bin", out);
         return 0;
     }
     return 1;

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 /// Kernel sources: (file name, CUDA C source, kernel function names).
-pub const SOURCES: [(&str, &str, &[&str]); 2] = [
+pub const SOURCES: [(&str, &str, &[&str]); 3] = [
     (
         "warp.cu",
         include_str!("../cuda/warp.cu"),
@@ -33,6 +33,7 @@ pub const SOURCES: [(&str, &str, &[&str]); 2] = [
         include_str!("../cuda/paste.cu"),
         &["paste_back"],
     ),
+    ("affb.cu", include_str!("../cuda/affb.cu"), &["affb_fuse"]),
 ];
 
 /// Architectures the sources are checked for; the run-time build targets `sm_80` PTX, which the
@@ -102,6 +103,30 @@ pub fn compile_to_ptx(name: &str, source: &str, arch: &'static str) -> Result<Pt
     };
     compile_ptx_with_opts(source, opts)
         .map_err(|e| KernelError::Cuda(format!("NVRTC compiling {name} for {arch}: {e}")))
+}
+
+/// Scalars of `affb_fuse` (kernels/cuda/affb.cu `AffbParams`, same field order).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct AffbParams {
+    pub n: i32,
+    pub channels: i32,
+    pub positions: i32,
+    pub has_3d: i32,
+}
+
+// SAFETY: `#[repr(C)]` plain data laid out as the CUDA struct (four ints, no padding).
+unsafe impl DeviceRepr for AffbParams {}
+
+impl AffbParams {
+    pub fn new(shape: crate::affb::AffbShape, has_3d: bool) -> Result<Self, KernelError> {
+        Ok(Self {
+            n: to_i32("faces", shape.n)?,
+            channels: to_i32("channels", shape.channels)?,
+            positions: to_i32("positions", shape.positions)?,
+            has_3d: i32::from(has_3d),
+        })
+    }
 }
 
 /// Scalars of `warp_face_crops` (kernels/cuda/warp.cu `WarpParams`, same field order).
@@ -191,6 +216,7 @@ pub struct CudaKernels {
     stream: Arc<CudaStream>,
     warp: CudaFunction,
     paste: CudaFunction,
+    affb: CudaFunction,
 }
 
 impl CudaKernels {
@@ -212,12 +238,14 @@ impl CudaKernels {
                 functions.push(module.load_function(kernel)?);
             }
         }
+        let affb = functions.pop().expect("affb_fuse loaded");
         let paste = functions.pop().expect("paste_back loaded");
         let warp = functions.pop().expect("warp_face_crops loaded");
         Ok(Self {
             stream: ctx.default_stream(),
             warp,
             paste,
+            affb,
         })
     }
 
@@ -300,6 +328,99 @@ impl CudaKernels {
         // indexes.
         unsafe { launch.launch(grid(width, height, 1)) }?;
         Ok(())
+    }
+}
+
+impl CudaKernels {
+    /// Launches `affb_fuse` on device buffers (shapes as `affb::affb_fuse`; `out` is
+    /// [n, 2C, H, W]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn launch_affb(
+        &self,
+        shape: crate::affb::AffbShape,
+        f_inter: &CudaSlice<f32>,
+        f_lq: &CudaSlice<f32>,
+        f_3d: Option<&CudaSlice<f32>>,
+        weight: &CudaSlice<f32>,
+        bias: &CudaSlice<f32>,
+        out: &mut CudaSlice<f32>,
+    ) -> Result<(), KernelError> {
+        let len = shape.n * shape.channels * shape.positions;
+        let k = if f_3d.is_some() { 3 } else { 2 };
+        check_len("affb_fuse F_inter", len, f_inter.len())?;
+        check_len("affb_fuse F_lq", len, f_lq.len())?;
+        if let Some(f_3d) = f_3d {
+            check_len("affb_fuse F_3d", len, f_3d.len())?;
+        }
+        check_len(
+            "affb_fuse weight [C, kC]",
+            shape.channels * k * shape.channels,
+            weight.len(),
+        )?;
+        check_len("affb_fuse bias [C]", shape.channels, bias.len())?;
+        check_len("affb_fuse output [N, 2C, H, W]", 2 * len, out.len())?;
+        if len == 0 {
+            return Ok(());
+        }
+        let params = AffbParams::new(shape, f_3d.is_some())?;
+        // F_3d is not read without the prior; any valid device pointer stands in for it.
+        let f_3d = f_3d.unwrap_or(f_lq);
+        let mut launch = self.stream.launch_builder(&self.affb);
+        launch
+            .arg(&params)
+            .arg(f_inter)
+            .arg(f_lq)
+            .arg(f_3d)
+            .arg(weight)
+            .arg(bias)
+            .arg(out);
+        let config = LaunchConfig {
+            grid_dim: (
+                shape.positions.div_ceil(256) as u32,
+                params.channels as u32,
+                params.n as u32,
+            ),
+            block_dim: (256, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        // SAFETY: argument types and order match `affb_fuse` in affb.cu; buffer lengths were
+        // checked above against the sizes the kernel indexes.
+        unsafe { launch.launch(config) }?;
+        Ok(())
+    }
+
+    /// Host-memory convenience for `launch_affb`: upload, launch, download.
+    pub fn affb_fuse(
+        &self,
+        shape: crate::affb::AffbShape,
+        f_inter: &[f32],
+        f_lq: &[f32],
+        f_3d: Option<&[f32]>,
+        weight: &[f32],
+        bias: &[f32],
+    ) -> Result<Vec<f32>, KernelError> {
+        let upload = |v: &[f32]| self.stream.clone_htod(v);
+        let (d_inter, d_lq, d_w, d_b) = (
+            upload(f_inter)?,
+            upload(f_lq)?,
+            upload(weight)?,
+            upload(bias)?,
+        );
+        let d_3d = f_3d.map(upload).transpose()?;
+        let mut d_out = self.stream.alloc_zeros::<f32>(2 * f_inter.len())?;
+        self.launch_affb(
+            shape,
+            &d_inter,
+            &d_lq,
+            d_3d.as_ref(),
+            &d_w,
+            &d_b,
+            &mut d_out,
+        )?;
+        let mut out = vec![0f32; 2 * f_inter.len()];
+        self.stream.memcpy_dtoh(&d_out, &mut out)?;
+        self.stream.synchronize()?;
+        Ok(out)
     }
 }
 
@@ -656,6 +777,57 @@ mod tests {
             );
             assert_paste_covers(mode, &alpha);
         }
+
+        // AFFB fusion, with and without the shape prior, against `affb::affb_fuse`.
+        let shape = crate::affb::AffbShape {
+            n: 2,
+            channels: 5,
+            positions: 300,
+        };
+        let noise = |len: usize, seed: u32| -> Vec<f32> {
+            (0..len as u32)
+                .map(|i| {
+                    ((i.wrapping_mul(2654435761) ^ seed.wrapping_mul(40503)) % 2001) as f32 / 1000.0
+                        - 1.0
+                })
+                .collect()
+        };
+        let len = shape.n * shape.channels * shape.positions;
+        let (inter, lq, d3) = (noise(len, 1), noise(len, 2), noise(len, 3));
+        for has_3d in [false, true] {
+            let k = if has_3d { 3 } else { 2 };
+            let weight = noise(shape.channels * k * shape.channels, 4);
+            let bias = noise(shape.channels, 5);
+            let want = crate::affb::affb_fuse(
+                shape,
+                &inter,
+                &lq,
+                has_3d.then_some(&d3[..]),
+                &weight,
+                &bias,
+            );
+            write(
+                "params.bin",
+                &struct_bytes(&AffbParams::new(shape, has_3d).unwrap()),
+            );
+            for (name, v) in [
+                ("inter.bin", &inter),
+                ("lq.bin", &lq),
+                ("d3.bin", &d3),
+                ("weight.bin", &weight),
+                ("bias.bin", &bias),
+            ] {
+                write(name, &floats_to_bytes(v));
+            }
+            run("affb");
+            assert_close(
+                &format!("emulated affb_fuse (3D: {has_3d})"),
+                &read("out.bin"),
+                &want,
+                1e-5,
+                1e-6,
+            );
+        }
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -676,6 +848,25 @@ mod tests {
         gpu.warp_face_crops(&src, &transforms, size, &mut got)
             .unwrap();
         assert_close("warp_face_crops", &got, &want, 1e-3, 1e-5);
+
+        let shape = crate::affb::AffbShape {
+            n: 2,
+            channels: 32,
+            positions: 64 * 64,
+        };
+        let len = shape.n * shape.channels * shape.positions;
+        let values = |len: usize, seed: u32| -> Vec<f32> {
+            (0..len as u32)
+                .map(|i| ((i.wrapping_mul(2654435761) ^ seed) % 2001) as f32 / 1000.0 - 1.0)
+                .collect()
+        };
+        let (inter, lq, d3) = (values(len, 1), values(len, 2), values(len, 3));
+        let (weight, bias) = (values(32 * 96, 4), values(32, 5));
+        let want = crate::affb::affb_fuse(shape, &inter, &lq, Some(&d3), &weight, &bias);
+        let got = gpu
+            .affb_fuse(shape, &inter, &lq, Some(&d3), &weight, &bias)
+            .unwrap();
+        assert_close("affb_fuse", &got, &want, 1e-5, 1e-5);
 
         let paste = PasteScene::new(&src, &transforms, &want, size);
         for reference in paste.references {
