@@ -2,7 +2,16 @@
 # One-time set-up for sgpn on Debian 12: system packages, then everything else fetched from package
 # registries (PyPI, npm) into the git-ignored `.deps/`. Idempotent: safe to re-run; every archive
 # and every extracted file is checked against a pinned SHA-256.
+#   scripts/setup.sh          CPU only (what CI runs)
+#   scripts/setup.sh --gpu    also the CUDA 13 build of ONNX Runtime and the CUDA libraries it
+#                             loads (about 1.3 GB of downloads), for device=cuda and tensorrt
 set -euo pipefail
+GPU=0
+case "${1:-}" in
+  "") ;;
+  --gpu) GPU=1 ;;
+  *) printf 'usage: %s [--gpu]\n' "$0" >&2; exit 2 ;;
+esac
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEPS="$ROOT/.deps"
@@ -123,5 +132,42 @@ install_member "$FR" face_recognition-1.3.0/tests/test_images/obama_partial_face
 FRJS=$(fetch https://registry.npmjs.org/faceplugin-face-recognition-js/-/faceplugin-face-recognition-js-0.0.1.tgz \
   7ea06031d9a3f83753254fcff60506a07b81b46fc84d4ee024cd041f260ec1ba)
 install_member "$FRJS" package/model/fr_feature.onnx "$DEPS/models/fr_feature.onnx" 87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581
+
+# --- 3. The GPU runtime (--gpu) ------------------------------------------------------------------
+# ONNX Runtime's CUDA 13 build (1.31.1: the C API level the `ort` crate uses, api-31) with its CUDA
+# and TensorRT providers, and the CUDA 13.0 libraries the CUDA provider opens by name. They go to
+# .deps/onnxruntime-gpu/ and .deps/cuda/; sgpn_models::runtime prefers this ONNX Runtime when it
+# is there and loads the CUDA libraries by absolute path before a GPU session. Each wheel is
+# pinned by its SHA-256; the libraries are extracted from the verified wheels. TensorRT 10 is not
+# on any registry: install it from NVIDIA and put its lib folder on LD_LIBRARY_PATH.
+# install_libs <wheel> <pattern> <dest>: extract matching members of a verified wheel, flat.
+install_libs() {
+  local wheel="$1" pattern="$2" dest="$3" stamp="$3/.$(basename "$1").done"
+  [ -f "$stamp" ] && return 0
+  mkdir -p "$dest"
+  unzip -q -o -j "$wheel" "$pattern" -d "$dest" || die "no $pattern in $wheel"
+  touch "$stamp"
+}
+if [ "$GPU" = 1 ]; then
+  ORTGPU=$(fetch "$PY/92/1b/23ae6bfa165cf01f2566aeab3076135d0db8edf5b543c1556fd6b1d93c7f/onnxruntime_gpu-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl" \
+    e26c475fe361b2015f45b4b824bd13f0bb20204e59b62814e6f0acd5f3d491a6)
+  install_libs "$ORTGPU" 'onnxruntime/capi/libonnxruntime*.so*' "$DEPS/onnxruntime-gpu"
+  CUDART=$(fetch "$PY/2e/24/d1558f3b68b1d26e706813b1d10aa1d785e4698c425af8db8edc3dced472/nvidia_cuda_runtime-13.0.96-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl" \
+    7f82250d7782aa23b6cfe765ecc7db554bd3c2870c43f3d1821f1d18aebf0548)
+  CUBLAS=$(fetch "$PY/e7/44/423ac00af4dd95a5aeb27207e2c0d9b7118702149bf4704c3ddb55bb7429/nvidia_cublas-13.1.0.3-py3-none-manylinux_2_27_x86_64.whl" \
+    ee8722c1f0145ab246bccb9e452153b5e0515fd094c3678df50b2a0888b8b171)
+  CURAND=$(fetch "$PY/a5/9f/be0a41ca4a4917abf5cb9ae0daff1a6060cc5de950aec0396de9f3b52bc5/nvidia_curand-10.4.0.35-py3-none-manylinux_2_27_x86_64.whl" \
+    1aee33a5da6e1db083fe2b90082def8915f30f3248d5896bcec36a579d941bfc)
+  CUFFT=$(fetch "$PY/a8/2f/7b57e29836ea8714f81e9898409196f47d772d5ddedddf1592eadb8ab743/nvidia_cufft-12.0.0.61-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl" \
+    6c44f692dce8fd5ffd3e3df134b6cdb9c2f72d99cf40b62c32dde45eea9ddad3)
+  NVJITLINK=$(fetch "$PY/56/7a/123e033aaff487c77107195fa5a2b8686795ca537935a24efae476c41f05/nvidia_nvjitlink-13.0.88-py3-none-manylinux2010_x86_64.manylinux_2_12_x86_64.whl" \
+    13a74f429e23b921c1109976abefacc69835f2f433ebd323d3946e11d804e47b)
+  CUDNN=$(fetch "$PY/f6/7c/8dac39238533dba5fdab06ea19a0876a3df15f6b38d9183e953ef9b5af5c/nvidia_cudnn_cu13-9.14.0.64-py3-none-manylinux_2_27_x86_64.whl" \
+    024ce8f7571d322991ecadbe82907df2e89b5f36597d03436413ec6dd7c9fe54)
+  for wheel in "$CUDART" "$CUBLAS" "$CURAND" "$CUFFT" "$NVJITLINK" "$CUDNN"; do
+    install_libs "$wheel" 'nvidia/*/lib/lib*.so*' "$DEPS/cuda"
+  done
+  say "GPU runtime: $(du -sh "$DEPS/onnxruntime-gpu" | cut -f1) ONNX Runtime, $(du -sh "$DEPS/cuda" | cut -f1) CUDA libraries"
+fi
 
 say "done: $(du -sh "$DEPS" | cut -f1) in $DEPS"

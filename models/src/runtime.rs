@@ -2,9 +2,15 @@
 //! shared library once), execution providers in priority order TensorRT → CUDA → CPU, and the
 //! checks that turn a missing or broken model file into a [`ModelError`] naming that file.
 //!
-//! ONNX Runtime is loaded at run time (`ort` feature `load-dynamic`) from, in this order:
-//! `ORT_DYLIB_PATH`, `$SGPN_DEPS/onnxruntime/libonnxruntime.so.1.32.0`, and the `.deps/` folder of
-//! the source tree this crate was built from (where `scripts/setup.sh` puts it).
+//! ONNX Runtime is loaded at run time (`ort` feature `load-dynamic`) from `ORT_DYLIB_PATH`, else
+//! from the `.deps/` folder (`$SGPN_DEPS`, else the source tree this crate was built from):
+//! the CUDA build `onnxruntime-gpu/libonnxruntime.so.1.31.1` when `scripts/setup.sh --gpu` put it
+//! there (it runs CPU sessions too), otherwise the CPU build `onnxruntime/libonnxruntime.so.1.32.0`.
+//!
+//! A GPU session first checks what it needs and names what is missing: the CUDA provider beside
+//! the loaded ONNX Runtime, the NVIDIA driver, the CUDA libraries (loaded from `.deps/cuda/` by
+//! absolute path, so that the provider's loads by name find them without `LD_LIBRARY_PATH`) and,
+//! for TensorRT, `libnvinfer.so.10`, which no package registry carries.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -22,6 +28,21 @@ use crate::onnx::ModelProto;
 /// File name of the ONNX Runtime library that `scripts/setup.sh` fetches.
 pub const ORT_LIBRARY_FILE: &str = "libonnxruntime.so.1.32.0";
 
+/// File name of the CUDA build that `scripts/setup.sh --gpu` fetches (into `onnxruntime-gpu/`).
+pub const ORT_GPU_LIBRARY_FILE: &str = "libonnxruntime.so.1.31.1";
+
+/// The CUDA 13 libraries ONNX Runtime's CUDA provider opens by name (`scripts/setup.sh --gpu`
+/// puts them in `.deps/cuda/`); cuDNN's sub-libraries are found by their prefix.
+const CUDA_LIBRARIES: [&str; 7] = [
+    "libcudart.so.13",
+    "libnvJitLink.so.13",
+    "libcublasLt.so.13",
+    "libcublas.so.13",
+    "libcurand.so.10",
+    "libcufft.so.12",
+    "libcudnn.so.9",
+];
+
 /// How to build a session; the default is CPU with ONNX Runtime's own thread count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct SessionConfig {
@@ -35,13 +56,114 @@ pub fn ort_library_path() -> PathBuf {
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    if let Some(deps) = std::env::var_os("SGPN_DEPS").filter(|p| !p.is_empty()) {
-        return Path::new(&deps).join("onnxruntime").join(ORT_LIBRARY_FILE);
+    let deps = deps_dir();
+    let gpu = deps.join("onnxruntime-gpu").join(ORT_GPU_LIBRARY_FILE);
+    if gpu.is_file() {
+        return gpu;
     }
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../.deps/onnxruntime/libonnxruntime.so.1.32.0"
-    ))
+    deps.join("onnxruntime").join(ORT_LIBRARY_FILE)
+}
+
+/// `.deps`: `$SGPN_DEPS`, else the folder of the source tree this crate was built from.
+fn deps_dir() -> PathBuf {
+    std::env::var_os("SGPN_DEPS")
+        .filter(|p| !p.is_empty())
+        .map_or_else(
+            || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.deps")),
+            PathBuf::from,
+        )
+}
+
+/// What a GPU session needs besides the model, checked before ONNX Runtime is asked, so that
+/// the error names the missing piece and what to install; loads the CUDA libraries of
+/// `.deps/cuda/` (once per process; the handles stay loaded).
+fn prepare_gpu(device: Device) -> Result<(), String> {
+    let ort = ort_library_path();
+    let provider = ort.with_file_name("libonnxruntime_providers_cuda.so");
+    if !provider.is_file() {
+        return Err(format!(
+            "{} is a CPU-only ONNX Runtime (no {} beside it): run scripts/setup.sh --gpu",
+            ort.display(),
+            provider.display()
+        ));
+    }
+    // SAFETY (every load below): the NVIDIA libraries' initialisers only set up their own state.
+    if let Err(e) = unsafe { libloading::Library::new("libcuda.so.1") } {
+        return Err(format!(
+            "no NVIDIA driver on this machine (libcuda.so.1: {e}); install the driver (580 or newer for CUDA 13)"
+        ));
+    }
+    static CUDA: OnceLock<Result<(), String>> = OnceLock::new();
+    CUDA.get_or_init(load_cuda_libraries).clone()?;
+    if device == Device::TensorRt
+        && let Err(e) = unsafe { libloading::Library::new("libnvinfer.so.10") }
+    {
+        return Err(format!(
+            "TensorRT 10 is not installed (libnvinfer.so.10: {e}); no package registry carries it: \
+             install TensorRT 10 for CUDA 13 from NVIDIA and add its lib folder to LD_LIBRARY_PATH, \
+             or use device=cuda"
+        ));
+    }
+    Ok(())
+}
+
+/// Loads the CUDA libraries from `.deps/cuda/` (a library absent there must be loadable from
+/// the system's paths). cuDNN's sub-libraries depend on each other, so loads are retried until
+/// no more succeed.
+fn load_cuda_libraries() -> Result<(), String> {
+    let dir = deps_dir().join("cuda");
+    let mut pending: Vec<PathBuf> = CUDA_LIBRARIES.iter().map(|name| dir.join(name)).collect();
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        let mut cudnn: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                name.starts_with("libcudnn_") && name.ends_with(".so.9")
+            })
+            .collect();
+        cudnn.sort();
+        pending.splice(pending.len() - 1..pending.len() - 1, cudnn);
+    }
+    loop {
+        let before = pending.len();
+        pending.retain(|path| {
+            let target: &std::ffi::OsStr = if path.is_file() {
+                path.as_os_str()
+            } else {
+                path.file_name().unwrap_or_default()
+            };
+            // SAFETY: see `prepare_gpu`; the handle is leaked so the library stays loaded.
+            match unsafe { libloading::Library::new(target) } {
+                Ok(handle) => {
+                    std::mem::forget(handle);
+                    false
+                }
+                Err(_) => true,
+            }
+        });
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if pending.len() == before {
+            let names: Vec<_> = pending
+                .iter()
+                .map(|p| {
+                    p.file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect();
+            return Err(format!(
+                "the CUDA libraries {} are neither in {} nor on the system's library path: run scripts/setup.sh --gpu",
+                names.join(", "),
+                dir.display()
+            ));
+        }
+    }
 }
 
 /// The process-wide ONNX Runtime environment, created on first use. ONNX Runtime allows one
@@ -126,6 +248,13 @@ fn providers(
     device: Device,
 ) -> Result<Vec<ep::ExecutionProviderDispatch>, ModelError> {
     let cpu = ep::CPU::default().build();
+    if device != Device::Cpu {
+        prepare_gpu(device).map_err(|reason| ModelError::Device {
+            path: path.to_owned(),
+            device,
+            reason,
+        })?;
+    }
     Ok(match device {
         Device::Cpu => vec![cpu],
         Device::Cuda => vec![ep::CUDA::default().build().error_on_failure(), cpu],
@@ -191,5 +320,23 @@ fn protobuf_diagnosis(path: &Path) -> String {
             bytes.len()
         ),
         Ok(_) => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod gpu_runtime_tests {
+    use super::*;
+
+    /// After `scripts/setup.sh --gpu`, every CUDA library the provider needs loads from
+    /// `.deps/cuda/` (no GPU is needed to load them), cuDNN's sub-libraries included.
+    #[test]
+    fn the_fetched_cuda_libraries_load() {
+        if !deps_dir().join("cuda").join(CUDA_LIBRARIES[0]).is_file() {
+            println!(
+                "skipped: no CUDA libraries in .deps/cuda (scripts/setup.sh --gpu fetches them)"
+            );
+            return;
+        }
+        load_cuda_libraries().unwrap();
     }
 }

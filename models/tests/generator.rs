@@ -137,8 +137,11 @@ fn a_missing_file_is_named() {
     );
 }
 
+/// Without a GPU, device cuda or tensorrt is one clear error that names the missing piece: the
+/// GPU build of ONNX Runtime (a plain `scripts/setup.sh`, as CI runs it) or the NVIDIA driver
+/// (after `scripts/setup.sh --gpu` on a machine without a GPU).
 #[test]
-fn gpu_devices_fail_loudly_on_a_cpu_only_runtime() {
+fn gpu_devices_fail_loudly_without_a_gpu() {
     let path = tmp("identity_gpu.onnx");
     write_identity_generator(&path, 16, Template::Sgpn).unwrap();
     for device in [Device::Cuda, Device::TensorRt] {
@@ -155,6 +158,10 @@ fn gpu_devices_fail_loudly_on_a_cpu_only_runtime() {
         assert!(
             msg.contains(&format!("device '{device}'")) && msg.contains("identity_gpu.onnx"),
             "{msg}"
+        );
+        assert!(
+            msg.contains("run scripts/setup.sh --gpu") || msg.contains("no NVIDIA driver"),
+            "the error says what to install: {msg}"
         );
     }
 }
