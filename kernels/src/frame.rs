@@ -1,5 +1,5 @@
 //! Raw video frames in their native pixel format (GStreamer's RGB, RGBx, RGBA, BGRx, BGRA,
-//! I420, NV12, and at 10 and 16 bits I420_10LE, P010_10LE, RGBA64_LE) and the only conversions
+//! I420, NV12, and at 10 and 16 bits I420_10LE, P010_10LE, v210, RGBA64_LE) and the only conversions
 //! the face pipeline needs: a face region to `RgbImage` and back (blended), and a downscaled RGB
 //! copy of the whole frame for the detector.
 //!
@@ -46,6 +46,68 @@ pub enum PixelFormat {
     /// Packed R, G, B, alpha, 16 bits little-endian each (GStreamer `RGBA64_LE`, film scans;
     /// alpha is never read or written).
     Rgba64,
+    /// 10-bit 4:2:2 packed as in SDI equipment (GStreamer `v210`): each 16 bytes hold 6 pixels
+    /// as four little-endian 32-bit words of three 10-bit codes (Cb Y Cr | Y Cb Y | Cr Y Cb |
+    /// Y Cr Y); the top two bits of each word are kept as found.
+    V210,
+}
+
+/// (word, bit shift) of luma `i` (0..6) and of chroma pair `j` (0..3) in a v210 group.
+const V210_Y: [(usize, u32); 6] = [(0, 10), (1, 0), (1, 20), (2, 10), (3, 0), (3, 20)];
+const V210_CB: [(usize, u32); 3] = [(0, 0), (1, 10), (2, 20)];
+const V210_CR: [(usize, u32); 3] = [(0, 20), (2, 0), (3, 10)];
+
+/// Where one YUV sample lives: its plane, the byte offset of its storage unit, and (v210) the
+/// bit position of its 10-bit code in that 32-bit word.
+#[derive(Clone, Copy, Debug)]
+struct Site {
+    plane: usize,
+    at: usize,
+    shift: u32,
+}
+
+/// The luma sample of pixel (x, y).
+#[inline(always)]
+fn luma_site(format: PixelFormat, strides: &[usize], x: usize, y: usize) -> Site {
+    let row = y * strides[0];
+    match format {
+        PixelFormat::V210 => {
+            let (word, shift) = V210_Y[x % 6];
+            Site {
+                plane: 0,
+                at: row + 16 * (x / 6) + 4 * word,
+                shift,
+            }
+        }
+        _ => Site {
+            plane: 0,
+            at: row + x * format.sample_bytes(),
+            shift: 0,
+        },
+    }
+}
+
+/// The U and the V sample of chroma position (cx, cy): pixels 2·cx, 2·cx + 1 of luma row cy
+/// (4:2:2) or rows 2·cy, 2·cy + 1 (4:2:0).
+#[inline(always)]
+fn chroma_sites(format: PixelFormat, strides: &[usize], cx: usize, cy: usize) -> [Site; 2] {
+    let site = |plane, at, shift| Site { plane, at, shift };
+    let bytes = format.sample_bytes();
+    match format {
+        PixelFormat::V210 => {
+            let group = cy * strides[0] + 16 * (cx / 3);
+            let ((wu, su), (wv, sv)) = (V210_CB[cx % 3], V210_CR[cx % 3]);
+            [site(0, group + 4 * wu, su), site(0, group + 4 * wv, sv)]
+        }
+        _ if format.interleaved_chroma() => {
+            let i = cy * strides[1] + 2 * cx * bytes;
+            [site(1, i, 0), site(1, i + bytes, 0)]
+        }
+        _ => [
+            site(1, cy * strides[1] + cx * bytes, 0),
+            site(2, cy * strides[2] + cx * bytes, 0),
+        ],
+    }
 }
 
 impl PixelFormat {
@@ -70,9 +132,11 @@ impl PixelFormat {
             PixelFormat::Rgb => Some(([0, 1, 2], 3)),
             PixelFormat::Rgbx | PixelFormat::Rgba | PixelFormat::Rgba64 => Some(([0, 1, 2], 4)),
             PixelFormat::Bgrx | PixelFormat::Bgra => Some(([2, 1, 0], 4)),
-            PixelFormat::I420 | PixelFormat::Nv12 | PixelFormat::I420P10 | PixelFormat::P010 => {
-                None
-            }
+            PixelFormat::I420
+            | PixelFormat::Nv12
+            | PixelFormat::I420P10
+            | PixelFormat::P010
+            | PixelFormat::V210 => None,
         }
     }
 
@@ -81,8 +145,16 @@ impl PixelFormat {
         Samples::of(self).bytes
     }
 
+    /// Chroma rows per luma row: 2 for 4:2:0, 1 for 4:2:2 (v210).
+    fn chroma_rows(self) -> usize {
+        if self == PixelFormat::V210 { 1 } else { 2 }
+    }
+
     /// Minimum (bytes per row, rows) of plane `plane` for a `width × height` frame.
     pub fn plane_extent(self, plane: usize, width: usize, height: usize) -> (usize, usize) {
+        if self == PixelFormat::V210 {
+            return (16 * width.div_ceil(6), height);
+        }
         let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
         let samples = match (self.packed_layout(), plane) {
             (Some((_, spp)), _) => (width * spp, height),
@@ -98,7 +170,10 @@ impl PixelFormat {
 /// level of the 0..255 scale that `RgbImage` and the YUV arithmetic use.
 #[derive(Clone, Copy, Debug)]
 struct Samples {
+    /// Bytes per sample (v210: of the 32-bit word that holds three).
     bytes: usize,
+    /// v210: 10-bit codes at a per-sample bit position in 32-bit words ([`Site::shift`]).
+    packed_10: bool,
     /// P010 keeps its 10-bit code in the high bits of each 16-bit word.
     shift: u32,
     /// Code units per 0..255 level: 1 (8-bit), 4 (10-bit video), 257 (16-bit RGB).
@@ -109,30 +184,53 @@ struct Samples {
 impl Samples {
     fn of(format: PixelFormat) -> Samples {
         match format {
-            PixelFormat::I420P10 => Samples {
-                bytes: 2,
-                shift: 0,
-                scale: 4.0,
-                max_code: 1023.0,
+            PixelFormat::I420P10 => Samples::deep(2, 0, 4.0, 1023.0),
+            PixelFormat::P010 => Samples::deep(2, 6, 4.0, 1023.0),
+            PixelFormat::Rgba64 => Samples::deep(2, 0, 257.0, 65535.0),
+            PixelFormat::V210 => Samples {
+                packed_10: true,
+                ..Samples::deep(4, 0, 4.0, 1023.0)
             },
-            PixelFormat::P010 => Samples {
-                bytes: 2,
-                shift: 6,
-                scale: 4.0,
-                max_code: 1023.0,
-            },
-            PixelFormat::Rgba64 => Samples {
-                bytes: 2,
-                shift: 0,
-                scale: 257.0,
-                max_code: 65535.0,
-            },
-            _ => Samples {
-                bytes: 1,
-                shift: 0,
-                scale: 1.0,
-                max_code: 255.0,
-            },
+            _ => Samples::deep(1, 0, 1.0, 255.0),
+        }
+    }
+
+    fn deep(bytes: usize, shift: u32, scale: f32, max_code: f32) -> Samples {
+        Samples {
+            bytes,
+            packed_10: false,
+            shift,
+            scale,
+            max_code,
+        }
+    }
+
+    /// The sample at `site` of a YUV frame, on the 0..255 scale.
+    #[inline(always)]
+    fn read<P: AsRef<[u8]>>(&self, planes: &[P], site: Site) -> f32 {
+        let plane = planes[site.plane].as_ref();
+        if self.packed_10 {
+            let b = &plane[site.at..site.at + 4];
+            let word = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            ((word >> site.shift) & 0x3ff) as f32 / self.scale
+        } else {
+            self.get(plane, site.at)
+        }
+    }
+
+    /// Stores `level` (0..255 scale) at `site`, rounded to the nearest code; v210 keeps the
+    /// word's other codes and its top bits.
+    #[inline(always)]
+    fn write(&self, planes: &mut [&mut [u8]], site: Site, level: f32) {
+        let plane = &mut *planes[site.plane];
+        if self.packed_10 {
+            let b = &mut plane[site.at..site.at + 4];
+            let word = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            let code = (level * self.scale + 0.5).clamp(0.0, self.max_code) as u32;
+            let word = (word & !(0x3ff << site.shift)) | (code << site.shift);
+            b.copy_from_slice(&word.to_le_bytes());
+        } else {
+            self.set(plane, site.at, level);
         }
     }
 
@@ -420,20 +518,6 @@ impl Yuv {
     }
 }
 
-/// Chroma of pixel column `x` in a chroma row (I420: two planes, NV12: interleaved pairs).
-#[inline(always)]
-fn chroma_at(format: PixelFormat, s: Samples, u_row: &[u8], v_row: &[u8], x: usize) -> (f32, f32) {
-    if format.interleaved_chroma() {
-        let at = 2 * (x / 2) * s.bytes;
-        (s.get(u_row, at), s.get(u_row, at + s.bytes))
-    } else {
-        (
-            s.get(u_row, (x / 2) * s.bytes),
-            s.get(v_row, (x / 2) * s.bytes),
-        )
-    }
-}
-
 fn expect_valid(
     lens: &[usize],
     frame_fmt: PixelFormat,
@@ -484,19 +568,18 @@ pub fn read_region(frame: &FrameRef, rect: Rect) -> RgbImage {
         });
     } else {
         let yuv = Yuv::new(frame.colorimetry);
-        let v_plane = frame.planes.get(2).copied().unwrap_or(&[]);
+        let (format, strides, vsub) = (frame.format, &frame.strides, frame.format.chroma_rows());
         rows.enumerate().for_each(|(r, dst)| {
             let y = rect.y + r;
-            let y_row = &frame.planes[0][y * frame.strides[0]..];
-            let u_row = &frame.planes[1][(y / 2) * frame.strides[1]..];
-            let v_row = match frame.strides.get(2) {
-                Some(&stride) => &v_plane[(y / 2) * stride..],
-                None => &[][..],
-            };
             for (i, d) in dst.chunks_exact_mut(3).enumerate() {
                 let x = rect.x + i;
-                let (u, v) = chroma_at(frame.format, s, u_row, v_row, x);
-                d.copy_from_slice(&yuv.rgb_of(s.get(y_row, x * s.bytes), u, v));
+                let [su, sv] = chroma_sites(format, strides, x / 2, y / vsub);
+                let luma = s.read(&frame.planes, luma_site(format, strides, x, y));
+                d.copy_from_slice(&yuv.rgb_of(
+                    luma,
+                    s.read(&frame.planes, su),
+                    s.read(&frame.planes, sv),
+                ));
             }
         });
     }
@@ -568,16 +651,16 @@ pub fn write_region(frame: &mut FrameMut, rect: Rect, rgb: &RgbImage, alpha: &[f
     }
 
     let yuv = Yuv::new(frame.colorimetry);
-    let (format, strides) = (frame.format, frame.strides.clone());
-    let luma_at = |x: usize, y: usize| y * strides[0] + x * sm.bytes;
+    let (format, strides, vsub) = (
+        frame.format,
+        frame.strides.clone(),
+        frame.format.chroma_rows(),
+    );
     // The colour `read_region` gives for frame pixel (x, y), from the planes as they are now.
     let read_back = |planes: &[&mut [u8]], x: usize, y: usize| {
-        let [(pu, iu), (pv, iv)] = chroma_sites(format, &strides, x / 2, y / 2);
-        yuv.rgb_of(
-            sm.get(planes[0], luma_at(x, y)),
-            sm.get(planes[pu], iu),
-            sm.get(planes[pv], iv),
-        )
+        let [su, sv] = chroma_sites(format, &strides, x / 2, y / vsub);
+        let luma = sm.read(planes, luma_site(format, &strides, x, y));
+        yuv.rgb_of(luma, sm.read(planes, su), sm.read(planes, sv))
     };
     // Luma, per pixel (`None`: not written); computed before the chroma pass changes the chroma
     // it reads, written after it (the chroma pass reads the original luma).
@@ -588,20 +671,20 @@ pub fn write_region(frame: &mut FrameMut, rect: Rect, rgb: &RgbImage, alpha: &[f
             let x = rect.x + i;
             let a = weight(a);
             if a > 0.0 {
-                let o = sm.get(frame.planes[0], luma_at(x, y));
+                let o = sm.read(&frame.planes, luma_site(format, &strides, x, y));
                 let [br, bg, bb] = read_back(&frame.planes, x, y);
                 let change = yuv.luma(s[0], s[1], s[2]) - yuv.luma(br, bg, bb);
                 luma[r * rect.width + i] = Some(o + a * change);
             }
         }
     }
-    // Chroma, per 2×2 block touching the rect.
+    // Chroma, per block (2×2 in 4:2:0, 2×1 in 4:2:2) touching the rect.
     let (x_end, y_end) = (rect.x + rect.width, rect.y + rect.height);
-    for cy in rect.y / 2..y_end.div_ceil(2) {
+    for cy in rect.y / vsub..y_end.div_ceil(vsub) {
         for cx in rect.x / 2..x_end.div_ceil(2) {
             let (mut sa, mut su, mut sv) = (0.0f32, 0.0f32, 0.0f32);
             let mut block_pixels = 0usize;
-            for y in 2 * cy..(2 * cy + 2).min(frame.height) {
+            for y in vsub * cy..(vsub * cy + vsub).min(frame.height) {
                 for x in 2 * cx..(2 * cx + 2).min(frame.width) {
                     block_pixels += 1;
                     if !(rect.x..x_end).contains(&x) || !(rect.y..y_end).contains(&y) {
@@ -625,39 +708,20 @@ pub fn write_region(frame: &mut FrameMut, rect: Rect, rgb: &RgbImage, alpha: &[f
             // The alpha-weighted mean change, applied with the block's mean alpha.
             let (du, dv) = (su / sa, sv / sa);
             let a = sa / block_pixels as f32;
-            let [(pu, iu), (pv, iv)] = chroma_sites(format, &strides, cx, cy);
-            let o = sm.get(frame.planes[pu], iu);
-            sm.set(frame.planes[pu], iu, o + a * du);
-            let o = sm.get(frame.planes[pv], iv);
-            sm.set(frame.planes[pv], iv, o + a * dv);
+            let [site_u, site_v] = chroma_sites(format, &strides, cx, cy);
+            let o = sm.read(&frame.planes, site_u);
+            sm.write(&mut frame.planes, site_u, o + a * du);
+            let o = sm.read(&frame.planes, site_v);
+            sm.write(&mut frame.planes, site_v, o + a * dv);
         }
     }
     for (r, row) in luma.chunks_exact(rect.width).enumerate() {
         for (i, level) in row.iter().enumerate() {
             if let Some(level) = *level {
-                sm.set(frame.planes[0], luma_at(rect.x + i, rect.y + r), level);
+                let site = luma_site(format, &strides, rect.x + i, rect.y + r);
+                sm.write(&mut frame.planes, site, level);
             }
         }
-    }
-}
-
-/// (plane, byte offset) of the U and of the V sample of chroma block (cx, cy) in a 4:2:0 frame.
-#[inline(always)]
-fn chroma_sites(
-    format: PixelFormat,
-    strides: &[usize],
-    cx: usize,
-    cy: usize,
-) -> [(usize, usize); 2] {
-    let bytes = format.sample_bytes();
-    if format.interleaved_chroma() {
-        let i = cy * strides[1] + 2 * cx * bytes;
-        [(1, i), (1, i + bytes)]
-    } else {
-        [
-            (1, cy * strides[1] + cx * bytes),
-            (2, cy * strides[2] + cx * bytes),
-        ]
     }
 }
 
@@ -783,6 +847,11 @@ pub fn resize_to_rgb(frame: &FrameRef, out_w: usize, out_h: usize) -> RgbImage {
         &frame.strides,
         no_rect,
     );
+    if frame.format == PixelFormat::V210 {
+        // Its 32-bit words do not split into planes of samples: convert, then resample.
+        let whole = read_region(frame, Rect::new(0, 0, frame.width, frame.height));
+        return resize_rgb(&whole, out_w, out_h);
+    }
     let mut out = RgbImage::new(out_w, out_h);
     if out_w == 0 || out_h == 0 {
         return out;
@@ -867,6 +936,44 @@ pub fn resize_to_rgb(frame: &FrameRef, out_w: usize, out_h: usize) -> RgbImage {
             }
         },
     );
+    out
+}
+
+/// An RGB image resampled like [`resize_to_rgb`] resamples a frame (area average when shrinking,
+/// bilinear when enlarging, per axis).
+fn resize_rgb(image: &RgbImage, out_w: usize, out_h: usize) -> RgbImage {
+    let mut out = RgbImage::new(out_w, out_h);
+    if out_w == 0 || out_h == 0 {
+        return out;
+    }
+    let (xs, ys) = (
+        AxisTaps::new(out_w, image.width, 1, image.width),
+        AxisTaps::new(out_h, image.height, 1, image.height),
+    );
+    let row_len = image.width * 3;
+    out.data
+        .par_chunks_exact_mut(out_w * 3)
+        .enumerate()
+        .for_each(|(oy, dst)| {
+            let (y0, wy) = ys.of(oy);
+            let mut acc = vec![0f32; row_len];
+            for (k, &w) in wy.iter().enumerate() {
+                let row = &image.data[(y0 + k) * row_len..][..row_len];
+                for (a, &v) in acc.iter_mut().zip(row) {
+                    *a += w * v;
+                }
+            }
+            for (ox, d) in dst.chunks_exact_mut(3).enumerate() {
+                let (x0, wx) = xs.of(ox);
+                for c in 0..3 {
+                    d[c] = wx
+                        .iter()
+                        .enumerate()
+                        .map(|(k, w)| w * acc[(x0 + k) * 3 + c])
+                        .sum();
+                }
+            }
+        });
     out
 }
 

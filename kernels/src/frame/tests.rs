@@ -28,7 +28,7 @@ fn colorimetries() -> Vec<Colorimetry> {
 }
 
 /// A frame that owns its planes, rows padded by 5 bytes to exercise strides (6 for 16-bit
-/// samples, which GStreamer always aligns).
+/// samples and 16 for v210's words, which GStreamer always aligns).
 #[derive(Clone, PartialEq, Debug)]
 struct Owned {
     format: PixelFormat,
@@ -43,7 +43,11 @@ impl Owned {
     fn zeroed(format: PixelFormat, w: usize, h: usize, colorimetry: Colorimetry) -> Self {
         let mut planes = Vec::new();
         let mut strides = Vec::new();
-        let pad = if format.sample_bytes() == 2 { 6 } else { 5 };
+        let pad = match format.sample_bytes() {
+            1 => 5,
+            2 => 6,
+            _ => 16,
+        };
         for p in 0..format.plane_count() {
             let (row, rows) = format.plane_extent(p, w, h);
             strides.push(row + pad);
@@ -724,9 +728,22 @@ fn deep_formats_keep_precision_finer_than_a_level() {
         // Mid-grey first: written YUV keeps the out-of-gamut excess of what it replaces.
         let mut f = Owned::zeroed(format, w, h, Colorimetry::default());
         let samples = Samples::of(format);
-        for plane in &mut f.planes {
-            for at in (0..plane.len() - 1).step_by(samples.bytes) {
-                samples.set(plane, at, 128.0);
+        if format == PixelFormat::V210 {
+            let strides = f.strides.clone();
+            let mut planes: Vec<&mut [u8]> = f.planes.iter_mut().map(|p| &mut p[..]).collect();
+            for y in 0..h {
+                for x in 0..w {
+                    let [u, v] = chroma_sites(format, &strides, x / 2, y);
+                    for site in [luma_site(format, &strides, x, y), u, v] {
+                        samples.write(&mut planes, site, 128.0);
+                    }
+                }
+            }
+        } else {
+            for plane in &mut f.planes {
+                for at in (0..plane.len() - 1).step_by(samples.bytes) {
+                    samples.set(plane, at, 128.0);
+                }
             }
         }
         write_region(&mut f.view_mut(), whole, &rgb, &vec![1.0; w * h]);
@@ -739,7 +756,10 @@ fn deep_formats_keep_precision_finer_than_a_level() {
             .sum();
         total / rgb.data.len() as f32
     };
-    for (narrow, deep) in DEEP {
+    for (narrow, deep) in DEEP
+        .into_iter()
+        .chain([(PixelFormat::I420, PixelFormat::V210)])
+    {
         let (n, d) = (mean_error(narrow), mean_error(deep));
         // 10-bit codes are 4 per level, 16-bit 257: the error shrinks with them.
         let bound = if deep == PixelFormat::Rgba64 {
@@ -751,5 +771,88 @@ fn deep_formats_keep_precision_finer_than_a_level() {
             d < bound * n,
             "{deep:?}: mean error {d} levels, {narrow:?} {n}"
         );
+    }
+}
+
+/// The v210 twin of an I420_10LE frame: the same luma codes, and each 4:2:0 chroma sample
+/// repeated on both of its rows, so both must read as the same colours.
+fn v210_from(deep: &Owned) -> Owned {
+    let (w, h) = (deep.w, deep.h);
+    let mut v = Owned::zeroed(PixelFormat::V210, w, h, deep.colorimetry);
+    let (from, to) = (
+        Samples::of(PixelFormat::I420P10),
+        Samples::of(PixelFormat::V210),
+    );
+    let src: Vec<&[u8]> = deep.planes.iter().map(|p| &p[..]).collect();
+    let strides = v.strides.clone();
+    let mut dst: Vec<&mut [u8]> = v.planes.iter_mut().map(|p| &mut p[..]).collect();
+    for y in 0..h {
+        for x in 0..w {
+            let level = from.read(&src, luma_site(PixelFormat::I420P10, &deep.strides, x, y));
+            to.write(
+                &mut dst,
+                luma_site(PixelFormat::V210, &strides, x, y),
+                level,
+            );
+        }
+        for cx in 0..w.div_ceil(2) {
+            let a = chroma_sites(PixelFormat::I420P10, &deep.strides, cx, y / 2);
+            let b = chroma_sites(PixelFormat::V210, &strides, cx, y);
+            for k in 0..2 {
+                to.write(&mut dst, b[k], from.read(&src, a[k]));
+            }
+        }
+    }
+    v
+}
+
+#[test]
+fn v210_reads_what_its_4_2_0_twin_reads() {
+    for (w, h) in [(9, 7), (12, 4), (1, 1)] {
+        let img = smooth_image(w, h);
+        for colorimetry in colorimetries() {
+            let deep = widen(
+                &Owned::encode(PixelFormat::I420, &img, colorimetry),
+                PixelFormat::I420P10,
+            );
+            let v = v210_from(&deep);
+            let whole = Rect::new(0, 0, w, h);
+            let diff = max_abs_diff(
+                &read_region(&deep.view(), whole),
+                &read_region(&v.view(), whole),
+            );
+            assert!(
+                diff < 1e-3,
+                "{w}x{h} {colorimetry:?}: read differs by {diff}"
+            );
+            // Shrinking averages the same samples either way (v210 converts first, then
+            // averages; I420 averages its planes, then converts).
+            for (ow, oh) in [(4, 3), (1, 1)] {
+                let diff = max_abs_diff(
+                    &resize_to_rgb(&deep.view(), ow, oh),
+                    &resize_to_rgb(&v.view(), ow, oh),
+                );
+                assert!(
+                    diff < 0.05,
+                    "{w}x{h} {colorimetry:?} {ow}x{oh}: resize differs by {diff}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn v210_written_back_unchanged_keeps_every_bit() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    for colorimetry in colorimetries() {
+        // Random words: every code, and the two unused top bits, must survive.
+        let mut f = Owned::random(PixelFormat::V210, 13, 5, &mut rng);
+        f.colorimetry = colorimetry;
+        let before = f.clone();
+        for rect in [Rect::new(0, 0, 13, 5), Rect::new(3, 1, 7, 3)] {
+            let rgb = read_region(&f.view(), rect);
+            write_region(&mut f.view_mut(), rect, &rgb, &vec![1.0; rect.area()]);
+            assert_eq!(f, before, "{colorimetry:?} {rect:?}");
+        }
     }
 }

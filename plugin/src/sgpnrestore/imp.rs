@@ -264,6 +264,7 @@ fn pixel_format(format: VideoFormat) -> Option<PixelFormat> {
         VideoFormat::I42010le => Some(PixelFormat::I420P10),
         VideoFormat::P01010le => Some(PixelFormat::P010),
         VideoFormat::Rgba64Le => Some(PixelFormat::Rgba64),
+        VideoFormat::V210 => Some(PixelFormat::V210),
         _ => None,
     }
 }
@@ -610,6 +611,7 @@ impl ElementImpl for SgpnRestore {
                     VideoFormat::I42010le,
                     VideoFormat::P01010le,
                     VideoFormat::Rgba64Le,
+                    VideoFormat::V210,
                 ])
                 .width_range(MIN_FRAME_SIDE..=i32::MAX)
                 .height_range(MIN_FRAME_SIDE..=i32::MAX)

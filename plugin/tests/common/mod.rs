@@ -15,7 +15,7 @@ use gst_video::VideoFormat;
 use gst_video::prelude::*;
 
 /// Every format in the element's pad template.
-pub const FORMATS: [VideoFormat; 10] = [
+pub const FORMATS: [VideoFormat; 11] = [
     VideoFormat::Rgb,
     VideoFormat::Rgbx,
     VideoFormat::Rgba,
@@ -26,6 +26,7 @@ pub const FORMATS: [VideoFormat; 10] = [
     VideoFormat::I42010le,
     VideoFormat::P01010le,
     VideoFormat::Rgba64Le,
+    VideoFormat::V210,
 ];
 
 /// Side of the identity generator's square crop.
@@ -207,10 +208,27 @@ pub struct BytePosition {
     pub y: u32,
 }
 
-/// Every visible byte of a frame of `info`, in plane order; row padding left out.
+/// Every visible byte of a frame of `info`, in plane order; row padding left out. A v210 byte
+/// is placed at the middle pixel of its 6-pixel group.
 pub fn byte_positions(info: &gst_video::VideoInfo) -> Vec<BytePosition> {
     let finfo = info.format_info();
     let mut positions = Vec::new();
+    if info.format() == VideoFormat::V210 {
+        let groups = info.width().div_ceil(6) as usize;
+        for row in 0..info.height() as usize {
+            for column in 0..16 * groups {
+                let x = (6 * (column / 16) + 3).min(info.width() as usize - 1);
+                positions.push(BytePosition {
+                    plane: 0,
+                    row,
+                    column,
+                    x: x as u32,
+                    y: row as u32,
+                });
+            }
+        }
+        return positions;
+    }
     for plane in 0..info.n_planes() as usize {
         let comp = (0..finfo.n_components() as usize)
             .find(|&c| finfo.plane()[c] as usize == plane)
