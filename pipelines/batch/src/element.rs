@@ -76,6 +76,34 @@ impl ElementSettings {
         }
     }
 
+    /// Starts the element once on a test frame, so that settings it cannot start with (a
+    /// missing model, a device this machine lacks) stop the batch before the first file
+    /// instead of failing every file alike.
+    pub fn preflight(&self) -> anyhow::Result<()> {
+        let pipeline = gst::Pipeline::new();
+        let src = make("videotestsrc", &[("num-buffers", "1")])?;
+        let restore = make("sgpnrestore", &[])?;
+        self.apply(&restore);
+        let sink = make("fakesink", &[])?;
+        pipeline.add_many([&src, &restore, &sink])?;
+        gst::Element::link_many([&src, &restore, &sink])?;
+        let _ = pipeline.set_state(gst::State::Playing);
+        let bus = pipeline.bus().context("pipeline without a bus")?;
+        let message = bus.timed_pop_filtered(
+            gst::ClockTime::from_seconds(120),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        );
+        let _ = pipeline.set_state(gst::State::Null);
+        match message.as_ref().map(|m| m.view()) {
+            Some(gst::MessageView::Eos(_)) => Ok(()),
+            Some(gst::MessageView::Error(e)) => bail!(
+                "sgpnrestore cannot start with these settings: {}",
+                e.error()
+            ),
+            _ => bail!("sgpnrestore did not process a test frame within 120 s"),
+        }
+    }
+
     /// `PROPERTY=VALUE` as given, for the report.
     pub fn pairs(&self) -> Vec<String> {
         self.values

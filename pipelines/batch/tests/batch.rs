@@ -620,6 +620,10 @@ fn bad_arguments_name_the_problem() {
         (vec!["--set", "blend=7"], "out of range for blend"),
         (vec!["--shard", "3/3"], "out of range for 3 shards"),
         (vec!["--scale", "1080p"], "is not a size in pixels"),
+        (
+            vec!["--set", "generator-model=/nonexistent/model.onnx"],
+            "sgpnrestore cannot start with these settings",
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.mp4"), b"x").unwrap();
