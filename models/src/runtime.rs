@@ -217,7 +217,11 @@ pub fn build_session(path: &Path, cfg: &SessionConfig) -> Result<Session, ModelE
             .with_intra_threads(cfg.intra_threads)
             .map_err(|e| runtime_err(e.into()))?;
     }
-    // The fused AFFB operator, for generators exported in its custom-op form.
+    // The fused AFFB operator, for generators exported in its custom-op form. ONNX Runtime adds
+    // a session's custom domains to one process-wide schema registry, and two sessions doing so
+    // at once fail ("the domain is already exist"): sessions are built one at a time.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
     builder = crate::affb_op::domain()
         .and_then(|domain| builder.with_operators(domain).map_err(Into::into))
         .map_err(runtime_err)?;
