@@ -41,7 +41,10 @@ print(f"{len(report['files'])} files, {frames} frames, {faces} faces in {report[
 first, last = peaks[files[min(1, len(files) - 1)]], peaks[files[-1]]
 print(f"peak resident memory per file: {first / 1024:.0f} MiB for file 2 (after warm-up), "
       f"{last / 1024:.0f} MiB for the last; change {(last - first) / 1024:+.0f} MiB over {len(files) - 1} files")
+lows = {}
+for _, r, d in rows:
+    lows[d] = min(lows.get(d, r), r)
 for d in files:
-    print(f"  file {d + 1:3d}: peak {peaks[d] / 1024:.0f} MiB")
+    print(f"  file {d + 1:3d}: peak {peaks[d] / 1024:.0f} MiB, lowest {lows[d] / 1024:.0f} MiB")
 PY
 echo "soak: work folder $WORK"
