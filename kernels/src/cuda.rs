@@ -52,6 +52,7 @@ impl From<cudarc::driver::DriverError> for KernelError {
 /// `.deps` of this checkout: `$SGPN_DEPS` at run time, else the path cargo gave at build time.
 pub fn deps_dir() -> PathBuf {
     std::env::var_os("SGPN_DEPS")
+        .filter(|p| !p.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(

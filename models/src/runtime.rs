@@ -56,22 +56,12 @@ pub fn ort_library_path() -> PathBuf {
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    let deps = deps_dir();
+    let deps = sgpn_kernels::cuda::deps_dir();
     let gpu = deps.join("onnxruntime-gpu").join(ORT_GPU_LIBRARY_FILE);
     if gpu.is_file() {
         return gpu;
     }
     deps.join("onnxruntime").join(ORT_LIBRARY_FILE)
-}
-
-/// `.deps`: `$SGPN_DEPS`, else the folder of the source tree this crate was built from.
-fn deps_dir() -> PathBuf {
-    std::env::var_os("SGPN_DEPS")
-        .filter(|p| !p.is_empty())
-        .map_or_else(
-            || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.deps")),
-            PathBuf::from,
-        )
 }
 
 /// What a GPU session needs besides the model, checked before ONNX Runtime is asked, so that
@@ -111,7 +101,7 @@ fn prepare_gpu(device: Device) -> Result<(), String> {
 /// the system's paths). cuDNN's sub-libraries depend on each other, so loads are retried until
 /// no more succeed.
 fn load_cuda_libraries() -> Result<(), String> {
-    let dir = deps_dir().join("cuda");
+    let dir = sgpn_kernels::cuda::deps_dir().join("cuda");
     let mut pending: Vec<PathBuf> = CUDA_LIBRARIES.iter().map(|name| dir.join(name)).collect();
     if let Ok(entries) = std::fs::read_dir(&dir) {
         let mut cudnn: Vec<PathBuf> = entries
@@ -335,7 +325,11 @@ mod gpu_runtime_tests {
     /// `.deps/cuda/` (no GPU is needed to load them), cuDNN's sub-libraries included.
     #[test]
     fn the_fetched_cuda_libraries_load() {
-        if !deps_dir().join("cuda").join(CUDA_LIBRARIES[0]).is_file() {
+        if !sgpn_kernels::cuda::deps_dir()
+            .join("cuda")
+            .join(CUDA_LIBRARIES[0])
+            .is_file()
+        {
             println!(
                 "skipped: no CUDA libraries in .deps/cuda (scripts/setup.sh --gpu fetches them)"
             );

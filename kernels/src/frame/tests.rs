@@ -644,6 +644,27 @@ fn max_abs_diff(a: &RgbImage, b: &RgbImage) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// Two frames of the same picture read the same colours (within 1e-3) and give the same detector
+/// copies at `sizes` (within `resize_tol`).
+fn assert_read_alike(a: &Owned, b: &Owned, sizes: &[(usize, usize)], resize_tol: f32, what: &str) {
+    let whole = Rect::new(0, 0, a.w, a.h);
+    let diff = max_abs_diff(
+        &read_region(&a.view(), whole),
+        &read_region(&b.view(), whole),
+    );
+    assert!(diff < 1e-3, "{what}: read differs by {diff}");
+    for &(ow, oh) in sizes {
+        let diff = max_abs_diff(
+            &resize_to_rgb(&a.view(), ow, oh),
+            &resize_to_rgb(&b.view(), ow, oh),
+        );
+        assert!(
+            diff < resize_tol,
+            "{what} {ow}x{oh}: resize differs by {diff}"
+        );
+    }
+}
+
 #[test]
 fn deep_formats_read_what_their_8_bit_twins_read() {
     let (w, h) = (9, 7);
@@ -651,26 +672,8 @@ fn deep_formats_read_what_their_8_bit_twins_read() {
     for (narrow, deep) in DEEP {
         for colorimetry in colorimetries() {
             let n = Owned::encode(narrow, &img, colorimetry);
-            let d = widen(&n, deep);
-            let whole = Rect::new(0, 0, w, h);
-            let diff = max_abs_diff(
-                &read_region(&n.view(), whole),
-                &read_region(&d.view(), whole),
-            );
-            assert!(
-                diff < 1e-3,
-                "{deep:?} {colorimetry:?}: read differs by {diff}"
-            );
-            for (ow, oh) in [(4, 3), (17, 15)] {
-                let diff = max_abs_diff(
-                    &resize_to_rgb(&n.view(), ow, oh),
-                    &resize_to_rgb(&d.view(), ow, oh),
-                );
-                assert!(
-                    diff < 1e-3,
-                    "{deep:?} {colorimetry:?} {ow}x{oh}: resize differs by {diff}"
-                );
-            }
+            let what = format!("{deep:?} {colorimetry:?}");
+            assert_read_alike(&n, &widen(&n, deep), &[(4, 3), (17, 15)], 1e-3, &what);
         }
     }
 }
@@ -815,28 +818,10 @@ fn v210_reads_what_its_4_2_0_twin_reads() {
                 &Owned::encode(PixelFormat::I420, &img, colorimetry),
                 PixelFormat::I420P10,
             );
-            let v = v210_from(&deep);
-            let whole = Rect::new(0, 0, w, h);
-            let diff = max_abs_diff(
-                &read_region(&deep.view(), whole),
-                &read_region(&v.view(), whole),
-            );
-            assert!(
-                diff < 1e-3,
-                "{w}x{h} {colorimetry:?}: read differs by {diff}"
-            );
             // Shrinking averages the same samples either way (v210 converts first, then
             // averages; I420 averages its planes, then converts).
-            for (ow, oh) in [(4, 3), (1, 1)] {
-                let diff = max_abs_diff(
-                    &resize_to_rgb(&deep.view(), ow, oh),
-                    &resize_to_rgb(&v.view(), ow, oh),
-                );
-                assert!(
-                    diff < 0.05,
-                    "{w}x{h} {colorimetry:?} {ow}x{oh}: resize differs by {diff}"
-                );
-            }
+            let what = format!("{w}x{h} {colorimetry:?}");
+            assert_read_alike(&deep, &v210_from(&deep), &[(4, 3), (1, 1)], 0.05, &what);
         }
     }
 }

@@ -2,12 +2,12 @@
 //! file is opened, and summarised in the settings fingerprint of the resume journal.
 
 use std::path::Path;
-use std::time::UNIX_EPOCH;
 
 use anyhow::{Context, bail};
 use gst::glib;
 use gst::prelude::*;
 
+use crate::inputs::mtime_ns;
 use crate::preset::make;
 
 /// Validated element properties (name, value as given), in the order given.
@@ -131,17 +131,7 @@ impl ElementSettings {
             let stamp = std::fs::metadata(file)
                 .ok()
                 .filter(|m| m.is_file())
-                .map(|m| {
-                    let mtime = m
-                        .modified()
-                        .ok()
-                        .and_then(|t| t.duration_since(UNIX_EPOCH).ok());
-                    format!(
-                        " ({} bytes, mtime {})",
-                        m.len(),
-                        mtime.map_or(0, |d| d.as_nanos())
-                    )
-                });
+                .map(|m| format!(" ({} bytes, mtime {})", m.len(), mtime_ns(&m)));
             parts.push(format!(
                 "{}={text}{}",
                 pspec.name(),

@@ -33,18 +33,21 @@ impl Input {
         if !meta.is_file() {
             bail!("input {} is not a file", path.display());
         }
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
         Ok(Input {
             path,
             relative,
             size: meta.len(),
-            mtime_ns,
+            mtime_ns: mtime_ns(&meta),
         })
     }
+}
+
+/// A file's modification time, nanoseconds since the Unix epoch (0 when the file system has none).
+pub fn mtime_ns(meta: &std::fs::Metadata) -> u128 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos())
 }
 
 /// Is this a file a folder scan restores?

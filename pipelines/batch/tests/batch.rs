@@ -252,6 +252,18 @@ fn interview(path: &Path) {
     );
 }
 
+/// The carphone clip decoded, converted to `format` and written with `encode_and_mux` to `path`.
+fn carphone_as(path: &Path, format: &str, encode_and_mux: &str) {
+    launch(
+        &format!(
+            "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format={format} ! {encode_and_mux} ! filesink location={}",
+            carphone().display(),
+            path.display()
+        ),
+        None,
+    );
+}
+
 fn have_fixtures() -> bool {
     if carphone().exists() && shared_data().join("video").exists() {
         return true;
@@ -684,14 +696,7 @@ fn prores_4444_stays_prores_4444() {
     }
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("scan.mov");
-    launch(
-        &format!(
-            "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=Y444_10LE ! avenc_prores_ks profile=4444 ! qtmux ! filesink location={}",
-            carphone().display(),
-            source.display()
-        ),
-        None,
-    );
+    carphone_as(&source, "Y444_10LE", "avenc_prores_ks profile=4444 ! qtmux");
     let out = dir.path().join("out");
     run_ok(&[
         source.to_str().unwrap(),
@@ -799,14 +804,7 @@ fn ten_bit_sources_stay_ten_bit_in_the_archive() {
     }
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("master10.mkv");
-    launch(
-        &format!(
-            "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=I420_10LE ! avenc_ffv1 ! matroskamux ! filesink location={}",
-            carphone().display(),
-            source.display()
-        ),
-        None,
-    );
+    carphone_as(&source, "I420_10LE", "avenc_ffv1 ! matroskamux");
     let out = dir.path().join("out");
     let report = run_ok(&[source.to_str().unwrap(), "--output", out.to_str().unwrap()]);
     assert!(
