@@ -10,6 +10,7 @@
 
 pub mod align;
 pub mod colour;
+pub mod d3dfr_crop;
 pub mod detect;
 mod error;
 pub mod paste;

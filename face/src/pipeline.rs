@@ -251,11 +251,25 @@ impl FaceRestorer {
         // render each face in the crop's own alignment; 4b. restore, or show the shape prior.
         let mut restored = match self.shape.as_mut() {
             Some(shape) => {
-                let coefficients = timed(&mut t.regress, || shape.regress(&self.batch))?;
+                let landmarks: Vec<[[f32; 2]; 5]> = faces
+                    .iter()
+                    .map(|f| {
+                        f.face.landmarks.map(|[x, y]| {
+                            let (x, y) = f.alignment.frame_to_crop.apply(x, y);
+                            [x, y]
+                        })
+                    })
+                    .collect();
+                let coefficients =
+                    timed(&mut t.regress, || shape.regress(&self.batch, &landmarks))?;
                 let renders = timed(&mut t.render, || shape.render(&coefficients, info.size))?;
                 match self.output_mode {
                     OutputMode::Restored => timed(&mut t.restore, || {
-                        restore_batch(&mut self.generator, &self.batch, Some(renders))
+                        restore_batch(
+                            &mut self.generator,
+                            &self.batch,
+                            Some((renders, &coefficients)),
+                        )
                     })?,
                     OutputMode::Render => timed(&mut t.render, || {
                         shape.composite_over(self.batch.as_slice())

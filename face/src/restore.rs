@@ -54,21 +54,25 @@ impl CropBatch {
     }
 }
 
-/// Restores all crops of the batch in one generator run, a `full` generator with the rendered
-/// faces `renders` of the same crops; returns `[N,3,S,S]` in [-1, 1].
+/// Restores all crops of the batch in one generator run, a `full` generator with the shape prior
+/// of the same crops (the rendered faces, and the coefficients `[N,K]` for a generator that takes
+/// them); returns `[N,3,S,S]` in [-1, 1].
 pub fn restore_batch(
     generator: &mut Generator,
     batch: &CropBatch,
-    renders: Option<&CropBatch>,
+    shape: Option<(&CropBatch, &[f32])>,
 ) -> Result<Vec<f32>, ModelError> {
     if batch.is_empty() {
         return Ok(Vec::new());
     }
-    match renders {
+    match shape {
         None => generator.restore(batch.as_slice(), batch.len()),
-        Some(renders) => {
-            generator.restore_with_render(batch.as_slice(), renders.as_slice(), batch.len())
-        }
+        Some((renders, coefficients)) => generator.restore_with_shape(
+            batch.as_slice(),
+            renders.as_slice(),
+            coefficients,
+            batch.len(),
+        ),
     }
 }
 

@@ -8,6 +8,11 @@
 //! pixel for pixel with the crop, so nothing is warped back. `I_3d` is the render's colour
 //! clamped to 0..1 and mapped to [-1, 1] by `2·c − 1`, −1 where the mesh covers no pixel.
 //!
+//! A regressor with `sgpn.regressor.crop = d3dfr` (the official SGPN release, imported by
+//! `sgpn-train import-official`) follows the official code instead ([`crate::d3dfr_crop`]): each
+//! face is cut from the crop into D3DFR's 224 frame by its landmarks, rendered there with
+//! D3DFR's camera, and the render is warped back to the crop.
+//!
 //! Kernels are called as plain functions over buffers, as the rest of the pipeline calls warp
 //! and paste-back: the resize is the crop warp (`sgpn_kernels::warp`), the render is
 //! `sgpn_kernels::render::render_face`, whose GPU seam (docs/gpu-path.md) is its
@@ -22,9 +27,10 @@ use sgpn_kernels::warp::warp_face_crop;
 use sgpn_models::contract::GeneratorInfo;
 use sgpn_models::morphable::{Coefficients, MorphableModel};
 use sgpn_models::runtime::SessionConfig;
-use sgpn_models::shape_regressor::{INPUT_SIZE, ShapeRegressor, sha256_file};
+use sgpn_models::shape_regressor::{INPUT_SIZE, RegressorCrop, ShapeRegressor, sha256_file};
 
 use crate::FaceError;
+use crate::d3dfr_crop;
 use crate::restore::CropBatch;
 
 /// The files of the shape prior.
@@ -41,8 +47,11 @@ pub struct ShapePrior {
     regressor: ShapeRegressor,
     morphable: MorphableModel,
     morphable_path: PathBuf,
-    /// The 3DMM's camera at the generator's crop size S.
+    /// The 3DMM's camera where faces are rendered: at the generator's crop size S, or at 224
+    /// for the `d3dfr` crop.
     camera: Camera,
+    /// Per face of the last batch, crop → 224 (the `d3dfr` crop; identity-free otherwise).
+    frames: Vec<Affine2>,
     /// The crops resized to 224, the regressor's input.
     faces: CropBatch,
     /// `I_3d` of every face, `[N,3,S,S]` in [-1, 1].
@@ -78,7 +87,23 @@ impl ShapePrior {
         morphable.validate()?;
         let sha256 = sha256_file(&cfg.morphable_path)?;
         regressor.ensure_matches(&morphable, &cfg.morphable_path, &sha256)?;
-        let camera = morphable.camera.at_size(generator.size);
+        if let Some(k) = generator.coefficients
+            && k != regressor.info.coefficients
+        {
+            return Err(FaceError::Config {
+                path: cfg.regressor_path.clone(),
+                problem: format!(
+                    "the shape regressor outputs {} coefficients, but the generator {} takes {k}",
+                    regressor.info.coefficients,
+                    generator.path.display()
+                ),
+            });
+        }
+        let render_size = match regressor.info.crop {
+            RegressorCrop::Resize => generator.size,
+            RegressorCrop::D3dfr { .. } => d3dfr_crop::FRAME,
+        };
+        let camera = morphable.camera.at_size(render_size);
         camera.validate().map_err(|e| FaceError::Config {
             path: cfg.morphable_path.clone(),
             problem: format!(
@@ -91,6 +116,7 @@ impl ShapePrior {
             morphable,
             morphable_path: cfg.morphable_path.clone(),
             camera,
+            frames: Vec::new(),
             faces: CropBatch::default(),
             renders: CropBatch::default(),
             coverage: Vec::new(),
@@ -103,18 +129,46 @@ impl ShapePrior {
         &self.regressor.info.path
     }
 
-    /// Resizes every crop of `crops` to 224 and regresses all of them in one run; returns the
-    /// coefficients `[N,K]`.
+    /// Cuts every crop of `crops` to the regressor's 224×224 input and regresses all of them in
+    /// one run; returns the coefficients `[N,K]`. `landmarks` are each face's five landmarks in
+    /// its crop (used by the `d3dfr` crop).
     ///
-    /// The resize is the crop warp with a pixel-centre-aligned scale (224-pixel x maps to
-    /// `(x + 0.5)·S/224 − 0.5`, the same scaling `Camera` applies to the render): bilinear, with
-    /// a box over each pixel's footprint where S/224 exceeds 1.5 (`sgpn_kernels::warp`).
-    pub fn regress(&mut self, crops: &CropBatch) -> Result<Vec<f32>, FaceError> {
+    /// The `resize` crop is the crop warp with a pixel-centre-aligned scale (224-pixel x maps to
+    /// `(x + 0.5)·S/224 − 0.5`, the same scaling `Camera` applies to the render); the `d3dfr` crop
+    /// is [`d3dfr_crop::crop_to_frame`]. Both sample bilinearly, with a box over each pixel's
+    /// footprint where it exceeds 1.5 crop pixels (`sgpn_kernels::warp`).
+    pub fn regress(
+        &mut self,
+        crops: &CropBatch,
+        landmarks: &[[[f32; 2]; 5]],
+    ) -> Result<Vec<f32>, FaceError> {
         let size = crops.size();
         let r = size as f32 / INPUT_SIZE as f32;
-        let to_crop = Affine2::scale_translate(r, 0.5 * r - 0.5, 0.5 * r - 0.5);
+        let resize = Affine2::scale_translate(r, 0.5 * r - 0.5, 0.5 * r - 0.5);
         self.faces.clear(INPUT_SIZE);
-        for crop in crops.crops() {
+        self.frames.clear();
+        for (face, crop) in crops.crops().enumerate() {
+            let to_crop = match &self.regressor.info.crop {
+                RegressorCrop::Resize => resize,
+                RegressorCrop::D3dfr {
+                    landmarks: reference,
+                } => {
+                    let frame = landmarks
+                        .get(face)
+                        .and_then(|points| d3dfr_crop::crop_to_frame(points, reference, size))
+                        .and_then(|m| m.inverse().map(|inv| (m, inv)));
+                    let Some((m, inv)) = frame else {
+                        return Err(FaceError::Config {
+                            path: self.regressor.info.path.clone(),
+                            problem: format!(
+                                "face {face}: its landmarks give no crop into D3DFR's frame (degenerate points)"
+                            ),
+                        });
+                    };
+                    self.frames.push(m);
+                    inv
+                }
+            };
             planar_to_image(crop, size, &mut self.crop_image);
             warp_face_crop(&self.crop_image, &to_crop, INPUT_SIZE, self.faces.push())?;
         }
@@ -150,8 +204,24 @@ impl ShapePrior {
                 path: self.morphable_path.clone(),
                 source,
             })?;
-            image_to_planar(&render.image, &render.mask, self.renders.push());
-            self.coverage.extend_from_slice(&render.mask);
+            match self.frames.get(face) {
+                None => {
+                    image_to_planar(&render.image, &render.mask, self.renders.push());
+                    self.coverage.extend_from_slice(&render.mask);
+                }
+                Some(frame) => {
+                    let start = self.coverage.len();
+                    self.coverage.resize(start + size * size, 0.0);
+                    d3dfr_crop::warp_back(
+                        &render.image,
+                        &render.mask,
+                        frame,
+                        size,
+                        self.renders.push(),
+                        &mut self.coverage[start..],
+                    );
+                }
+            }
         }
         Ok(&self.renders)
     }

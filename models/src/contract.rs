@@ -22,6 +22,9 @@ use crate::session_io::{self, DimRule};
 
 pub const INPUT_LQ: &str = "lq";
 pub const INPUT_RENDER: &str = "render";
+/// Optional input of a `full` generator: the 3DMM coefficients of each face, `[N,K]` (the
+/// official SGPN generator conditions its latent on them).
+pub const INPUT_COEFFS: &str = "coeffs";
 pub const OUTPUT_RESTORED: &str = "restored";
 pub const META_TEMPLATE: &str = "sgpn.template";
 pub const META_SIZE: &str = "sgpn.size";
@@ -154,6 +157,9 @@ pub struct GeneratorInfo {
     pub size: usize,
     pub template: Template,
     pub variant: Variant,
+    /// K when a `full` generator also takes the 3DMM coefficients of each face (input `coeffs`,
+    /// float32 `[N,K]`, as the official SGPN generator does); `None` otherwise.
+    pub coefficients: Option<usize>,
 }
 
 /// Checks a loaded generator session against the contract: metadata present and parseable,
@@ -187,6 +193,11 @@ pub fn check_generator(path: &Path, session: &Session) -> Result<GeneratorInfo, 
         .parse::<Variant>()
         .map_err(|e| problem(format!("metadata '{META_VARIANT}': {e}")))?;
 
+    let coefficients = coefficients_input(session, variant, &problem)?;
+    let checked_elsewhere: &[&str] = match coefficients {
+        Some(_) => &[INPUT_COEFFS],
+        None => &[],
+    };
     let s = size as i64;
     let rules = [
         DimRule::Dynamic,
@@ -199,7 +210,7 @@ pub fn check_generator(path: &Path, session: &Session) -> Result<GeneratorInfo, 
         &problem,
         "input",
         session.inputs(),
-        variant.inputs(),
+        (variant.inputs(), checked_elsewhere),
         &rules,
         &format!("{expected}, {META_VARIANT} = {variant})"),
     )?;
@@ -207,7 +218,7 @@ pub fn check_generator(path: &Path, session: &Session) -> Result<GeneratorInfo, 
         &problem,
         "output",
         session.outputs(),
-        &[OUTPUT_RESTORED],
+        (&[OUTPUT_RESTORED], &[]),
         &rules,
         &format!("{expected})"),
     )?;
@@ -216,7 +227,40 @@ pub fn check_generator(path: &Path, session: &Session) -> Result<GeneratorInfo, 
         size,
         template,
         variant,
+        coefficients,
     })
+}
+
+/// The optional `coeffs` input of a `full` generator: float32 `[N,K]` with a fixed K above the
+/// 33 pose and light values.
+fn coefficients_input(
+    session: &Session,
+    variant: Variant,
+    problem: &dyn Fn(String) -> ModelError,
+) -> Result<Option<usize>, ModelError> {
+    let Some(outlet) = session.inputs().iter().find(|o| o.name() == INPUT_COEFFS) else {
+        return Ok(None);
+    };
+    if variant == Variant::No3d {
+        return Err(problem(format!(
+            "is variant 'no3d' but has the input '{INPUT_COEFFS}' of a 'full' generator"
+        )));
+    }
+    let k = match outlet.dtype() {
+        ort::value::ValueType::Tensor { shape, .. } if shape.len() == 2 => shape[1],
+        _ => -1,
+    };
+    let rules = [DimRule::Dynamic, DimRule::Any];
+    if !session_io::matches_f32(outlet, &rules)
+        || k <= crate::morphable::Coefficients::POSE_AND_LIGHT as i64
+    {
+        return Err(problem(format!(
+            "input '{INPUT_COEFFS}' must be float32 [N,K] with a dynamic N and a fixed K above {}, found {}",
+            crate::morphable::Coefficients::POSE_AND_LIGHT,
+            session_io::describe(outlet)
+        )));
+    }
+    Ok(Some(k as usize))
 }
 
 /// The `sgpn.template` metadata entry, which generators and shape regressors share: the

@@ -3,6 +3,8 @@
 //! face, a shape regressor with known coefficients, a synthetic 3DMM, and deliberately broken
 //! files for error tests. Never a stand-in for a trained model.
 
+pub mod mat_writer;
+
 use std::io;
 use std::path::Path;
 

@@ -9,7 +9,7 @@ use ort::session::Session;
 use ort::value::TensorRef;
 
 use crate::contract::{
-    GeneratorInfo, INPUT_LQ, INPUT_RENDER, OUTPUT_RESTORED, Variant, check_generator,
+    GeneratorInfo, INPUT_COEFFS, INPUT_LQ, INPUT_RENDER, OUTPUT_RESTORED, Variant, check_generator,
 };
 use crate::error::ModelError;
 use crate::runtime::{SessionConfig, build_session};
@@ -35,7 +35,7 @@ impl Generator {
     /// Restores `batch` aligned faces with a `no3d` generator: `lq` is `[batch,3,S,S]` planar RGB
     /// in [-1, 1]; the result has the same layout and range.
     pub fn restore(&mut self, lq: &[f32], batch: usize) -> Result<Vec<f32>, ModelError> {
-        self.run(lq, None, batch)
+        self.run(lq, None, None, batch)
     }
 
     /// Restores `batch` aligned faces with a `full` generator: `render` holds the rendered 3D
@@ -46,13 +46,28 @@ impl Generator {
         render: &[f32],
         batch: usize,
     ) -> Result<Vec<f32>, ModelError> {
-        self.run(lq, Some(render), batch)
+        self.run(lq, Some(render), None, batch)
+    }
+
+    /// As [`Generator::restore_with_render`], for a generator that also takes each face's 3DMM
+    /// coefficients (`[batch,K]`, [`GeneratorInfo::coefficients`]); `coefficients` is ignored by
+    /// one that does not.
+    pub fn restore_with_shape(
+        &mut self,
+        lq: &[f32],
+        render: &[f32],
+        coefficients: &[f32],
+        batch: usize,
+    ) -> Result<Vec<f32>, ModelError> {
+        let coefficients = self.info.coefficients.map(|_| coefficients);
+        self.run(lq, Some(render), coefficients, batch)
     }
 
     fn run(
         &mut self,
         lq: &[f32],
         render: Option<&[f32]>,
+        coefficients: Option<&[f32]>,
         batch: usize,
     ) -> Result<Vec<f32>, ModelError> {
         let s = self.info.size;
@@ -96,6 +111,28 @@ impl Generator {
                 format!("{} values", render.len()),
             ));
         }
+        let coefficients = match (self.info.coefficients, coefficients) {
+            (None, _) => None,
+            (Some(k), None) => {
+                return Err(ModelError::Shape {
+                    path: path.to_owned(),
+                    what: format!(
+                        "input '{INPUT_COEFFS}' (this generator takes the 3DMM coefficients of each face)"
+                    ),
+                    expected: format!("{} values ([{batch},{k}])", batch * k),
+                    found: "none".to_owned(),
+                });
+            }
+            (Some(k), Some(c)) if c.len() != batch * k => {
+                return Err(ModelError::Shape {
+                    path: path.to_owned(),
+                    what: format!("input '{INPUT_COEFFS}'"),
+                    expected: format!("{} values ([{batch},{k}])", batch * k),
+                    found: format!("{} values", c.len()),
+                });
+            }
+            (Some(k), Some(c)) => Some((k, c)),
+        };
         let runtime_err = |e: ort::Error| ModelError::Runtime {
             path: path.to_owned(),
             reason: e.to_string(),
@@ -105,8 +142,17 @@ impl Generator {
             None => self.session.run(ort::inputs![INPUT_LQ => lq]),
             Some(render) => {
                 let render = TensorRef::from_array_view((shape, render)).map_err(runtime_err)?;
-                self.session
-                    .run(ort::inputs![INPUT_LQ => lq, INPUT_RENDER => render])
+                match coefficients {
+                    None => self
+                        .session
+                        .run(ort::inputs![INPUT_LQ => lq, INPUT_RENDER => render]),
+                    Some((k, c)) => {
+                        let c = TensorRef::from_array_view(([batch, k], c)).map_err(runtime_err)?;
+                        self.session.run(
+                            ort::inputs![INPUT_LQ => lq, INPUT_RENDER => render, INPUT_COEFFS => c],
+                        )
+                    }
+                }
             }
         }
         .map_err(runtime_err)?;

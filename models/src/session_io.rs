@@ -90,12 +90,13 @@ pub(crate) fn list(outlets: &[Outlet]) -> String {
 /// The outlets (a session's inputs or outputs) must be exactly the tensors `names`, each
 /// following `rules`: a missing name, an extra tensor or a wrong type or shape is reported
 /// through `problem` with what was expected (`expected`, e.g. `float32 [N,3,512,512]`) and what
-/// the file holds.
+/// the file holds. Outlets named in `checked_elsewhere` (optional tensors with rules of their
+/// own) are not counted as extra.
 pub(crate) fn check_exactly(
     problem: &dyn Fn(String) -> ModelError,
     kind: &str,
     outlets: &[Outlet],
-    names: &[&str],
+    (names, checked_elsewhere): (&[&str], &[&str]),
     rules: &[DimRule],
     expected: &str,
 ) -> Result<(), ModelError> {
@@ -113,7 +114,11 @@ pub(crate) fn check_exactly(
             )));
         }
     }
-    if outlets.len() != names.len() {
+    let counted = outlets
+        .iter()
+        .filter(|o| !checked_elsewhere.contains(&o.name()))
+        .count();
+    if counted != names.len() {
         let wanted = match names {
             [one] => format!("one {kind} '{one}'"),
             _ => format!(

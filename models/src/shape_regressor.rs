@@ -30,13 +30,31 @@ pub const OUTPUT_COEFFS: &str = "coeffs";
 pub const META_MORPHABLE_SHA256: &str = "sgpn.morphable.sha256";
 pub const META_MORPHABLE: &str = "sgpn.morphable";
 pub const META_COEFFICIENTS: &str = "sgpn.coefficients";
+/// Optional: how the regressor's 224×224 input is cut from the S×S crop: `resize` (default) or
+/// `d3dfr` (the official SGPN code's per-face crop into Deep3DFaceRecon's frame, which also
+/// renders in that frame and warps the render back; needs [`META_D3DFR_LANDMARKS`]).
+pub const META_CROP: &str = "sgpn.regressor.crop";
+/// The five 3D reference landmarks of the `d3dfr` crop: 15 numbers, x y z per point.
+pub const META_D3DFR_LANDMARKS: &str = "sgpn.d3dfr.landmarks";
 /// Side of the regressor's input face (D3DFR's 224 view, docs/shape-prior.md "Geometry").
 pub const INPUT_SIZE: usize = 224;
 
 const ROLE: &str = "shape regressor";
 
+/// How the regressor's 224×224 input is cut from the generator's S×S crop ([`META_CROP`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum RegressorCrop {
+    /// The whole crop resized to 224 (the project's regressors; docs/shape-prior.md).
+    Resize,
+    /// The official SGPN code's crop: per face, the scale and shift that put the crop's five
+    /// landmarks where Deep3DFaceRecon's alignment puts them (a least-squares fit of `landmarks`,
+    /// the five 3D reference points, to the 2D ones); the face is rendered in that 224 frame and
+    /// warped back.
+    D3dfr { landmarks: [[f32; 3]; 5] },
+}
+
 /// What the element needs to know about a regressor that passed the contract check.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RegressorInfo {
     pub path: PathBuf,
     /// The alignment of its input faces; must be the generator's.
@@ -47,6 +65,8 @@ pub struct RegressorInfo {
     pub morphable_name: String,
     /// K, the length of one coefficient vector.
     pub coefficients: usize,
+    /// How its input is cut from the crop.
+    pub crop: RegressorCrop,
 }
 
 pub struct ShapeRegressor {
@@ -214,7 +234,7 @@ pub fn check_regressor(path: &Path, session: &Session) -> Result<RegressorInfo, 
         &problem,
         "input",
         session.inputs(),
-        &[INPUT_FACE],
+        (&[INPUT_FACE], &[]),
         &[
             DimRule::Dynamic,
             DimRule::Equals(3),
@@ -227,7 +247,7 @@ pub fn check_regressor(path: &Path, session: &Session) -> Result<RegressorInfo, 
         &problem,
         "output",
         session.outputs(),
-        &[OUTPUT_COEFFS],
+        (&[OUTPUT_COEFFS], &[]),
         &[DimRule::Any, DimRule::Equals(coefficients as i64)],
         &format!("float32 [N,{coefficients}] ({META_COEFFICIENTS} = {coefficients})"),
     )?;
@@ -237,5 +257,43 @@ pub fn check_regressor(path: &Path, session: &Session) -> Result<RegressorInfo, 
         morphable_sha256: sha,
         morphable_name,
         coefficients,
+        crop: crop_metadata(&metadata, &problem)?,
     })
+}
+
+/// [`META_CROP`] (absent: `resize`) and, for `d3dfr`, [`META_D3DFR_LANDMARKS`].
+fn crop_metadata(
+    metadata: &ort::session::ModelMetadata<'_>,
+    problem: &dyn Fn(String) -> ModelError,
+) -> Result<RegressorCrop, ModelError> {
+    match metadata.custom(META_CROP).as_deref().map(str::trim) {
+        None | Some("resize") => Ok(RegressorCrop::Resize),
+        Some("d3dfr") => {
+            let text = session_io::required_metadata(
+                metadata,
+                META_D3DFR_LANDMARKS,
+                "15 numbers: x y z of the five 3D reference landmarks",
+                problem,
+            )?;
+            let values: Vec<f32> = text
+                .split_whitespace()
+                .map(|v| v.parse::<f32>())
+                .collect::<Result<_, _>>()
+                .ok()
+                .filter(|v: &Vec<f32>| v.len() == 15 && v.iter().all(|x| x.is_finite()))
+                .ok_or_else(|| {
+                    problem(format!(
+                        "metadata '{META_D3DFR_LANDMARKS}' must be 15 finite numbers, found '{text}'"
+                    ))
+                })?;
+            let mut landmarks = [[0.0; 3]; 5];
+            for (p, xyz) in landmarks.iter_mut().zip(values.chunks_exact(3)) {
+                p.copy_from_slice(xyz);
+            }
+            Ok(RegressorCrop::D3dfr { landmarks })
+        }
+        Some(other) => Err(problem(format!(
+            "metadata '{META_CROP}' must be 'resize' or 'd3dfr', found '{other}'"
+        ))),
+    }
 }

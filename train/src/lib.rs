@@ -7,5 +7,6 @@ pub mod export;
 pub mod linalg;
 pub mod model;
 pub mod morphable;
+pub mod official;
 pub mod render;
 pub mod train;

@@ -42,6 +42,10 @@ enum Command {
     MorphableBuild(sgpn_train::morphable::cli::BuildArgs),
     /// Fit every prepared crop's 3DMM coefficients and cache them (the mesh losses' teacher).
     TeacherFit(sgpn_train::morphable::cli::TeacherArgs),
+    /// Import the official SGPN checkpoints (sgpn.pth, d3dfr_finetune_ours.pth) as ONNX models.
+    ImportOfficial(sgpn_train::official::cli::ImportOfficialArgs),
+    /// Write test checkpoints in the official format (a pattern, not weights).
+    OfficialFixture(sgpn_train::official::cli::OfficialFixtureArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -60,5 +64,7 @@ fn main() -> anyhow::Result<()> {
         Command::RegressorCheck(args) => sgpn_train::train::regressor_check::regressor_check(args),
         Command::MorphableBuild(args) => sgpn_train::morphable::cli::build(args),
         Command::TeacherFit(args) => sgpn_train::morphable::cli::teacher_fit(args),
+        Command::ImportOfficial(args) => sgpn_train::official::cli::import_official(args),
+        Command::OfficialFixture(args) => sgpn_train::official::cli::official_fixture(args),
     }
 }

@@ -147,9 +147,12 @@ pub fn restore_face(
             let mut batch = CropBatch::default();
             batch.clear(size);
             batch.push().copy_from_slice(lq);
-            let coefficients = shape.regress(&batch)?;
+            // Evaluation faces are aligned to the template: their landmarks are the template's.
+            let landmarks = [generator.info.template.landmarks(size)];
+            let coefficients = shape.regress(&batch, &landmarks)?;
             let render = shape.render(&coefficients, size)?.as_slice().to_vec();
-            Ok((generator.restore_with_render(lq, &render, 1)?, Some(render)))
+            let restored = generator.restore_with_shape(lq, &render, &coefficients, 1)?;
+            Ok((restored, Some(render)))
         }
         (true, None) => bail!(
             "{} is a full generator: give its shape regressor and 3DMM (--regressor, --morphable)",
