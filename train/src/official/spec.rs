@@ -338,6 +338,31 @@ mod tests {
         assert_eq!(count(&spec), 24_087_798);
     }
 
+    /// The official crop's 5-point reference (`get_reference_facial_points((512, 512), 0.25,
+    /// (0, 0), True)`: the 96×112 reference made square, padded by 0.25 on each side, scaled to
+    /// 512) is the contract's `sgpn` template: no template of its own is needed.
+    #[test]
+    fn the_official_crop_reference_is_the_sgpn_template() {
+        let reference: [[f32; 2]; 5] = [
+            [30.294_6, 51.696_3],
+            [65.531_8, 51.501_4],
+            [48.025_2, 71.736_6],
+            [33.549_3, 92.365_5],
+            [62.729_9, 92.204_1],
+        ];
+        let square = 112.0f32;
+        let padded = square * 1.5;
+        let template = sgpn_models::contract::Template::Sgpn.landmarks(SIZE);
+        for (r, t) in reference.iter().zip(template) {
+            let x = (r[0] + (square - 96.0) / 2.0 + square * 0.25) * SIZE as f32 / padded;
+            let y = (r[1] + square * 0.25) * SIZE as f32 / padded;
+            assert!(
+                (x - t[0]).abs() < 0.01 && (y - t[1]).abs() < 0.01,
+                "{x},{y} vs {t:?}"
+            );
+        }
+    }
+
     #[test]
     fn blur_kernels_sum_to_their_gain() {
         assert!((blur_kernel(1.0).iter().sum::<f32>() - 1.0).abs() < 1e-6);

@@ -36,13 +36,18 @@ pub struct BenchArgs {
     pub onnx_runs: usize,
     #[arg(long, default_value = "no3d")]
     pub variant: String,
+    /// Generator files of the element's contract (e.g. an imported official model) timed as the
+    /// element runs them (`sgpn_models::Generator`, every input it takes), median of the runs.
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<std::path::PathBuf>,
 }
 
 pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let variant = Variant::parse(&args.variant)?;
     println!("| what | preset | batch | seconds | per image |");
     println!("|---|---|---|---|---|");
-    for preset in &args.train_presets {
+    // An empty list (`--train-presets ""`) skips the step.
+    for preset in args.train_presets.iter().filter(|p| !p.is_empty()) {
         let cfg = Config::preset(preset, variant)?;
         let secs = train_step_seconds(&cfg, args.train_batch, args.train_steps)?;
         println!(
@@ -53,7 +58,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
     }
     let dir = std::env::temp_dir().join(format!("sgpn-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    for preset in &args.onnx_presets {
+    for preset in args.onnx_presets.iter().filter(|p| !p.is_empty()) {
         let cfg = Config::preset(preset, variant)?;
         let g = Generator::new(&cfg, 0, &burn::prelude::Device::flex())?;
         println!(
@@ -83,6 +88,51 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
         std::fs::remove_file(&path).ok();
     }
     std::fs::remove_dir(&dir).ok();
+    for path in &args.models {
+        bench_contract_model(path, &args)?;
+    }
+    Ok(())
+}
+
+/// Times a contract generator file at each batch size: median seconds of `onnx_runs` runs after
+/// one warm-up run.
+fn bench_contract_model(path: &std::path::Path, args: &BenchArgs) -> anyhow::Result<()> {
+    let cfg = sgpn_models::SessionConfig {
+        intra_threads: args.threads,
+        ..Default::default()
+    };
+    let mut g = sgpn_models::generator::Generator::load(path, &cfg)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for &n in &args.onnx_batches {
+        let len = n * g.face_len();
+        let lq: Vec<f32> = (0..len).map(|i| ((i % 97) as f32 / 48.0) - 1.0).collect();
+        let coefficients = vec![0.1f32; n * g.info.coefficients.unwrap_or(0)];
+        let run = |g: &mut sgpn_models::generator::Generator| -> anyhow::Result<f64> {
+            let t = Instant::now();
+            match g.info.variant {
+                sgpn_models::contract::Variant::No3d => g.restore(&lq, n)?,
+                sgpn_models::contract::Variant::Full => {
+                    g.restore_with_shape(&lq, &lq, &coefficients, n)?
+                }
+            };
+            Ok(t.elapsed().as_secs_f64())
+        };
+        run(&mut g)?;
+        let mut times = (0..args.onnx_runs.max(1))
+            .map(|_| run(&mut g))
+            .collect::<anyhow::Result<Vec<f64>>>()?;
+        times.sort_by(f64::total_cmp);
+        let secs = times[times.len() / 2];
+        println!(
+            "| generator forward, median of {} (ORT CPU, {} threads) | {name} | {n} | {secs:.3} | {:.3} |",
+            times.len(),
+            args.threads,
+            secs / n as f64
+        );
+    }
     Ok(())
 }
 
