@@ -9,6 +9,7 @@ mod common;
 #[path = "common/harness.rs"]
 mod harness;
 
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use common::*;
@@ -16,10 +17,13 @@ use gst::prelude::*;
 use harness::every_frame_comes_out;
 use sgpn_train::official::fixture::{ImportedFixture, write_imported_fixture};
 
+/// Written under cargo's target folder, not the per-process scratch folder: 0.8 GB, replaced on
+/// each run rather than left behind in /tmp.
 fn imported() -> &'static ImportedFixture {
     static FIXTURE: OnceLock<ImportedFixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        write_imported_fixture(&scratch_dir().join("official")).expect("import of the fixture")
+        write_imported_fixture(&PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("official"))
+            .expect("import of the fixture")
     })
 }
 

@@ -199,9 +199,11 @@ fn broken_regressor(name: &str, edit: impl FnOnce(&mut Vec<TensorSpec>)) -> Stri
     let path = scratch().join(name);
     write_checkpoint(&path, &spec).unwrap();
     let f = imported();
-    import_regressor(&path, &f.morphable, &f.landmarks)
+    let message = import_regressor(&path, &f.morphable, &f.landmarks)
         .unwrap_err()
-        .to_string()
+        .to_string();
+    std::fs::remove_file(&path).unwrap();
+    message
 }
 
 #[test]
