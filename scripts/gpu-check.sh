@@ -45,9 +45,9 @@ run)
     echo "== sgpn-kernels unit tests"
     timeout 300 .gpu/sgpn_kernels --nocapture --test-threads 8 2>&1 | grep -vE '^test .* ok$'
     echo "== compute-sanitizer memcheck"
-    timeout 180 compute-sanitizer --tool memcheck --leak-check full .gpu/sgpn_kernels gpu_kernels_match 2>&1 | tail -6
+    timeout 180 compute-sanitizer --tool memcheck --leak-check full .gpu/sgpn_kernels gpu 2>&1 | tail -6
     echo "== compute-sanitizer racecheck"
-    timeout 120 compute-sanitizer --tool racecheck .gpu/sgpn_kernels gpu_kernels_match 2>&1 | tail -4
+    timeout 120 compute-sanitizer --tool racecheck .gpu/sgpn_kernels gpu 2>&1 | tail -4
     echo "== bench"
     timeout 240 .gpu/cuda-bench
     ;;

@@ -2,10 +2,15 @@
 //! ~300 px): batched warp into the generator's crops and paste-back (replace and residual),
 //! each timed three ways — the CPU reference (rayon), the GPU on device-resident buffers (the
 //! GPU path of docs/gpu-path.md: launch + stream sync), and the GPU through the host-memory
-//! `FaceKernels` methods (upload, launch, download). Prints a table of medians, or the reason
-//! it skipped. Run: `cargo bench -p sgpn-kernels --bench cuda`.
+//! `FaceKernels` methods (upload, launch, download). Then the batch face renderer and the AFFB
+//! fusion on device-resident buffers at 256 and 512 px for 1, 8 and 16 faces, with the bytes
+//! each moves at least (every input read once, every output written once) as a share of the
+//! GPU's peak memory bandwidth. Prints tables of medians, or the reason it skipped. Run:
+//! `cargo bench -p sgpn-kernels --bench cuda`.
 
 use sgpn_kernels::cuda::CudaKernels;
+use sgpn_kernels::render::fixtures::uv_sphere;
+use sgpn_kernels::render::{Camera, FaceInput, FacePose, PreparedBatch};
 use sgpn_kernels::{Affine2, CpuKernels, FaceKernels, PasteParams, RgbImage};
 mod scene;
 mod timing;
@@ -149,6 +154,109 @@ fn main() {
             });
             let mode = if residual { " residual" } else { "" };
             println!("| paste_back{mode} ×4 | {size} | {cpu:.3} | {resident:.3} | {host:.3} |");
+        }
+    }
+    render_and_affb(&gpu);
+}
+
+/// Peak DRAM bandwidth in bytes/s from the device's memory clock and bus width (DDR: ×2).
+fn peak_bandwidth(gpu: &CudaKernels) -> Option<f64> {
+    use cudarc::driver::sys::CUdevice_attribute::*;
+    let ctx = gpu.stream().context();
+    let clock_khz = ctx.attribute(CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE).ok()? as f64;
+    let bus_bits = ctx
+        .attribute(CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH)
+        .ok()? as f64;
+    Some(2.0 * clock_khz * 1e3 * bus_bits / 8.0)
+}
+
+fn share(bytes: f64, ms: f64, peak: Option<f64>) -> String {
+    let rate = bytes / (ms * 1e-3);
+    match peak {
+        Some(p) => format!("{:.0} GB/s ({:.0} %)", rate / 1e9, 100.0 * rate / p),
+        None => format!("{:.0} GB/s", rate / 1e9),
+    }
+}
+
+/// The batch renderer on a 3DMM-sized mesh (a UV sphere of 65,024 triangles, about BFM09's
+/// 70,789) and the AFFB fusion with the official decoder's 64 channels.
+fn render_and_affb(gpu: &CudaKernels) {
+    let stream = gpu.stream().clone();
+    let peak = peak_bandwidth(gpu);
+    println!();
+    match peak {
+        Some(p) => println!("peak memory bandwidth {:.0} GB/s", p / 1e9),
+        None => println!("peak memory bandwidth unknown"),
+    }
+    println!("| kernel | px | faces | GPU resident ms | bytes moved (at least) |");
+    println!("|---|---|---|---|---|");
+    let (sphere, triangles) = uv_sphere(0.8, 128, 256);
+    let albedo = vec![[0.7f32, 0.6, 0.5]; sphere.len()];
+    let gamma: Vec<f32> = (0..27).map(|i| (i % 5) as f32 * 0.05).collect();
+    for size in [256usize, 512] {
+        for n in [1usize, 8, 16] {
+            let faces: Vec<FaceInput<'_>> = (0..n)
+                .map(|f| FaceInput {
+                    vertices: &sphere,
+                    albedo: &albedo,
+                    pose: FacePose {
+                        angles: [0.0, 0.05 * f as f32, 0.0],
+                        translation: [0.0; 3],
+                        gamma: &gamma,
+                    },
+                })
+                .collect();
+            let batch = PreparedBatch::new(&faces, &triangles, &Camera::scaled(size)).unwrap();
+            let mut d = gpu.upload_render_batch(&batch).unwrap();
+            let (ms, _) = median_ms(|| {
+                gpu.launch_render(&mut d).unwrap();
+                stream.synchronize().unwrap();
+            });
+            let v = (n * sphere.len()) as f64;
+            let pixels = (n * size * size) as f64;
+            // Vertices: 3 inputs read, screen and colours written then read; triangles read
+            // once per face; z-buffer cleared, then read; outputs 9 floats per pixel.
+            let bytes =
+                v * 12.0 * 7.0 + (n * triangles.len()) as f64 * 12.0 + pixels * (8.0 * 2.0 + 36.0);
+            println!(
+                "| render (vertices, z-buffer, resolve) | {size} | {n} | {ms:.3} | {} |",
+                share(bytes, ms, peak)
+            );
+        }
+    }
+    let channels = 64usize;
+    for size in [256usize, 512] {
+        for n in [1usize, 8, 16] {
+            let shape = sgpn_kernels::affb::AffbShape {
+                n,
+                channels,
+                positions: size * size,
+            };
+            let len = n * channels * size * size;
+            let d_in: Vec<_> = (0..3)
+                .map(|_| stream.alloc_zeros::<f32>(len).unwrap())
+                .collect();
+            let d_w = stream.alloc_zeros::<f32>(channels * 3 * channels).unwrap();
+            let d_b = stream.alloc_zeros::<f32>(channels).unwrap();
+            let mut d_out = stream.alloc_zeros::<f32>(2 * len).unwrap();
+            let (ms, _) = median_ms(|| {
+                gpu.launch_affb(
+                    shape,
+                    &d_in[0],
+                    &d_in[1],
+                    Some(&d_in[2]),
+                    &d_w,
+                    &d_b,
+                    &mut d_out,
+                )
+                .unwrap();
+                stream.synchronize().unwrap();
+            });
+            let bytes = len as f64 * 4.0 * 5.0;
+            println!(
+                "| affb_fuse (C = {channels}, with F_3d) | {size} | {n} | {ms:.3} | {} |",
+                share(bytes, ms, peak)
+            );
         }
     }
 }

@@ -5,6 +5,7 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #define __global__
 #define __device__
@@ -16,6 +17,19 @@ struct EmuDim3 {
 static EmuDim3 blockIdx, threadIdx, blockDim, gridDim;
 using std::max;
 using std::min;
+
+// Threads run one after another, so the atomics are plain read-modify-writes.
+inline unsigned long long atomicMax(unsigned long long* address, unsigned long long value) {
+    unsigned long long old = *address;
+    if (value > old) *address = value;
+    return old;
+}
+
+inline unsigned __float_as_uint(float f) {
+    unsigned u;
+    std::memcpy(&u, &f, sizeof u);
+    return u;
+}
 
 // Runs `kernel(args...)` once per thread of the grid, sequentially.
 template <typename Kernel, typename... Args>

@@ -1,12 +1,13 @@
 // Runs the CUDA kernels on the CPU through emulate.h, for `cargo test` (kernels/src/cuda.rs).
 // Usage: emulate warp DIR | emulate paste DIR | emulate paste-residual DIR (reads reference.bin
-// too) | emulate affb DIR. Inputs and outputs are raw little-endian files in
+// too) | emulate affb DIR | emulate render DIR. Inputs and outputs are raw little-endian files in
 // DIR written by the Rust test; params.bin holds the kernel's params struct exactly as the Rust
 // launcher passes it, so the test also checks that both sides agree on its layout.
 #include "emulate.h"
 #include "warp.cu"
 #include "paste.cu"
 #include "affb.cu"
+#include "render.cu"
 
 #include <cstdio>
 #include <cstring>
@@ -27,13 +28,6 @@ static std::vector<char> read_file(const std::string& path) {
     return data;
 }
 
-static std::vector<float> read_floats(const std::string& path) {
-    std::vector<char> bytes = read_file(path);
-    std::vector<float> out(bytes.size() / sizeof(float));
-    std::memcpy(out.data(), bytes.data(), out.size() * sizeof(float));
-    return out;
-}
-
 template <typename T>
 static T read_struct(const std::string& path) {
     std::vector<char> bytes = read_file(path);
@@ -47,11 +41,21 @@ static T read_struct(const std::string& path) {
     return value;
 }
 
-static void write_floats(const std::string& path, const std::vector<float>& v) {
+template <typename T>
+static std::vector<T> read_values(const std::string& path) {
+    std::vector<char> bytes = read_file(path);
+    std::vector<T> out(bytes.size() / sizeof(T));
+    std::memcpy(out.data(), bytes.data(), out.size() * sizeof(T));
+    return out;
+}
+
+template <typename T>
+static void write_values(const std::string& path, const std::vector<T>& v) {
     FILE* f = std::fopen(path.c_str(), "wb");
-    std::fwrite(v.data(), sizeof(float), v.size(), f);
+    std::fwrite(v.data(), sizeof(T), v.size(), f);
     std::fclose(f);
 }
+
 
 static unsigned blocks(int n, unsigned block) { return (unsigned)((n + block - 1) / block); }
 
@@ -61,42 +65,72 @@ int main(int argc, char** argv) {
     const unsigned B = 16;
     if (mode == "warp") {
         WarpParams p = read_struct<WarpParams>(dir + "params.bin");
-        std::vector<float> src = read_floats(dir + "src.bin");
-        std::vector<float> transforms = read_floats(dir + "transforms.bin");
+        std::vector<float> src = read_values<float>(dir + "src.bin");
+        std::vector<float> transforms = read_values<float>(dir + "transforms.bin");
         std::vector<float> out((size_t)p.count * 3 * p.size * p.size, 0.0f);
         emulate_launch({blocks(p.size, B), blocks(p.size, B), (unsigned)p.count}, {B, B, 1},
                        warp_face_crops, p, (const float*)src.data(),
                        (const float*)transforms.data(), out.data());
-        write_floats(dir + "out.bin", out);
+        write_values(dir + "out.bin", out);
         return 0;
     }
     if (mode == "paste" || mode == "paste-residual") {
         PasteParams p = read_struct<PasteParams>(dir + "params.bin");
-        std::vector<float> region = read_floats(dir + "region.bin");
-        std::vector<float> alpha = read_floats(dir + "alpha.bin");
-        std::vector<float> restored = read_floats(dir + "restored.bin");
+        std::vector<float> region = read_values<float>(dir + "region.bin");
+        std::vector<float> alpha = read_values<float>(dir + "alpha.bin");
+        std::vector<float> restored = read_values<float>(dir + "restored.bin");
         std::vector<float> reference;
-        if (mode == "paste-residual") reference = read_floats(dir + "reference.bin");
+        if (mode == "paste-residual") reference = read_values<float>(dir + "reference.bin");
         emulate_launch({blocks(p.width, B), blocks(p.height, B), 1}, {B, B, 1}, paste_back, p,
                        region.data(), alpha.data(), (const float*)restored.data(),
                        (const float*)(reference.empty() ? nullptr : reference.data()));
-        write_floats(dir + "region.bin", region);
-        write_floats(dir + "alpha.bin", alpha);
+        write_values(dir + "region.bin", region);
+        write_values(dir + "alpha.bin", alpha);
         return 0;
     }
     if (mode == "affb") {
         AffbParams p = read_struct<AffbParams>(dir + "params.bin");
-        std::vector<float> inter = read_floats(dir + "inter.bin");
-        std::vector<float> lq = read_floats(dir + "lq.bin");
-        std::vector<float> d3 = p.has_3d ? read_floats(dir + "d3.bin") : std::vector<float>();
-        std::vector<float> weight = read_floats(dir + "weight.bin");
-        std::vector<float> bias = read_floats(dir + "bias.bin");
+        std::vector<float> inter = read_values<float>(dir + "inter.bin");
+        std::vector<float> lq = read_values<float>(dir + "lq.bin");
+        std::vector<float> d3 = p.has_3d ? read_values<float>(dir + "d3.bin") : std::vector<float>();
+        std::vector<float> weight = read_values<float>(dir + "weight.bin");
+        std::vector<float> bias = read_values<float>(dir + "bias.bin");
         std::vector<float> out((size_t)p.n * 2 * p.channels * p.positions, 0.0f);
         emulate_launch({blocks(p.positions, 256), (unsigned)p.channels, (unsigned)p.n}, {256, 1, 1},
                        affb_fuse, p, (const float*)inter.data(), (const float*)lq.data(),
                        (const float*)(p.has_3d ? d3.data() : nullptr), (const float*)weight.data(),
                        (const float*)bias.data(), out.data());
-        write_floats(dir + "out.bin", out);
+        write_values(dir + "out.bin", out);
+        return 0;
+    }
+    if (mode == "render") {
+        RenderParams p = read_struct<RenderParams>(dir + "params.bin");
+        std::vector<float> vertices = read_values<float>(dir + "vertices.bin");
+        std::vector<float> normals = read_values<float>(dir + "normals.bin");
+        std::vector<float> albedo = read_values<float>(dir + "albedo.bin");
+        std::vector<float> poses = read_values<float>(dir + "poses.bin");
+        std::vector<unsigned> triangles = read_values<unsigned>(dir + "triangles.bin");
+        size_t per_vertex = (size_t)p.n * p.vertices * 3, pixels = (size_t)p.n * p.size * p.size;
+        std::vector<float> screen(per_vertex), colours(per_vertex);
+        std::vector<unsigned long long> zbuf(pixels, 0);
+        std::vector<unsigned> triangle(pixels);
+        std::vector<float> bary(3 * pixels), depth(pixels), image(3 * pixels), mask(pixels);
+        emulate_launch({blocks(p.vertices, 128), (unsigned)p.n, 1}, {128, 1, 1}, render_vertices, p,
+                       (const float*)vertices.data(), (const float*)normals.data(),
+                       (const float*)albedo.data(), (const float*)poses.data(), screen.data(),
+                       colours.data());
+        emulate_launch({blocks(p.triangles, 128), (unsigned)p.n, 1}, {128, 1, 1}, raster_depth, p,
+                       (const float*)screen.data(), (const unsigned*)triangles.data(), zbuf.data());
+        emulate_launch({blocks(p.size, B), blocks(p.size, B), (unsigned)p.n}, {B, B, 1},
+                       raster_resolve, p, (const float*)screen.data(),
+                       (const unsigned*)triangles.data(), (const float*)colours.data(),
+                       (const unsigned long long*)zbuf.data(), triangle.data(), bary.data(),
+                       depth.data(), image.data(), mask.data());
+        write_values(dir + "triangle.bin", triangle);
+        write_values(dir + "barycentric.bin", bary);
+        write_values(dir + "depth.bin", depth);
+        write_values(dir + "image.bin", image);
+        write_values(dir + "mask.bin", mask);
         return 0;
     }
     return 1;

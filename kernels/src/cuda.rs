@@ -21,8 +21,12 @@ use cudarc::nvrtc::{CompileOptions, Ptx, compile_ptx_with_opts};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+mod render;
+
+pub use render::{DeviceBatch, RenderParams};
+
 /// Kernel sources: (file name, CUDA C source, kernel function names).
-pub const SOURCES: [(&str, &str, &[&str]); 3] = [
+pub const SOURCES: [(&str, &str, &[&str]); 4] = [
     (
         "warp.cu",
         include_str!("../cuda/warp.cu"),
@@ -34,6 +38,11 @@ pub const SOURCES: [(&str, &str, &[&str]); 3] = [
         &["paste_back"],
     ),
     ("affb.cu", include_str!("../cuda/affb.cu"), &["affb_fuse"]),
+    (
+        "render.cu",
+        include_str!("../cuda/render.cu"),
+        &["render_vertices", "raster_depth", "raster_resolve"],
+    ),
 ];
 
 /// Architectures the sources are checked for; the run-time build targets `sm_80` PTX, which the
@@ -100,6 +109,9 @@ pub fn compile_to_ptx(name: &str, source: &str, arch: &'static str) -> Result<Pt
     let opts = CompileOptions {
         arch: Some(arch),
         name: Some(name.to_owned()),
+        // No fused multiply-add: each kernel then rounds every product and sum as its Rust
+        // reference does, which the renderer's exact coverage and z-buffer ties rely on.
+        fmad: Some(false),
         ..Default::default()
     };
     compile_ptx_with_opts(source, opts)
@@ -218,6 +230,9 @@ pub struct CudaKernels {
     warp: CudaFunction,
     paste: CudaFunction,
     affb: CudaFunction,
+    render_vertices: CudaFunction,
+    raster_depth: CudaFunction,
+    raster_resolve: CudaFunction,
 }
 
 impl CudaKernels {
@@ -239,6 +254,9 @@ impl CudaKernels {
                 functions.push(module.load_function(kernel)?);
             }
         }
+        let raster_resolve = functions.pop().expect("raster_resolve loaded");
+        let raster_depth = functions.pop().expect("raster_depth loaded");
+        let render_vertices = functions.pop().expect("render_vertices loaded");
         let affb = functions.pop().expect("affb_fuse loaded");
         let paste = functions.pop().expect("paste_back loaded");
         let warp = functions.pop().expect("warp_face_crops loaded");
@@ -247,6 +265,9 @@ impl CudaKernels {
             warp,
             paste,
             affb,
+            render_vertices,
+            raster_depth,
+            raster_resolve,
         })
     }
 
@@ -579,18 +600,18 @@ mod tests {
         std::fs::remove_dir_all(&out_dir).ok();
     }
 
-    fn floats_to_bytes(v: &[f32]) -> Vec<u8> {
+    pub(super) fn floats_to_bytes(v: &[f32]) -> Vec<u8> {
         v.iter().flat_map(|f| f.to_le_bytes()).collect()
     }
 
-    fn bytes_to_floats(b: &[u8]) -> Vec<f32> {
+    pub(super) fn bytes_to_floats(b: &[u8]) -> Vec<f32> {
         b.chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect()
     }
 
     /// The bytes of a params struct exactly as the launcher passes it to the kernel.
-    fn struct_bytes<T: DeviceRepr>(v: &T) -> Vec<u8> {
+    pub(super) fn struct_bytes<T: DeviceRepr>(v: &T) -> Vec<u8> {
         // SAFETY: T is a `#[repr(C)]` struct of i32/f32 fields without padding.
         unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
     }
@@ -673,11 +694,11 @@ mod tests {
         );
     }
 
-    #[test]
-    fn cuda_sources_emulated_on_the_cpu_match_the_reference() {
+    /// Builds `kernels/cuda/emulate_main.cpp` into `dir` (created); `None`, with the reason
+    /// printed, where no C++ compiler exists.
+    pub(super) fn build_emulator(dir: &std::path::Path) -> Option<PathBuf> {
         let cuda_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/cuda"));
-        let dir = std::env::temp_dir().join(format!("sgpn-kernels-emulate-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(dir).unwrap();
         let exe = dir.join("emulate");
         let built = std::process::Command::new("c++")
             .args(["-O2", "-std=c++17", "-ffp-contract=off", "-I"])
@@ -690,7 +711,7 @@ mod tests {
             Ok(out) => out,
             Err(e) => {
                 println!("skipped: no C++ compiler to emulate the CUDA kernels ({e})");
-                return;
+                return None;
             }
         };
         assert!(
@@ -698,6 +719,15 @@ mod tests {
             "emulation build: {}",
             String::from_utf8_lossy(&built.stderr)
         );
+        Some(exe)
+    }
+
+    #[test]
+    fn cuda_sources_emulated_on_the_cpu_match_the_reference() {
+        let dir = std::env::temp_dir().join(format!("sgpn-kernels-emulate-{}", std::process::id()));
+        let Some(exe) = build_emulator(&dir) else {
+            return;
+        };
         let run = |mode: &str| {
             let out = std::process::Command::new(&exe)
                 .arg(mode)

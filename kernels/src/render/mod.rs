@@ -15,6 +15,7 @@
 //! (the integer edge functions and the tie rule are exact), barycentrics and depth to float
 //! rounding.
 
+pub mod batch;
 pub mod camera;
 pub mod error;
 pub mod face;
@@ -25,9 +26,10 @@ pub mod pose;
 pub mod raster;
 pub mod sh;
 
+pub use batch::{BatchRender, FaceInput, PreparedBatch, render_batch};
 pub use camera::{Camera, MAX_RENDER_SIZE};
 pub use error::RenderError;
-pub use face::render_face;
+pub use face::{FacePose, ProjectedFace, project_and_shade, render_face};
 pub use interpolate::{Render, interpolate, rasterize};
 pub use normals::vertex_normals;
 pub use pose::{rotate, rotation};

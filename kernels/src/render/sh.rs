@@ -44,6 +44,13 @@ pub fn sh_basis(n: [f32; 3]) -> [f32; SH_BANDS] {
     ]
 }
 
+/// `gamma` as one row of band weights per channel, D3DFR's initial ambient light added.
+pub fn sh_weights(gamma: &[f32; GAMMA_LEN]) -> [[f32; SH_BANDS]; 3] {
+    std::array::from_fn(|c| {
+        std::array::from_fn(|b| gamma[c * SH_BANDS + b] + if b == 0 { AMBIENT_INIT } else { 0.0 })
+    })
+}
+
 /// D3DFR `compute_color`: per vertex and channel `albedo · Σ_b Y_b(n) · (γ_cb + [b = 0]·0.8)`.
 /// `normals` must already be rotated into camera orientation (D3DFR shades `face_norm @ rot`).
 /// Colours keep albedo's units (0..1 as D3DFR's texture, or 0..255) and are not clamped.
@@ -57,9 +64,7 @@ pub fn sh_shade(
         albedo.len(),
         normals.len(),
     )?;
-    let weights: [[f32; SH_BANDS]; 3] = std::array::from_fn(|c| {
-        std::array::from_fn(|b| gamma[c * SH_BANDS + b] + if b == 0 { AMBIENT_INIT } else { 0.0 })
-    });
+    let weights = sh_weights(gamma);
     Ok(albedo
         .par_iter()
         .zip(normals.par_iter())

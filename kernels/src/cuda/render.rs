@@ -1,0 +1,351 @@
+//! Launching the batch face renderer (`kernels/cuda/render.cu`): vertices → screen and colours,
+//! the z-buffer pass, the resolve pass; CPU reference `render::render_batch`.
+
+use cudarc::driver::{CudaSlice, DeviceRepr, LaunchConfig, PushKernelArg};
+
+use super::{CudaKernels, grid, to_i32};
+use crate::error::{KernelError, check_len};
+use crate::render::batch::{BatchRender, POSE_LEN, PreparedBatch};
+
+/// Scalars of the render kernels (kernels/cuda/render.cu `RenderParams`, same field order).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RenderParams {
+    pub n: i32,
+    pub vertices: i32,
+    pub triangles: i32,
+    pub size: i32,
+    pub focal: f32,
+    pub center: f32,
+    pub distance: f32,
+}
+
+// SAFETY: `#[repr(C)]` plain data laid out as the CUDA struct (four ints, three floats).
+unsafe impl DeviceRepr for RenderParams {}
+
+impl RenderParams {
+    pub fn new(batch: &PreparedBatch) -> Result<Self, KernelError> {
+        Ok(Self {
+            n: to_i32("faces", batch.faces)?,
+            vertices: to_i32("vertices per face", batch.vertices_per_face)?,
+            triangles: to_i32("triangles", batch.triangle_count())?,
+            size: to_i32("render size", batch.camera.size)?,
+            focal: batch.camera.focal,
+            center: batch.camera.center,
+            distance: batch.camera.distance,
+        })
+    }
+}
+
+/// A prepared batch on the device, and the buffers the kernels write.
+pub struct DeviceBatch {
+    pub params: RenderParams,
+    vertices: CudaSlice<f32>,
+    normals: CudaSlice<f32>,
+    albedo: CudaSlice<f32>,
+    poses: CudaSlice<f32>,
+    triangles: CudaSlice<u32>,
+    screen: CudaSlice<f32>,
+    colours: CudaSlice<f32>,
+    zbuf: CudaSlice<u64>,
+    pub triangle: CudaSlice<u32>,
+    pub barycentric: CudaSlice<f32>,
+    pub depth: CudaSlice<f32>,
+    pub image: CudaSlice<f32>,
+    pub mask: CudaSlice<f32>,
+}
+
+impl CudaKernels {
+    /// Uploads a prepared batch and allocates the outputs.
+    pub fn upload_render_batch(&self, batch: &PreparedBatch) -> Result<DeviceBatch, KernelError> {
+        let per_vertex = batch.faces * batch.vertices_per_face * 3;
+        check_len("batch vertices [N, V, 3]", per_vertex, batch.vertices.len())?;
+        check_len("batch normals [N, V, 3]", per_vertex, batch.normals.len())?;
+        check_len("batch albedo [N, V, 3]", per_vertex, batch.albedo.len())?;
+        check_len(
+            "batch poses [N, 39]",
+            batch.faces * POSE_LEN,
+            batch.poses.len(),
+        )?;
+        let params = RenderParams::new(batch)?;
+        let pixels = batch.faces * batch.camera.size * batch.camera.size;
+        let s = &self.stream;
+        Ok(DeviceBatch {
+            params,
+            vertices: s.clone_htod(&batch.vertices)?,
+            normals: s.clone_htod(&batch.normals)?,
+            albedo: s.clone_htod(&batch.albedo)?,
+            poses: s.clone_htod(&batch.poses)?,
+            triangles: s.clone_htod(&batch.triangles)?,
+            screen: s.alloc_zeros(per_vertex.max(1))?,
+            colours: s.alloc_zeros(per_vertex.max(1))?,
+            zbuf: s.alloc_zeros(pixels.max(1))?,
+            triangle: s.alloc_zeros(pixels.max(1))?,
+            barycentric: s.alloc_zeros(3 * pixels.max(1))?,
+            depth: s.alloc_zeros(pixels.max(1))?,
+            image: s.alloc_zeros(3 * pixels.max(1))?,
+            mask: s.alloc_zeros(pixels.max(1))?,
+        })
+    }
+
+    /// Renders every face of `b` on the device: the three kernels, one after the other on this
+    /// stream.
+    pub fn launch_render(&self, b: &mut DeviceBatch) -> Result<(), KernelError> {
+        let p = b.params;
+        if p.n == 0 || p.vertices == 0 {
+            return Ok(());
+        }
+        self.stream.memset_zeros(&mut b.zbuf)?;
+        let mut launch = self.stream.launch_builder(&self.render_vertices);
+        launch
+            .arg(&p)
+            .arg(&b.vertices)
+            .arg(&b.normals)
+            .arg(&b.albedo)
+            .arg(&b.poses)
+            .arg(&mut b.screen)
+            .arg(&mut b.colours);
+        let linear = |count: i32| LaunchConfig {
+            grid_dim: ((count as u32).div_ceil(128), p.n as u32, 1),
+            block_dim: (128, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        // SAFETY: argument types and order match `render_vertices`; the buffers were sized from
+        // the same params in `upload_render_batch`.
+        unsafe { launch.launch(linear(p.vertices)) }?;
+        if p.triangles > 0 {
+            let mut launch = self.stream.launch_builder(&self.raster_depth);
+            launch
+                .arg(&p)
+                .arg(&b.screen)
+                .arg(&b.triangles)
+                .arg(&mut b.zbuf);
+            // SAFETY: as above, for `raster_depth`.
+            unsafe { launch.launch(linear(p.triangles)) }?;
+        }
+        let mut launch = self.stream.launch_builder(&self.raster_resolve);
+        launch
+            .arg(&p)
+            .arg(&b.screen)
+            .arg(&b.triangles)
+            .arg(&b.colours)
+            .arg(&b.zbuf)
+            .arg(&mut b.triangle)
+            .arg(&mut b.barycentric)
+            .arg(&mut b.depth)
+            .arg(&mut b.image)
+            .arg(&mut b.mask);
+        let size = p.size as usize;
+        // SAFETY: as above, for `raster_resolve`.
+        unsafe { launch.launch(grid(size, size, p.n as usize)) }?;
+        Ok(())
+    }
+
+    /// Host-memory convenience: upload, render, download.
+    pub fn render_batch(&self, batch: &PreparedBatch) -> Result<BatchRender, KernelError> {
+        let mut d = self.upload_render_batch(batch)?;
+        self.launch_render(&mut d)?;
+        let pixels = batch.faces * batch.camera.size * batch.camera.size;
+        let mut out = BatchRender {
+            faces: batch.faces,
+            size: batch.camera.size,
+            triangle: vec![0; pixels],
+            barycentric: vec![0.0; 3 * pixels],
+            depth: vec![0.0; pixels],
+            image: vec![0.0; 3 * pixels],
+            mask: vec![0.0; pixels],
+        };
+        if pixels > 0 {
+            let s = &self.stream;
+            s.memcpy_dtoh(&d.triangle.slice(..pixels), &mut out.triangle)?;
+            s.memcpy_dtoh(&d.barycentric.slice(..3 * pixels), &mut out.barycentric)?;
+            s.memcpy_dtoh(&d.depth.slice(..pixels), &mut out.depth)?;
+            s.memcpy_dtoh(&d.image.slice(..3 * pixels), &mut out.image)?;
+            s.memcpy_dtoh(&d.mask.slice(..pixels), &mut out.mask)?;
+        }
+        self.stream.synchronize()?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{build_emulator, bytes_to_floats, floats_to_bytes, struct_bytes};
+    use super::*;
+    use crate::render::batch::{FaceInput, render_batch};
+    use crate::render::fixtures::uv_sphere;
+    use crate::render::{Camera, FacePose, NO_TRIANGLE};
+
+    /// Four faces of one mesh: a UV sphere (its far half hidden by the near one: the z-buffer),
+    /// with every triangle submitted twice (exact depth ties: the first copy must win), seen
+    /// frontally, turned, moved half out of the frame, and pushed behind the camera (nothing
+    /// drawn). Colours from a per-vertex albedo and non-trivial SH light.
+    struct Scene {
+        vertices: Vec<Vec<[f32; 3]>>,
+        albedo: Vec<[f32; 3]>,
+        triangles: Vec<[u32; 3]>,
+        poses: Vec<([f32; 3], [f32; 3])>,
+        gamma: Vec<f32>,
+        camera: Camera,
+    }
+
+    impl Scene {
+        fn new(size: usize) -> Self {
+            let (sphere, mut triangles) = uv_sphere(0.8, 24, 32);
+            let copies = triangles.clone();
+            triangles.extend(copies);
+            let albedo = (0..sphere.len())
+                .map(|i| [0.3 + (i % 7) as f32 * 0.1, 0.5, 0.9 - (i % 5) as f32 * 0.1])
+                .collect();
+            // Each face its own shape: the sphere squashed differently.
+            let vertices = (0..4)
+                .map(|f| {
+                    sphere
+                        .iter()
+                        .map(|p| [p[0] * (1.0 + 0.1 * f as f32), p[1], p[2] * 0.9])
+                        .collect()
+                })
+                .collect();
+            Self {
+                vertices,
+                albedo,
+                triangles,
+                poses: vec![
+                    ([0.0; 3], [0.0; 3]),
+                    ([0.3, -0.5, 0.2], [0.1, -0.05, 0.5]),
+                    ([0.0, 0.2, 0.0], [0.9, 0.4, 0.0]),
+                    ([0.0; 3], [0.0, 0.0, 12.0]),
+                ],
+                gamma: (0..27)
+                    .map(|i| ((i * 7) % 11) as f32 * 0.05 - 0.2)
+                    .collect(),
+                camera: Camera::scaled(size),
+            }
+        }
+
+        fn faces(&self) -> Vec<FaceInput<'_>> {
+            self.vertices
+                .iter()
+                .zip(&self.poses)
+                .map(|(v, &(angles, translation))| FaceInput {
+                    vertices: v,
+                    albedo: &self.albedo,
+                    pose: FacePose {
+                        angles,
+                        translation,
+                        gamma: &self.gamma,
+                    },
+                })
+                .collect()
+        }
+    }
+
+    /// Masks and visible triangles exactly; barycentrics, depth and colours within `tol`.
+    fn assert_matches(what: &str, got: &BatchRender, want: &BatchRender, tol: f32) {
+        assert_eq!(got.mask, want.mask, "{what}: coverage differs");
+        assert_eq!(
+            got.triangle, want.triangle,
+            "{what}: visible triangle differs"
+        );
+        for (name, g, w) in [
+            ("barycentric", &got.barycentric, &want.barycentric),
+            ("depth", &got.depth, &want.depth),
+            ("image", &got.image, &want.image),
+        ] {
+            let worst = g
+                .iter()
+                .zip(w)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst <= tol, "{what}: {name} differs by {worst}");
+        }
+    }
+
+    #[test]
+    fn the_render_kernels_emulated_on_the_cpu_match_the_reference() {
+        let dir = std::env::temp_dir().join(format!("sgpn-render-emulate-{}", std::process::id()));
+        let Some(exe) = build_emulator(&dir) else {
+            return;
+        };
+        let scene = Scene::new(96);
+        let faces = scene.faces();
+        let want = render_batch(&faces, &scene.triangles, &scene.camera).unwrap();
+        // The scene tests what it claims: faces covered, the hidden face empty, ties present.
+        let per_face = 96 * 96;
+        let covered: Vec<usize> = want
+            .mask
+            .chunks(per_face)
+            .map(|m| m.iter().filter(|&&v| v > 0.0).count())
+            .collect();
+        assert!(
+            covered[0] > 1000 && covered[2] > 300 && covered[3] == 0,
+            "{covered:?}"
+        );
+        let half = scene.triangles.len() as u32 / 2;
+        assert!(
+            want.triangle.iter().all(|&t| t == NO_TRIANGLE || t < half),
+            "a copy won a tie"
+        );
+
+        let batch = PreparedBatch::new(&faces, &scene.triangles, &scene.camera).unwrap();
+        let write = |name: &str, bytes: &[u8]| std::fs::write(dir.join(name), bytes).unwrap();
+        write(
+            "params.bin",
+            &struct_bytes(&RenderParams::new(&batch).unwrap()),
+        );
+        write("vertices.bin", &floats_to_bytes(&batch.vertices));
+        write("normals.bin", &floats_to_bytes(&batch.normals));
+        write("albedo.bin", &floats_to_bytes(&batch.albedo));
+        write("poses.bin", &floats_to_bytes(&batch.poses));
+        let tri_bytes: Vec<u8> = batch
+            .triangles
+            .iter()
+            .flat_map(|t| t.to_le_bytes())
+            .collect();
+        write("triangles.bin", &tri_bytes);
+        let out = std::process::Command::new(&exe)
+            .arg("render")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "emulate render: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let read = |name: &str| bytes_to_floats(&std::fs::read(dir.join(name)).unwrap());
+        let got = BatchRender {
+            faces: batch.faces,
+            size: 96,
+            triangle: std::fs::read(dir.join("triangle.bin"))
+                .unwrap()
+                .chunks_exact(4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            barycentric: read("barycentric.bin"),
+            depth: read("depth.bin"),
+            image: read("image.bin"),
+            mask: read("mask.bin"),
+        };
+        assert_matches("emulated render kernels", &got, &want, 1e-4);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_render_kernels_on_a_gpu_match_the_reference() {
+        // SAFETY: only probes whether libcuda can be opened.
+        if !unsafe { cudarc::driver::sys::is_culib_present() } {
+            println!("skipped: no CUDA driver (libcuda.so) on this machine");
+            return;
+        }
+        let gpu = CudaKernels::new(0).unwrap_or_else(|e| panic!("{e}"));
+        for size in [96, 512] {
+            let scene = Scene::new(size);
+            let faces = scene.faces();
+            let want = render_batch(&faces, &scene.triangles, &scene.camera).unwrap();
+            let batch = PreparedBatch::new(&faces, &scene.triangles, &scene.camera).unwrap();
+            let got = gpu.render_batch(&batch).unwrap();
+            assert_matches(&format!("GPU render at {size} px"), &got, &want, 1e-4);
+        }
+    }
+}
