@@ -134,6 +134,7 @@ fn bench_generator(generator: &Path, shape: Option<&ShapeConfig>) {
         generator_model: generator.to_path_buf(),
         device: Device::Cpu,
         threads: 2,
+        tensorrt: Default::default(),
         shape: shape.cloned(),
         output_mode: OutputMode::Restored,
     };

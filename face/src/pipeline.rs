@@ -10,6 +10,7 @@ use sgpn_models::contract::Variant;
 use sgpn_models::detector::FaceDetector;
 use sgpn_models::generator::Generator;
 use sgpn_models::runtime::{Device, SessionConfig};
+use sgpn_models::tensorrt::TensorRtOptions;
 
 use crate::FaceError;
 use crate::align::{Alignment, align_to_template};
@@ -30,6 +31,8 @@ pub struct RestorerConfig {
     pub device: Device,
     /// ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime choose.
     pub threads: usize,
+    /// Precision, engine cache and batch profile of `device=tensorrt`.
+    pub tensorrt: TensorRtOptions,
     /// The shape prior (regressor and 3DMM): required by a `full` generator and by
     /// [`OutputMode::Render`]; with a `no3d` generator only for [`OutputMode::Render`].
     pub shape: Option<ShapeConfig>,
@@ -130,6 +133,7 @@ impl FaceRestorer {
         let session = SessionConfig {
             device: cfg.device,
             intra_threads: cfg.threads,
+            tensorrt: cfg.tensorrt.clone(),
         };
         let detector = FaceDetector::load(&cfg.detector_model, &session)?;
         let generator = Generator::load(&cfg.generator_model, &session)?;

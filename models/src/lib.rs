@@ -16,6 +16,7 @@ pub mod onnx;
 pub mod runtime;
 mod session_io;
 pub mod shape_regressor;
+pub mod tensorrt;
 
 pub use contract::{GeneratorInfo, Template, Variant, check_generator};
 pub use detector::{Detection, FaceDetector};

@@ -24,6 +24,9 @@ use prost::Message;
 pub use crate::device::Device;
 use crate::error::ModelError;
 use crate::onnx::ModelProto;
+use crate::tensorrt::{
+    Precision, TensorRtOptions, batch_profile, default_engine_cache, model_cache_dir,
+};
 
 /// File name of the ONNX Runtime library that `scripts/setup.sh` fetches.
 pub const ORT_LIBRARY_FILE: &str = "libonnxruntime.so.1.32.0";
@@ -44,11 +47,13 @@ const CUDA_LIBRARIES: [&str; 7] = [
 ];
 
 /// How to build a session; the default is CPU with ONNX Runtime's own thread count.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct SessionConfig {
     pub device: Device,
     /// Threads ONNX Runtime may use inside one operator; 0 lets ONNX Runtime choose.
     pub intra_threads: usize,
+    /// Used with [`Device::TensorRt`] only.
+    pub tensorrt: TensorRtOptions,
 }
 
 /// The ONNX Runtime library this process loads (see the module header for the search order).
@@ -216,7 +221,7 @@ pub fn build_session(path: &Path, cfg: &SessionConfig) -> Result<Session, ModelE
         .and_then(|domain| builder.with_operators(domain).map_err(Into::into))
         .map_err(runtime_err)?;
     builder = builder
-        .with_execution_providers(providers(path, cfg.device)?)
+        .with_execution_providers(providers(path, cfg)?)
         .map_err(|e| ModelError::Device {
             path: path.to_owned(),
             device: cfg.device,
@@ -234,13 +239,16 @@ pub fn build_session(path: &Path, cfg: &SessionConfig) -> Result<Session, ModelE
         })
 }
 
-/// Execution providers for `device`, highest priority first. TensorRT keeps its engines and
-/// timing cache in `<model>.trt-cache/` next to the model, so the minutes-long engine build
-/// happens once per model and GPU.
+/// Execution providers for `cfg.device`, highest priority first. TensorRT keeps its engines and
+/// timing cache in a folder per model content under the engine cache
+/// ([`crate::tensorrt::model_cache_dir`]), so the minutes-long engine build happens once per
+/// model, GPU and precision; its optimisation profile covers batches of 1 to
+/// `cfg.tensorrt.max_batch`, so a frame with more faces than before does not rebuild it.
 fn providers(
     path: &Path,
-    device: Device,
+    cfg: &SessionConfig,
 ) -> Result<Vec<ep::ExecutionProviderDispatch>, ModelError> {
+    let device = cfg.device;
     let cpu = ep::CPU::default().build();
     if device != Device::Cpu {
         prepare_gpu(device).map_err(|reason| ModelError::Device {
@@ -253,33 +261,35 @@ fn providers(
         Device::Cpu => vec![cpu],
         Device::Cuda => vec![ep::CUDA::default().build().error_on_failure(), cpu],
         Device::TensorRt => {
-            let cache = tensorrt_cache_dir(path);
-            std::fs::create_dir_all(&cache).map_err(|source| ModelError::Io {
-                path: cache.clone(),
-                source,
-            })?;
-            let cache = cache.to_string_lossy().into_owned();
+            let trt = &cfg.tensorrt;
+            let root = trt
+                .engine_cache
+                .clone()
+                .unwrap_or_else(default_engine_cache);
+            let cache = model_cache_dir(&root, path)?.to_string_lossy().into_owned();
+            let mut provider = ep::TensorRT::default()
+                .with_fp16(trt.precision == Precision::Fp16)
+                .with_engine_cache(true)
+                .with_engine_cache_path(&cache)
+                .with_timing_cache(true)
+                .with_timing_cache_path(&cache);
+            let model = std::fs::read(path)
+                .ok()
+                .and_then(|bytes| ModelProto::decode(bytes.as_slice()).ok());
+            if let Some([min, opt, max]) = model.and_then(|m| batch_profile(&m, trt.max_batch)) {
+                provider = provider
+                    .with_profile_min_shapes(min)
+                    .with_profile_opt_shapes(opt)
+                    .with_profile_max_shapes(max);
+            }
             vec![
-                ep::TensorRT::default()
-                    .with_engine_cache(true)
-                    .with_engine_cache_path(&cache)
-                    .with_timing_cache(true)
-                    .with_timing_cache_path(&cache)
-                    .build()
-                    .error_on_failure(),
+                provider.build().error_on_failure(),
                 // Nodes TensorRT does not take run on CUDA, not on the CPU.
                 ep::CUDA::default().build().error_on_failure(),
                 cpu,
             ]
         }
     })
-}
-
-/// `<dir>/<model file name>.trt-cache`.
-pub fn tensorrt_cache_dir(model: &Path) -> PathBuf {
-    let mut name = model.file_name().unwrap_or_default().to_owned();
-    name.push(".trt-cache");
-    model.with_file_name(name)
 }
 
 /// Missing → [`ModelError::Missing`]; unreadable or not a file → [`ModelError::Io`], so that

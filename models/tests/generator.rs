@@ -148,6 +148,7 @@ fn gpu_devices_fail_loudly_without_a_gpu() {
         let cfg = SessionConfig {
             device,
             intra_threads: 1,
+            ..Default::default()
         };
         let err = Generator::load(&path, &cfg)
             .err()

@@ -376,7 +376,13 @@ fn properties_have_the_documented_defaults_and_mutability() {
         .unwrap();
     assert!(colour_fix.default_value(), "colour-fix is on by default");
     assert!(colour_fix.flags().contains(playing), "colour-fix");
-    for name in ["detector-model", "generator-model", "device"] {
+    for name in [
+        "detector-model",
+        "generator-model",
+        "device",
+        "precision",
+        "engine-cache",
+    ] {
         assert!(
             pspec(name).flags().contains(ready),
             "{name} changes in READY"
@@ -400,6 +406,26 @@ fn properties_have_the_documented_defaults_and_mutability() {
             .unwrap()
             .nick(),
         "cpu"
+    );
+    // TensorRT: float32, engines in the default cache until a folder is set.
+    let nick = |name: &str| {
+        element
+            .property_value(name)
+            .get::<&gst::glib::EnumValue>()
+            .unwrap()
+            .nick()
+            .to_owned()
+    };
+    assert_eq!(nick("precision"), "fp32");
+    assert_eq!(element.property::<Option<String>>("engine-cache"), None);
+    element.set_property_from_str("precision", "fp16");
+    element.set_property("engine-cache", "/var/cache/sgpn-engines");
+    assert_eq!(nick("precision"), "fp16");
+    assert_eq!(
+        element
+            .property::<Option<String>>("engine-cache")
+            .as_deref(),
+        Some("/var/cache/sgpn-engines")
     );
     let paste_mode = element.property_value("paste-mode");
     assert_eq!(

@@ -50,6 +50,7 @@ pub fn config(
         generator_model: generator.to_path_buf(),
         device: Device::Cpu,
         threads: 2,
+        tensorrt: Default::default(),
         shape,
         output_mode,
     }

@@ -21,6 +21,7 @@ pub fn cpu() -> SessionConfig {
     SessionConfig {
         device: Device::Cpu,
         intra_threads: 1,
+        ..Default::default()
     }
 }
 

@@ -103,6 +103,26 @@ impl From<Device> for sgpn_models::runtime::Device {
     }
 }
 
+/// Arithmetic of `device=tensorrt`; maps onto `sgpn_models::tensorrt::Precision`.
+#[derive(Debug, Eq, PartialEq, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstSgpnPrecision")]
+pub enum Precision {
+    #[enum_value(name = "Float32 everywhere", nick = "fp32")]
+    Fp32 = 0,
+    #[enum_value(name = "TensorRT may use float16 kernels", nick = "fp16")]
+    Fp16 = 1,
+}
+
+impl From<Precision> for sgpn_models::tensorrt::Precision {
+    fn from(p: Precision) -> Self {
+        match p {
+            Precision::Fp32 => Self::Fp32,
+            Precision::Fp16 => Self::Fp16,
+        }
+    }
+}
+
 /// How a restored face enters the frame; maps onto `sgpn_face::PasteMode`.
 #[derive(Debug, Eq, PartialEq, Clone, Copy, glib::Enum)]
 #[repr(u32)]
@@ -158,6 +178,9 @@ struct Settings {
     morphable_model: PathBuf,
     output_mode: OutputMode,
     device: Device,
+    precision: Precision,
+    /// `None`: `sgpn_models::tensorrt::default_engine_cache()`.
+    engine_cache: Option<PathBuf>,
     detection_threshold: f32,
     min_face_size: u32,
     max_faces: u32,
@@ -180,6 +203,8 @@ impl Default for Settings {
             morphable_model: PathBuf::from(DEFAULT_MORPHABLE_MODEL),
             output_mode: DEFAULT_OUTPUT_MODE,
             device: DEFAULT_DEVICE,
+            precision: Precision::Fp32,
+            engine_cache: None,
             detection_threshold: DEFAULT_DETECTION_THRESHOLD,
             min_face_size: DEFAULT_MIN_FACE_SIZE,
             max_faces: DEFAULT_MAX_FACES,
@@ -202,6 +227,11 @@ impl Settings {
             generator_model: self.generator_model.clone(),
             device: self.device.into(),
             threads: self.threads as usize,
+            tensorrt: sgpn_models::tensorrt::TensorRtOptions {
+                precision: self.precision.into(),
+                engine_cache: self.engine_cache.clone(),
+                max_batch: (self.max_faces as usize).max(1),
+            },
             shape: self.shape_regressor.as_ref().map(|regressor| ShapeConfig {
                 regressor_path: regressor.clone(),
                 morphable_path: self.morphable_model.clone(),
@@ -400,7 +430,23 @@ impl ObjectImpl for SgpnRestore {
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("device", DEFAULT_DEVICE)
                     .nick("Device")
-                    .blurb("Where the networks run (only cpu is available in this build)")
+                    .blurb(
+                        "Where the networks run; cuda and tensorrt need the GPU ONNX Runtime \
+                         (scripts/setup.sh --gpu), tensorrt also TensorRT 10",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("precision", Precision::Fp32)
+                    .nick("TensorRT precision")
+                    .blurb("fp32, or fp16 to let TensorRT use half-precision kernels (device=tensorrt)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("engine-cache")
+                    .nick("TensorRT engine cache")
+                    .blurb(
+                        "Folder for TensorRT engines, one subfolder per model content \
+                         (default $XDG_CACHE_HOME/sgpn/tensorrt, else ~/.cache/sgpn/tensorrt)",
+                    )
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecFloat::builder("detection-threshold")
@@ -525,6 +571,11 @@ impl ObjectImpl for SgpnRestore {
             }
             "output-mode" => settings.output_mode = value.get().expect("type checked upstream"),
             "device" => settings.device = value.get().expect("type checked upstream"),
+            "precision" => settings.precision = value.get().expect("type checked upstream"),
+            "engine-cache" => {
+                let path: Option<String> = value.get().expect("type checked upstream");
+                settings.engine_cache = path.filter(|p| !p.is_empty()).map(PathBuf::from);
+            }
             "detection-threshold" => {
                 settings.detection_threshold = value.get().expect("type checked upstream")
             }
@@ -564,6 +615,12 @@ impl ObjectImpl for SgpnRestore {
             "morphable-model" => settings.morphable_model.to_string_lossy().to_value(),
             "output-mode" => settings.output_mode.to_value(),
             "device" => settings.device.to_value(),
+            "precision" => settings.precision.to_value(),
+            "engine-cache" => settings
+                .engine_cache
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned())
+                .to_value(),
             "detection-threshold" => settings.detection_threshold.to_value(),
             "min-face-size" => settings.min_face_size.to_value(),
             "max-faces" => settings.max_faces.to_value(),
