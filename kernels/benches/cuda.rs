@@ -56,6 +56,7 @@ fn main() {
         std::hint::black_box(d);
     });
     println!("| upload frame (24.9 MB) | - | - | {upload:.3} | - |");
+    native_frame(&gpu, &frame);
     for size in [512usize, 256] {
         let faces = faces(size);
         let transforms: Vec<Affine2> = faces.iter().map(|f| f.crop_to_frame).collect();
@@ -157,6 +158,58 @@ fn main() {
         }
     }
     render_and_affb(&gpu);
+}
+
+/// The frame in NV12 as a decoder hands it over (1.5 bytes per pixel): uploaded once, and the
+/// 4 face regions converted to RGB on the device.
+fn native_frame(gpu: &CudaKernels, rgb: &RgbImage) {
+    use sgpn_kernels::frame::{Colorimetry, FrameRef, PixelFormat, YuvMatrix};
+    let (w, h) = (rgb.width, rgb.height);
+    let luma: Vec<u8> = rgb
+        .data
+        .chunks_exact(3)
+        .map(|p| p[1].clamp(0.0, 255.0) as u8)
+        .collect();
+    let chroma = vec![128u8; w.div_ceil(2) * 2 * h.div_ceil(2)];
+    let frame = FrameRef::new(
+        PixelFormat::Nv12,
+        w,
+        h,
+        vec![&luma, &chroma],
+        vec![w, w.div_ceil(2) * 2],
+        Colorimetry {
+            matrix: YuvMatrix::Bt709,
+            full_range: false,
+        },
+    )
+    .unwrap();
+    let stream = gpu.stream().clone();
+    let (upload, _) = median_ms(|| {
+        let d = gpu.upload_frame(&frame).unwrap();
+        stream.synchronize().unwrap();
+        std::hint::black_box(d);
+    });
+    let device = gpu.upload_frame(&frame).unwrap();
+    let rects: Vec<_> = faces(512).iter().map(|f| f.rect).collect();
+    let mut outs: Vec<_> = rects
+        .iter()
+        .map(|r| stream.alloc_zeros::<f32>(3 * r.area()).unwrap())
+        .collect();
+    let (convert, _) = median_ms(|| {
+        for (r, out) in rects.iter().zip(&mut outs) {
+            gpu.launch_read_region(&frame, &device, *r, out).unwrap();
+        }
+        stream.synchronize().unwrap();
+    });
+    let cpu = median_ms(|| {
+        for r in &rects {
+            std::hint::black_box(sgpn_kernels::frame::read_region(&frame, *r));
+        }
+    })
+    .0;
+    let mb = (luma.len() + chroma.len()) as f64 / 1e6;
+    println!("| upload NV12 frame ({mb:.1} MB) | - | - | {upload:.3} | - |");
+    println!("| frame_read_region NV12 ×4 | - | {cpu:.3} | {convert:.3} | - |");
 }
 
 /// Peak DRAM bandwidth in bytes/s from the device's memory clock and bus width (DDR: ×2).

@@ -1,6 +1,6 @@
 // Runs the CUDA kernels on the CPU through emulate.h, for `cargo test` (kernels/src/cuda.rs).
 // Usage: emulate warp DIR | emulate paste DIR | emulate paste-residual DIR (reads reference.bin
-// too) | emulate affb DIR | emulate render DIR. Inputs and outputs are raw little-endian files in
+// too) | emulate affb DIR | emulate render DIR | emulate frame DIR. Inputs and outputs are raw little-endian files in
 // DIR written by the Rust test; params.bin holds the kernel's params struct exactly as the Rust
 // launcher passes it, so the test also checks that both sides agree on its layout.
 #include "emulate.h"
@@ -8,6 +8,7 @@
 #include "paste.cu"
 #include "affb.cu"
 #include "render.cu"
+#include "frame.cu"
 
 #include <cstdio>
 #include <cstring>
@@ -131,6 +132,15 @@ int main(int argc, char** argv) {
         write_values(dir + "depth.bin", depth);
         write_values(dir + "image.bin", image);
         write_values(dir + "mask.bin", mask);
+        return 0;
+    }
+    if (mode == "frame") {
+        FrameParams p = read_struct<FrameParams>(dir + "params.bin");
+        std::vector<unsigned char> frame = read_values<unsigned char>(dir + "frame.bin");
+        std::vector<float> out((size_t)3 * p.w * p.h, 0.0f);
+        emulate_launch({blocks(p.w, B), blocks(p.h, B), 1}, {B, B, 1}, frame_read_region, p,
+                       (const unsigned char*)frame.data(), out.data());
+        write_values(dir + "out.bin", out);
         return 0;
     }
     return 1;

@@ -21,12 +21,14 @@ use cudarc::nvrtc::{CompileOptions, Ptx, compile_ptx_with_opts};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+mod frame;
 mod render;
 
+pub use frame::{DeviceFrame, FrameParams};
 pub use render::{DeviceBatch, RenderParams};
 
 /// Kernel sources: (file name, CUDA C source, kernel function names).
-pub const SOURCES: [(&str, &str, &[&str]); 4] = [
+pub const SOURCES: [(&str, &str, &[&str]); 5] = [
     (
         "warp.cu",
         include_str!("../cuda/warp.cu"),
@@ -42,6 +44,11 @@ pub const SOURCES: [(&str, &str, &[&str]); 4] = [
         "render.cu",
         include_str!("../cuda/render.cu"),
         &["render_vertices", "raster_depth", "raster_resolve"],
+    ),
+    (
+        "frame.cu",
+        include_str!("../cuda/frame.cu"),
+        &["frame_read_region"],
     ),
 ];
 
@@ -233,6 +240,7 @@ pub struct CudaKernels {
     render_vertices: CudaFunction,
     raster_depth: CudaFunction,
     raster_resolve: CudaFunction,
+    frame_read_region: CudaFunction,
 }
 
 impl CudaKernels {
@@ -254,6 +262,7 @@ impl CudaKernels {
                 functions.push(module.load_function(kernel)?);
             }
         }
+        let frame_read_region = functions.pop().expect("frame_read_region loaded");
         let raster_resolve = functions.pop().expect("raster_resolve loaded");
         let raster_depth = functions.pop().expect("raster_depth loaded");
         let render_vertices = functions.pop().expect("render_vertices loaded");
@@ -268,6 +277,7 @@ impl CudaKernels {
             render_vertices,
             raster_depth,
             raster_resolve,
+            frame_read_region,
         })
     }
 

@@ -452,7 +452,7 @@ impl<'a> FrameMut<'a> {
 
 /// YUV ↔ RGB coefficients with the range scaling folded in.
 #[derive(Clone, Copy, Debug)]
-struct Yuv {
+pub(crate) struct Yuv {
     kr: f32,
     kg: f32,
     kb: f32,
@@ -465,6 +465,12 @@ struct Yuv {
 }
 
 impl Yuv {
+    /// `[kr, kg, kb, y_black, y_gain, c_gain]`, as the GPU twin of [`read_region`] takes them.
+    pub(crate) fn coefficients(c: Colorimetry) -> [f32; 6] {
+        let y = Self::new(c);
+        [y.kr, y.kg, y.kb, y.y_black, y.y_gain, y.c_gain]
+    }
+
     fn new(c: Colorimetry) -> Self {
         let (kr, kb) = match c.matrix {
             YuvMatrix::Bt601 => (0.299, 0.114),
