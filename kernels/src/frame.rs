@@ -984,4 +984,4 @@ fn resize_rgb(image: &RgbImage, out_w: usize, out_h: usize) -> RgbImage {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -137,7 +137,8 @@ impl CudaKernels {
 mod tests {
     use super::super::tests::{build_emulator, bytes_to_floats, struct_bytes};
     use super::*;
-    use crate::frame::{Colorimetry, YuvMatrix, read_region};
+    use crate::frame::read_region;
+    use crate::frame::tests::colorimetries;
 
     const FORMATS: [PixelFormat; 7] = [
         PixelFormat::Rgb,
@@ -168,17 +169,17 @@ mod tests {
             .unzip()
     }
 
-    fn colorimetries() -> [Colorimetry; 2] {
-        [
-            Colorimetry {
-                matrix: YuvMatrix::Bt601,
-                full_range: false,
-            },
-            Colorimetry {
-                matrix: YuvMatrix::Bt709,
-                full_range: true,
-            },
-        ]
+    /// Every 8-bit format in every colorimetry on a `w × h` frame of pseudo-random planes; the
+    /// check gets the frame and its planes one after the other, as uploaded.
+    fn each_frame(w: usize, h: usize, mut check: impl FnMut(&FrameRef, &[u8])) {
+        for format in FORMATS {
+            for colorimetry in colorimetries() {
+                let (planes, strides) = planes(format, w, h);
+                let views = planes.iter().map(|p| &p[..]).collect();
+                let frame = FrameRef::new(format, w, h, views, strides, colorimetry).unwrap();
+                check(&frame, &planes.concat());
+            }
+        }
     }
 
     #[test]
@@ -187,41 +188,25 @@ mod tests {
         let Some(exe) = build_emulator(&dir) else {
             return;
         };
-        let (w, h) = (37, 29);
         let rect = Rect::new(3, 5, 21, 17);
-        for format in FORMATS {
-            for colorimetry in colorimetries() {
-                let (planes, strides) = planes(format, w, h);
-                let frame = FrameRef::new(
-                    format,
-                    w,
-                    h,
-                    planes.iter().map(|p| &p[..]).collect(),
-                    strides,
-                    colorimetry,
-                )
+        each_frame(37, 29, |frame, bytes| {
+            let params = FrameParams::new(frame, rect).unwrap();
+            std::fs::write(dir.join("params.bin"), struct_bytes(&params)).unwrap();
+            std::fs::write(dir.join("frame.bin"), bytes).unwrap();
+            let out = std::process::Command::new(&exe)
+                .arg("frame")
+                .arg(&dir)
+                .output()
                 .unwrap();
-                let want = read_region(&frame, rect);
-                std::fs::write(
-                    dir.join("params.bin"),
-                    struct_bytes(&FrameParams::new(&frame, rect).unwrap()),
-                )
-                .unwrap();
-                std::fs::write(dir.join("frame.bin"), planes.concat()).unwrap();
-                let out = std::process::Command::new(&exe)
-                    .arg("frame")
-                    .arg(&dir)
-                    .output()
-                    .unwrap();
-                assert!(
-                    out.status.success(),
-                    "emulate frame: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                let got = bytes_to_floats(&std::fs::read(dir.join("out.bin")).unwrap());
-                assert_eq!(got, want.data, "{format:?} {colorimetry:?}");
-            }
-        }
+            assert!(
+                out.status.success(),
+                "emulate frame: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let got = bytes_to_floats(&std::fs::read(dir.join("out.bin")).unwrap());
+            let what = format!("{:?} {:?}", frame.format, frame.colorimetry);
+            assert_eq!(got, read_region(frame, rect).data, "{what}");
+        });
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -229,15 +214,8 @@ mod tests {
     fn deep_formats_are_refused_by_name() {
         let format = PixelFormat::I420P10;
         let (planes, strides) = planes(format, 8, 8);
-        let frame = FrameRef::new(
-            format,
-            8,
-            8,
-            planes.iter().map(|p| &p[..]).collect(),
-            strides,
-            colorimetries()[0],
-        )
-        .unwrap();
+        let views = planes.iter().map(|p| &p[..]).collect();
+        let frame = FrameRef::new(format, 8, 8, views, strides, colorimetries()[0]).unwrap();
         let err = FrameParams::new(&frame, Rect::new(0, 0, 8, 8))
             .unwrap_err()
             .to_string();
@@ -252,23 +230,11 @@ mod tests {
             return;
         }
         let gpu = CudaKernels::new(0).unwrap_or_else(|e| panic!("{e}"));
-        let (w, h) = (1921, 1081);
         let rect = Rect::new(640, 301, 511, 611);
-        for format in FORMATS {
-            for colorimetry in colorimetries() {
-                let (planes, strides) = planes(format, w, h);
-                let frame = FrameRef::new(
-                    format,
-                    w,
-                    h,
-                    planes.iter().map(|p| &p[..]).collect(),
-                    strides,
-                    colorimetry,
-                )
-                .unwrap();
-                let got = gpu.read_region(&frame, rect).unwrap();
-                assert_eq!(got, read_region(&frame, rect), "{format:?} {colorimetry:?}");
-            }
-        }
+        each_frame(1921, 1081, |frame, _| {
+            let got = gpu.read_region(frame, rect).unwrap();
+            let what = format!("{:?} {:?}", frame.format, frame.colorimetry);
+            assert_eq!(got, read_region(frame, rect), "{what}");
+        });
     }
 }

@@ -17,7 +17,7 @@ const FORMATS: [PixelFormat; 7] = [
     PixelFormat::Nv12,
 ];
 
-fn colorimetries() -> Vec<Colorimetry> {
+pub(crate) fn colorimetries() -> Vec<Colorimetry> {
     let mut out = Vec::new();
     for matrix in [YuvMatrix::Bt601, YuvMatrix::Bt709, YuvMatrix::Bt2020] {
         for full_range in [false, true] {
