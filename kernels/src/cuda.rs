@@ -281,6 +281,12 @@ impl CudaKernels {
         })
     }
 
+    /// The context the kernels were loaded into (the device's primary context, which ONNX
+    /// Runtime's CUDA provider uses too).
+    pub fn context(&self) -> &Arc<CudaContext> {
+        self.stream.context()
+    }
+
     /// The stream every launch goes to (for callers that keep buffers on the device).
     pub fn stream(&self) -> &Arc<CudaStream> {
         &self.stream
@@ -417,6 +423,51 @@ impl CudaKernels {
         };
         // SAFETY: argument types and order match `affb_fuse` in affb.cu; buffer lengths were
         // checked above against the sizes the kernel indexes.
+        unsafe { launch.launch(config) }?;
+        Ok(())
+    }
+
+    /// Launches `affb_fuse` on memory another library owns, on that library's `stream` (ONNX
+    /// Runtime's compute stream in the `sgpn.AffbFuse` CUDA kernel): `ptrs` are the device
+    /// addresses of F_inter, F_lq, F_3d (any valid address without it), W_mask, b_mask and the
+    /// output.
+    ///
+    /// # Safety
+    /// Every address must be a live allocation of this context holding what `affb_fuse` reads
+    /// or writes for `shape` (as `launch_affb` checks for its own buffers), and must stay alive
+    /// until the work queued on `stream` has run.
+    pub unsafe fn launch_affb_on(
+        &self,
+        stream: &CudaStream,
+        shape: crate::affb::AffbShape,
+        has_3d: bool,
+        ptrs: [u64; 6],
+    ) -> Result<(), KernelError> {
+        if shape.n * shape.channels * shape.positions == 0 {
+            return Ok(());
+        }
+        let params = AffbParams::new(shape, has_3d)?;
+        let [inter, lq, d3, weight, bias, out] = ptrs;
+        let mut launch = stream.launch_builder(&self.affb);
+        launch
+            .arg(&params)
+            .arg(&inter)
+            .arg(&lq)
+            .arg(&d3)
+            .arg(&weight)
+            .arg(&bias)
+            .arg(&out);
+        let config = LaunchConfig {
+            grid_dim: (
+                shape.positions.div_ceil(256) as u32,
+                params.channels as u32,
+                params.n as u32,
+            ),
+            block_dim: (256, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        // SAFETY: the caller guarantees the addresses; the arguments are `affb_fuse`'s, in
+        // order, each pointer passed as its 64-bit address.
         unsafe { launch.launch(config) }?;
         Ok(())
     }
