@@ -214,6 +214,19 @@ impl PasteLaunch {
     }
 }
 
+/// One thread per (position, output channel, face), 256 positions per block.
+fn affb_grid(positions: usize, params: &AffbParams) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (
+            positions.div_ceil(256) as u32,
+            params.channels as u32,
+            params.n as u32,
+        ),
+        block_dim: (256, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
 fn to_i32(what: &'static str, v: usize) -> Result<i32, KernelError> {
     i32::try_from(v)
         .map_err(|_| KernelError::Cuda(format!("{what} = {v} exceeds the kernel's int range")))
@@ -412,15 +425,7 @@ impl CudaKernels {
             .arg(weight)
             .arg(bias)
             .arg(out);
-        let config = LaunchConfig {
-            grid_dim: (
-                shape.positions.div_ceil(256) as u32,
-                params.channels as u32,
-                params.n as u32,
-            ),
-            block_dim: (256, 1, 1),
-            shared_mem_bytes: 0,
-        };
+        let config = affb_grid(shape.positions, &params);
         // SAFETY: argument types and order match `affb_fuse` in affb.cu; buffer lengths were
         // checked above against the sizes the kernel indexes.
         unsafe { launch.launch(config) }?;
@@ -457,15 +462,7 @@ impl CudaKernels {
             .arg(&weight)
             .arg(&bias)
             .arg(&out);
-        let config = LaunchConfig {
-            grid_dim: (
-                shape.positions.div_ceil(256) as u32,
-                params.channels as u32,
-                params.n as u32,
-            ),
-            block_dim: (256, 1, 1),
-            shared_mem_bytes: 0,
-        };
+        let config = affb_grid(shape.positions, &params);
         // SAFETY: the caller guarantees the addresses; the arguments are `affb_fuse`'s, in
         // order, each pointer passed as its 64-bit address.
         unsafe { launch.launch(config) }?;
