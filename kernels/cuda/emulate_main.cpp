@@ -1,6 +1,7 @@
 // Runs the CUDA kernels on the CPU through emulate.h, for `cargo test` (kernels/src/cuda.rs).
 // Usage: emulate warp DIR | emulate paste DIR | emulate paste-residual DIR (reads reference.bin
-// too) | emulate affb DIR | emulate render DIR | emulate frame DIR. Inputs and outputs are raw little-endian files in
+// too) | emulate affb DIR | emulate render DIR | emulate frame DIR |
+// emulate colour DIR. Inputs and outputs are raw little-endian files in
 // DIR written by the Rust test; params.bin holds the kernel's params struct exactly as the Rust
 // launcher passes it, so the test also checks that both sides agree on its layout.
 #include "emulate.h"
@@ -9,6 +10,7 @@
 #include "affb.cu"
 #include "render.cu"
 #include "frame.cu"
+#include "colour.cu"
 
 #include <cstdio>
 #include <cstring>
@@ -141,6 +143,19 @@ int main(int argc, char** argv) {
         emulate_launch({blocks(p.w, B), blocks(p.h, B), 1}, {B, B, 1}, frame_read_region, p,
                        (const unsigned char*)frame.data(), out.data());
         write_values(dir + "out.bin", out);
+        return 0;
+    }
+    if (mode == "colour") {
+        ColourParams p = read_struct<ColourParams>(dir + "params.bin");
+        std::vector<float> lq = read_values<float>(dir + "lq.bin");
+        std::vector<float> restored = read_values<float>(dir + "restored.bin");
+        std::vector<float> means((size_t)p.n * 3 * p.cells * p.cells, 0.0f);
+        emulate_launch({1, 3, (unsigned)p.n}, {(unsigned)(p.cells * p.cells), 1, 1},
+                       colour_cell_means, p, (const float*)lq.data(),
+                       (const float*)restored.data(), means.data());
+        emulate_launch({blocks(p.size, B), blocks(p.size, B), (unsigned)p.n}, {B, B, 1},
+                       colour_apply, p, (const float*)means.data(), restored.data());
+        write_values(dir + "restored.bin", restored);
         return 0;
     }
     return 1;

@@ -21,14 +21,16 @@ use cudarc::nvrtc::{CompileOptions, Ptx, compile_ptx_with_opts};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+mod colour;
 mod frame;
 mod render;
 
+pub use colour::ColourParams;
 pub use frame::{DeviceFrame, FrameParams};
 pub use render::{DeviceBatch, RenderParams};
 
 /// Kernel sources: (file name, CUDA C source, kernel function names).
-pub const SOURCES: [(&str, &str, &[&str]); 5] = [
+pub const SOURCES: [(&str, &str, &[&str]); 6] = [
     (
         "warp.cu",
         include_str!("../cuda/warp.cu"),
@@ -49,6 +51,11 @@ pub const SOURCES: [(&str, &str, &[&str]); 5] = [
         "frame.cu",
         include_str!("../cuda/frame.cu"),
         &["frame_read_region"],
+    ),
+    (
+        "colour.cu",
+        include_str!("../cuda/colour.cu"),
+        &["colour_cell_means", "colour_apply"],
     ),
 ];
 
@@ -254,6 +261,8 @@ pub struct CudaKernels {
     raster_depth: CudaFunction,
     raster_resolve: CudaFunction,
     frame_read_region: CudaFunction,
+    colour_cell_means: CudaFunction,
+    colour_apply: CudaFunction,
 }
 
 impl CudaKernels {
@@ -275,6 +284,8 @@ impl CudaKernels {
                 functions.push(module.load_function(kernel)?);
             }
         }
+        let colour_apply = functions.pop().expect("colour_apply loaded");
+        let colour_cell_means = functions.pop().expect("colour_cell_means loaded");
         let frame_read_region = functions.pop().expect("frame_read_region loaded");
         let raster_resolve = functions.pop().expect("raster_resolve loaded");
         let raster_depth = functions.pop().expect("raster_depth loaded");
@@ -291,6 +302,8 @@ impl CudaKernels {
             raster_depth,
             raster_resolve,
             frame_read_region,
+            colour_cell_means,
+            colour_apply,
         })
     }
 

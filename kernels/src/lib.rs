@@ -6,6 +6,7 @@
 pub mod affb;
 pub mod affine;
 pub mod backend;
+pub mod colour;
 pub mod cuda;
 pub mod error;
 pub mod frame;
