@@ -16,11 +16,8 @@
 use std::collections::HashMap;
 
 use sgpn_kernels::image::{Rect, RgbImage};
-
-/// Input change, in 8-bit levels averaged over R, G and B, at which a pixel's history is dropped.
-/// Compression noise in a still face moves pixels by 1–4 levels between frames; a blink or a
-/// moving lip by tens.
-pub const MOTION_LEVELS: f32 = 12.0;
+pub use sgpn_kernels::stabilise::MOTION_LEVELS;
+use sgpn_kernels::stabilise::{Previous, blend_with_history};
 
 /// The history's weight where a face holds still, unless the caller sets one.
 pub const DEFAULT_DETAIL_SMOOTHING: f32 = 0.8;
@@ -76,7 +73,6 @@ impl DetailStabiliser {
             pasted,
         } = region;
         debug_assert_eq!(input.data.len(), pasted.data.len());
-        let strength = strength.clamp(0.0, 1.0);
         let mut change: Vec<f32> = pasted
             .data
             .iter()
@@ -84,28 +80,19 @@ impl DetailStabiliser {
             .map(|(p, i)| p - i)
             .collect();
         if let Some(previous) = self.faces.get(&track_id) {
-            for y in 0..rect.height {
-                for x in 0..rect.width {
-                    let Some(k) = previous.index(rect.x + x, rect.y + y) else {
-                        continue;
-                    };
-                    let i = (y * rect.width + x) * 3;
-                    let now = &input.data[i..i + 3];
-                    let before = &previous.input[k..k + 3];
-                    let motion = now
-                        .iter()
-                        .zip(before)
-                        .map(|(a, b)| (a - b).abs())
-                        .sum::<f32>()
-                        / 3.0;
-                    let keep = strength * (1.0 - motion / MOTION_LEVELS).max(0.0);
-                    for c in 0..3 {
-                        let averaged = keep * previous.change[k + c] + (1.0 - keep) * change[i + c];
-                        change[i + c] = averaged;
-                        pasted.data[i + c] = (now[c] + averaged).clamp(0.0, 255.0);
-                    }
-                }
-            }
+            let previous = Previous {
+                rect: previous.rect,
+                input: &previous.input,
+                change: &previous.change,
+            };
+            blend_with_history(
+                rect,
+                &input.data,
+                &mut pasted.data,
+                &mut change,
+                &previous,
+                strength,
+            );
         }
         self.faces.insert(
             track_id,
@@ -115,15 +102,6 @@ impl DetailStabiliser {
                 change,
             },
         );
-    }
-}
-
-impl History {
-    /// The offset of frame pixel (x, y) in the previous region, if it lay there.
-    fn index(&self, x: usize, y: usize) -> Option<usize> {
-        let r = &self.rect;
-        (x >= r.x && y >= r.y && x < r.x + r.width && y < r.y + r.height)
-            .then(|| ((y - r.y) * r.width + (x - r.x)) * 3)
     }
 }
 

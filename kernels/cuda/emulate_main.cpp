@@ -1,7 +1,7 @@
 // Runs the CUDA kernels on the CPU through emulate.h, for `cargo test` (kernels/src/cuda.rs).
 // Usage: emulate warp DIR | emulate paste DIR | emulate paste-residual DIR (reads reference.bin
 // too) | emulate affb DIR | emulate render DIR | emulate frame DIR |
-// emulate colour DIR. Inputs and outputs are raw little-endian files in
+// emulate colour DIR | emulate stabilise DIR. Inputs and outputs are raw little-endian files in
 // DIR written by the Rust test; params.bin holds the kernel's params struct exactly as the Rust
 // launcher passes it, so the test also checks that both sides agree on its layout.
 #include "emulate.h"
@@ -11,6 +11,7 @@
 #include "render.cu"
 #include "frame.cu"
 #include "colour.cu"
+#include "stabilise.cu"
 
 #include <cstdio>
 #include <cstring>
@@ -156,6 +157,20 @@ int main(int argc, char** argv) {
         emulate_launch({blocks(p.size, B), blocks(p.size, B), (unsigned)p.n}, {B, B, 1},
                        colour_apply, p, (const float*)means.data(), restored.data());
         write_values(dir + "restored.bin", restored);
+        return 0;
+    }
+    if (mode == "stabilise") {
+        StabiliseParams p = read_struct<StabiliseParams>(dir + "params.bin");
+        std::vector<float> input = read_values<float>(dir + "input.bin");
+        std::vector<float> pasted = read_values<float>(dir + "pasted.bin");
+        std::vector<float> change = read_values<float>(dir + "change.bin");
+        std::vector<float> prev_input = read_values<float>(dir + "prev_input.bin");
+        std::vector<float> prev_change = read_values<float>(dir + "prev_change.bin");
+        emulate_launch({blocks(p.w, B), blocks(p.h, B), 1}, {B, B, 1}, stabilise_blend, p,
+                       (const float*)input.data(), pasted.data(), change.data(),
+                       (const float*)prev_input.data(), (const float*)prev_change.data());
+        write_values(dir + "pasted.bin", pasted);
+        write_values(dir + "change.bin", change);
         return 0;
     }
     return 1;

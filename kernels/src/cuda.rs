@@ -24,13 +24,15 @@ use std::sync::{Arc, OnceLock};
 mod colour;
 mod frame;
 mod render;
+mod stabilise;
 
 pub use colour::ColourParams;
 pub use frame::{DeviceFrame, FrameParams};
 pub use render::{DeviceBatch, RenderParams};
+pub use stabilise::{StabiliseBuffers, StabiliseParams};
 
 /// Kernel sources: (file name, CUDA C source, kernel function names).
-pub const SOURCES: [(&str, &str, &[&str]); 6] = [
+pub const SOURCES: [(&str, &str, &[&str]); 7] = [
     (
         "warp.cu",
         include_str!("../cuda/warp.cu"),
@@ -56,6 +58,11 @@ pub const SOURCES: [(&str, &str, &[&str]); 6] = [
         "colour.cu",
         include_str!("../cuda/colour.cu"),
         &["colour_cell_means", "colour_apply"],
+    ),
+    (
+        "stabilise.cu",
+        include_str!("../cuda/stabilise.cu"),
+        &["stabilise_blend"],
     ),
 ];
 
@@ -263,6 +270,7 @@ pub struct CudaKernels {
     frame_read_region: CudaFunction,
     colour_cell_means: CudaFunction,
     colour_apply: CudaFunction,
+    stabilise_blend: CudaFunction,
 }
 
 impl CudaKernels {
@@ -284,6 +292,7 @@ impl CudaKernels {
                 functions.push(module.load_function(kernel)?);
             }
         }
+        let stabilise_blend = functions.pop().expect("stabilise_blend loaded");
         let colour_apply = functions.pop().expect("colour_apply loaded");
         let colour_cell_means = functions.pop().expect("colour_cell_means loaded");
         let frame_read_region = functions.pop().expect("frame_read_region loaded");
@@ -304,6 +313,7 @@ impl CudaKernels {
             frame_read_region,
             colour_cell_means,
             colour_apply,
+            stabilise_blend,
         })
     }
 

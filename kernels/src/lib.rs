@@ -13,6 +13,7 @@ pub mod frame;
 pub mod image;
 pub mod paste;
 pub mod render;
+pub mod stabilise;
 pub mod warp;
 
 pub use affine::{Affine2, umeyama_similarity};
