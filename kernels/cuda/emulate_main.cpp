@@ -1,7 +1,7 @@
 // Runs the CUDA kernels on the CPU through emulate.h, for `cargo test` (kernels/src/cuda.rs).
 // Usage: emulate warp DIR | emulate paste DIR | emulate paste-residual DIR (reads reference.bin
 // too) | emulate affb DIR | emulate render DIR | emulate frame DIR |
-// emulate colour DIR | emulate stabilise DIR. Inputs and outputs are raw little-endian files in
+// emulate colour DIR | emulate stabilise DIR | emulate morph DIR. Inputs and outputs are raw little-endian files in
 // DIR written by the Rust test; params.bin holds the kernel's params struct exactly as the Rust
 // launcher passes it, so the test also checks that both sides agree on its layout.
 #include "emulate.h"
@@ -12,6 +12,7 @@
 #include "frame.cu"
 #include "colour.cu"
 #include "stabilise.cu"
+#include "morph.cu"
 
 #include <cstdio>
 #include <cstring>
@@ -171,6 +172,21 @@ int main(int argc, char** argv) {
                        (const float*)prev_input.data(), (const float*)prev_change.data());
         write_values(dir + "pasted.bin", pasted);
         write_values(dir + "change.bin", change);
+        return 0;
+    }
+    if (mode == "morph") {
+        MorphParams p = read_struct<MorphParams>(dir + "params.bin");
+        std::vector<float> mean = read_values<float>(dir + "mean.bin");
+        std::vector<float> b1 = read_values<float>(dir + "b1.bin");
+        std::vector<float> b2 = read_values<float>(dir + "b2.bin");
+        std::vector<float> c1 = read_values<float>(dir + "c1.bin");
+        std::vector<float> c2 = read_values<float>(dir + "c2.bin");
+        std::vector<float> out((size_t)p.n * p.rows, 0.0f);
+        emulate_launch({blocks(p.rows, 128), (unsigned)p.n, 1}, {128, 1, 1}, morph_combine, p,
+                       (const float*)mean.data(), (const float*)b1.data(),
+                       (const float*)b2.data(), (const float*)c1.data(), (const float*)c2.data(),
+                       out.data());
+        write_values(dir + "out.bin", out);
         return 0;
     }
     return 1;

@@ -23,16 +23,18 @@ use std::sync::{Arc, OnceLock};
 
 mod colour;
 mod frame;
+mod morph;
 mod render;
 mod stabilise;
 
 pub use colour::ColourParams;
 pub use frame::{DeviceFrame, FrameParams};
+pub use morph::{DeviceMorph, MorphParams};
 pub use render::{DeviceBatch, RenderParams};
 pub use stabilise::{StabiliseBuffers, StabiliseParams};
 
 /// Kernel sources: (file name, CUDA C source, kernel function names).
-pub const SOURCES: [(&str, &str, &[&str]); 7] = [
+pub const SOURCES: [(&str, &str, &[&str]); 8] = [
     (
         "warp.cu",
         include_str!("../cuda/warp.cu"),
@@ -63,6 +65,11 @@ pub const SOURCES: [(&str, &str, &[&str]); 7] = [
         "stabilise.cu",
         include_str!("../cuda/stabilise.cu"),
         &["stabilise_blend"],
+    ),
+    (
+        "morph.cu",
+        include_str!("../cuda/morph.cu"),
+        &["morph_combine"],
     ),
 ];
 
@@ -271,6 +278,7 @@ pub struct CudaKernels {
     colour_cell_means: CudaFunction,
     colour_apply: CudaFunction,
     stabilise_blend: CudaFunction,
+    morph_combine: CudaFunction,
 }
 
 impl CudaKernels {
@@ -292,6 +300,7 @@ impl CudaKernels {
                 functions.push(module.load_function(kernel)?);
             }
         }
+        let morph_combine = functions.pop().expect("morph_combine loaded");
         let stabilise_blend = functions.pop().expect("stabilise_blend loaded");
         let colour_apply = functions.pop().expect("colour_apply loaded");
         let colour_cell_means = functions.pop().expect("colour_cell_means loaded");
@@ -314,6 +323,7 @@ impl CudaKernels {
             colour_cell_means,
             colour_apply,
             stabilise_blend,
+            morph_combine,
         })
     }
 

@@ -11,6 +11,7 @@ pub mod cuda;
 pub mod error;
 pub mod frame;
 pub mod image;
+pub mod morph;
 pub mod paste;
 pub mod render;
 pub mod stabilise;

@@ -77,21 +77,10 @@ pub struct Basis {
 }
 
 impl Basis {
-    /// Adds `self · coefficients` to `out` row by row; the caller has checked the lengths.
+    /// Adds `self · coefficients` to `out` row by row (`sgpn_kernels::morph`, the reference of
+    /// its CUDA twin); the caller has checked the lengths.
     fn add_combination(&self, out: &mut [f32], coefficients: &[f32]) {
-        if self.components == 0 {
-            return;
-        }
-        for (value, row) in out
-            .iter_mut()
-            .zip(self.values.chunks_exact(self.components))
-        {
-            *value += row
-                .iter()
-                .zip(coefficients)
-                .map(|(b, c)| b * c)
-                .sum::<f32>();
-        }
+        sgpn_kernels::morph::add_combination(out, &self.values, self.components, coefficients);
     }
 }
 
