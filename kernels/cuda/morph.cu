@@ -10,6 +10,13 @@ struct MorphParams {
     int k2;     // components of the second (expression; 0 for none)
 };
 
+// Σ_k row[k]·coeffs[k], from −0.0 in order.
+__device__ __forceinline__ float morph_dot(const float* row, const float* coeffs, int k) {
+    float s = -0.0f;
+    for (int i = 0; i < k; ++i) s = s + row[i] * coeffs[i];
+    return s;
+}
+
 extern "C" __global__ void morph_combine(const MorphParams p, const float* mean, const float* basis1,
                                          const float* basis2, const float* coeffs1,
                                          const float* coeffs2, float* out) {
@@ -17,19 +24,7 @@ extern "C" __global__ void morph_combine(const MorphParams p, const float* mean,
     int face = blockIdx.y;
     if (r >= p.rows || face >= p.n) return;
     float v = mean[r];
-    if (p.k1 > 0) {
-        const float* row = basis1 + (long long)r * p.k1;
-        const float* c = coeffs1 + (long long)face * p.k1;
-        float s = -0.0f;
-        for (int k = 0; k < p.k1; ++k) s = s + row[k] * c[k];
-        v = v + s;
-    }
-    if (p.k2 > 0) {
-        const float* row = basis2 + (long long)r * p.k2;
-        const float* c = coeffs2 + (long long)face * p.k2;
-        float s = -0.0f;
-        for (int k = 0; k < p.k2; ++k) s = s + row[k] * c[k];
-        v = v + s;
-    }
+    if (p.k1 > 0) v = v + morph_dot(basis1 + (long long)r * p.k1, coeffs1 + (long long)face * p.k1, p.k1);
+    if (p.k2 > 0) v = v + morph_dot(basis2 + (long long)r * p.k2, coeffs2 + (long long)face * p.k2, p.k2);
     out[(long long)face * p.rows + r] = v;
 }
