@@ -1,7 +1,7 @@
 // Runs the CUDA kernels on the CPU through emulate.h, for `cargo test` (kernels/src/cuda.rs).
 // Usage: emulate warp DIR | emulate paste DIR | emulate paste-residual DIR (reads reference.bin
 // too) | emulate affb DIR | emulate render DIR | emulate frame DIR |
-// emulate colour DIR | emulate stabilise DIR | emulate morph DIR. Inputs and outputs are raw little-endian files in
+// emulate colour DIR | emulate stabilise DIR | emulate morph DIR | emulate frame-write DIR. Inputs and outputs are raw little-endian files in
 // DIR written by the Rust test; params.bin holds the kernel's params struct exactly as the Rust
 // launcher passes it, so the test also checks that both sides agree on its layout.
 #include "emulate.h"
@@ -187,6 +187,32 @@ int main(int argc, char** argv) {
                        (const float*)b2.data(), (const float*)c1.data(), (const float*)c2.data(),
                        out.data());
         write_values(dir + "out.bin", out);
+        return 0;
+    }
+    if (mode == "frame-write") {
+        FrameParams p = read_struct<FrameParams>(dir + "params.bin");
+        std::vector<int> size = read_values<int>(dir + "size.bin");
+        std::vector<unsigned char> frame = read_values<unsigned char>(dir + "frame.bin");
+        std::vector<float> rgb = read_values<float>(dir + "rgb.bin");
+        std::vector<float> alpha = read_values<float>(dir + "alpha.bin");
+        EmuDim3 pixels = {blocks(p.w, B), blocks(p.h, B), 1};
+        if (p.kind == 0) {
+            emulate_launch(pixels, {B, B, 1}, frame_write_packed, p, frame.data(),
+                           (const float*)rgb.data(), (const float*)alpha.data());
+        } else {
+            std::vector<float> luma((size_t)p.w * p.h);
+            std::vector<unsigned char> written((size_t)p.w * p.h);
+            emulate_launch(pixels, {B, B, 1}, frame_write_luma, p, (const unsigned char*)frame.data(),
+                           (const float*)rgb.data(), (const float*)alpha.data(), luma.data(),
+                           written.data());
+            int bx = (p.x + p.w + 1) / 2 - p.x / 2, by = (p.y + p.h + 1) / 2 - p.y / 2;
+            emulate_launch({blocks(bx, B), blocks(by, B), 1}, {B, B, 1}, frame_write_chroma, p,
+                           frame.data(), (const float*)rgb.data(), (const float*)alpha.data(),
+                           size[0], size[1]);
+            emulate_launch(pixels, {B, B, 1}, frame_store_luma, p, frame.data(),
+                           (const float*)luma.data(), (const unsigned char*)written.data());
+        }
+        write_values(dir + "frame.bin", frame);
         return 0;
     }
     return 1;

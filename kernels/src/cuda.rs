@@ -54,7 +54,13 @@ pub const SOURCES: [(&str, &str, &[&str]); 8] = [
     (
         "frame.cu",
         include_str!("../cuda/frame.cu"),
-        &["frame_read_region"],
+        &[
+            "frame_read_region",
+            "frame_write_packed",
+            "frame_write_luma",
+            "frame_write_chroma",
+            "frame_store_luma",
+        ],
     ),
     (
         "colour.cu",
@@ -275,6 +281,10 @@ pub struct CudaKernels {
     raster_depth: CudaFunction,
     raster_resolve: CudaFunction,
     frame_read_region: CudaFunction,
+    frame_write_packed: CudaFunction,
+    frame_write_luma: CudaFunction,
+    frame_write_chroma: CudaFunction,
+    frame_store_luma: CudaFunction,
     colour_cell_means: CudaFunction,
     colour_apply: CudaFunction,
     stabilise_blend: CudaFunction,
@@ -304,6 +314,10 @@ impl CudaKernels {
         let stabilise_blend = functions.pop().expect("stabilise_blend loaded");
         let colour_apply = functions.pop().expect("colour_apply loaded");
         let colour_cell_means = functions.pop().expect("colour_cell_means loaded");
+        let frame_store_luma = functions.pop().expect("frame_store_luma loaded");
+        let frame_write_chroma = functions.pop().expect("frame_write_chroma loaded");
+        let frame_write_luma = functions.pop().expect("frame_write_luma loaded");
+        let frame_write_packed = functions.pop().expect("frame_write_packed loaded");
         let frame_read_region = functions.pop().expect("frame_read_region loaded");
         let raster_resolve = functions.pop().expect("raster_resolve loaded");
         let raster_depth = functions.pop().expect("raster_depth loaded");
@@ -320,6 +334,10 @@ impl CudaKernels {
             raster_depth,
             raster_resolve,
             frame_read_region,
+            frame_write_packed,
+            frame_write_luma,
+            frame_write_chroma,
+            frame_store_luma,
             colour_cell_means,
             colour_apply,
             stabilise_blend,

@@ -1,11 +1,12 @@
-//! Frames on the device in their native layout, and face regions converted there
-//! (`kernels/cuda/frame.cu`, twin of `frame::read_region`) for the 8-bit formats.
+//! Frames on the device in their native layout, face regions converted there and restored
+//! regions blended back (`kernels/cuda/frame.cu`, twins of `frame::read_region` and
+//! `frame::write_region`) for the 8-bit formats.
 
 use cudarc::driver::{CudaSlice, DeviceRepr, PushKernelArg};
 
 use super::{CudaKernels, grid, to_i32};
 use crate::error::KernelError;
-use crate::frame::{FrameRef, PixelFormat, Yuv};
+use crate::frame::{FrameMut, FrameRef, PixelFormat, Yuv};
 use crate::image::{Rect, RgbImage};
 
 /// Scalars of `frame_read_region` (kernels/cuda/frame.cu `FrameParams`, same field order).
@@ -118,6 +119,130 @@ impl CudaKernels {
         Ok(())
     }
 
+    /// Blends `rgb` (interleaved `[h, w, 3]`, 0..255) into region `rect` of an uploaded frame
+    /// under `alpha` (`[h, w]`), as `frame::write_region` does; `luma` (`[h, w]` floats) and
+    /// `written` (`[h, w]` bytes) are scratch.
+    #[allow(clippy::too_many_arguments)]
+    pub fn launch_write_region(
+        &self,
+        frame: &FrameRef,
+        device: &mut DeviceFrame,
+        rect: Rect,
+        rgb: &CudaSlice<f32>,
+        alpha: &CudaSlice<f32>,
+        luma: &mut CudaSlice<f32>,
+        written: &mut CudaSlice<u8>,
+    ) -> Result<(), KernelError> {
+        if !rect.fits_in(frame.width, frame.height) {
+            return Err(KernelError::Cuda(format!(
+                "region {rect:?} lies outside the {}x{} frame",
+                frame.width, frame.height
+            )));
+        }
+        let area = rect.area();
+        crate::error::check_len("frame_write rgb [h, w, 3]", 3 * area, rgb.len())?;
+        crate::error::check_len("frame_write alpha [h, w]", area, alpha.len())?;
+        crate::error::check_len("frame_write luma scratch", area, luma.len())?;
+        crate::error::check_len("frame_write flags scratch", area, written.len())?;
+        if area == 0 {
+            return Ok(());
+        }
+        let p = FrameParams::new(frame, rect)?;
+        let pixels = grid(rect.width, rect.height, 1);
+        if p.kind == 0 {
+            let mut launch = self.stream.launch_builder(&self.frame_write_packed);
+            launch.arg(&p).arg(&mut device.bytes).arg(rgb).arg(alpha);
+            // SAFETY: argument types and order match `frame_write_packed`; the region lies in
+            // the frame `device` holds; lengths checked above.
+            unsafe { launch.launch(pixels) }?;
+            return Ok(());
+        }
+        let mut launch = self.stream.launch_builder(&self.frame_write_luma);
+        launch
+            .arg(&p)
+            .arg(&device.bytes)
+            .arg(rgb)
+            .arg(alpha)
+            .arg(&mut *luma)
+            .arg(&mut *written);
+        // SAFETY: as above, for `frame_write_luma`.
+        unsafe { launch.launch(pixels) }?;
+        let (frame_w, frame_h) = (
+            to_i32("frame width", frame.width)?,
+            to_i32("frame height", frame.height)?,
+        );
+        let blocks_x = (rect.x + rect.width).div_ceil(2) - rect.x / 2;
+        let blocks_y = (rect.y + rect.height).div_ceil(2) - rect.y / 2;
+        let mut launch = self.stream.launch_builder(&self.frame_write_chroma);
+        launch
+            .arg(&p)
+            .arg(&mut device.bytes)
+            .arg(rgb)
+            .arg(alpha)
+            .arg(&frame_w)
+            .arg(&frame_h);
+        // SAFETY: as above, for `frame_write_chroma`; one thread per 4:2:0 block the region
+        // touches.
+        unsafe { launch.launch(grid(blocks_x, blocks_y, 1)) }?;
+        let mut launch = self.stream.launch_builder(&self.frame_store_luma);
+        launch
+            .arg(&p)
+            .arg(&mut device.bytes)
+            .arg(&*luma)
+            .arg(&*written);
+        // SAFETY: as above, for `frame_store_luma`.
+        unsafe { launch.launch(pixels) }?;
+        Ok(())
+    }
+
+    /// Host-memory convenience of `launch_write_region`: upload the frame, blend, download its
+    /// planes.
+    pub fn write_region(
+        &self,
+        frame: &mut FrameMut,
+        rect: Rect,
+        rgb: &RgbImage,
+        alpha: &[f32],
+    ) -> Result<(), KernelError> {
+        let view = frame.as_ref();
+        let mut device = self.upload_frame(&view)?;
+        let s = &self.stream;
+        let area = rect.area().max(1);
+        let d_rgb = if rect.area() == 0 {
+            s.alloc_zeros(3)?
+        } else {
+            s.clone_htod(&rgb.data)?
+        };
+        let d_alpha = if rect.area() == 0 {
+            s.alloc_zeros(1)?
+        } else {
+            s.clone_htod(alpha)?
+        };
+        let (mut luma, mut written) = (s.alloc_zeros::<f32>(area)?, s.alloc_zeros::<u8>(area)?);
+        if rect.area() == 0 {
+            return Ok(());
+        }
+        self.launch_write_region(
+            &view,
+            &mut device,
+            rect,
+            &d_rgb,
+            &d_alpha,
+            &mut luma,
+            &mut written,
+        )?;
+        let mut host = vec![0u8; device.bytes.len()];
+        s.memcpy_dtoh(&device.bytes, &mut host)?;
+        s.synchronize()?;
+        let mut at = 0;
+        for plane in frame.planes.iter_mut() {
+            let n = plane.len();
+            plane.copy_from_slice(&host[at..at + n]);
+            at += n;
+        }
+        Ok(())
+    }
+
     /// Host-memory convenience: upload, convert, download.
     pub fn read_region(&self, frame: &FrameRef, rect: Rect) -> Result<RgbImage, KernelError> {
         let device = self.upload_frame(frame)?;
@@ -135,10 +260,10 @@ impl CudaKernels {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{build_emulator, bytes_to_floats, struct_bytes};
+    use super::super::tests::{build_emulator, bytes_to_floats, floats_to_bytes, struct_bytes};
     use super::*;
-    use crate::frame::read_region;
     use crate::frame::tests::colorimetries;
+    use crate::frame::{read_region, write_region};
 
     const FORMATS: [PixelFormat; 7] = [
         PixelFormat::Rgb,
@@ -210,6 +335,89 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
     }
 
+    /// Restored colours (some beyond 0..255) and alphas (0, partial, 1, above 1, NaN) for a
+    /// region.
+    fn paste(rect: Rect) -> (RgbImage, Vec<f32>) {
+        let mut rgb = RgbImage::new(rect.width, rect.height);
+        for (i, v) in rgb.data.iter_mut().enumerate() {
+            *v = ((i * 7919) % 311) as f32 - 20.0;
+        }
+        let alpha = (0..rect.area())
+            .map(|i| match i % 7 {
+                0 => 0.0,
+                1 => 1.0,
+                2 => 1.5,
+                3 if i % 5 == 0 => f32::NAN,
+                k => k as f32 / 7.0,
+            })
+            .collect();
+        (rgb, alpha)
+    }
+
+    /// `bytes` (the frame's planes one after the other) split into owned planes.
+    fn owned_planes(frame: &FrameRef, bytes: &[u8]) -> Vec<Vec<u8>> {
+        let mut at = 0;
+        frame
+            .planes
+            .iter()
+            .map(|p| {
+                at += p.len();
+                bytes[at - p.len()..at].to_vec()
+            })
+            .collect()
+    }
+
+    /// The planes after `write` blended `rgb` under `alpha` into a copy of the frame.
+    fn written_by(frame: &FrameRef, bytes: &[u8], write: impl FnOnce(&mut FrameMut)) -> Vec<u8> {
+        let mut planes = owned_planes(frame, bytes);
+        let views = planes.iter_mut().map(|p| &mut p[..]).collect();
+        let (w, h, strides) = (frame.width, frame.height, frame.strides.clone());
+        let mut target =
+            FrameMut::new(frame.format, w, h, views, strides, frame.colorimetry).unwrap();
+        write(&mut target);
+        planes.concat()
+    }
+
+    #[test]
+    fn regions_written_back_by_the_emulated_kernels_match_write_region() {
+        let dir = std::env::temp_dir().join(format!("sgpn-frame-write-{}", std::process::id()));
+        let Some(exe) = build_emulator(&dir) else {
+            return;
+        };
+        // An odd origin: the region only partly covers its first and last chroma blocks.
+        let rect = Rect::new(3, 5, 21, 17);
+        let (rgb, alpha) = paste(rect);
+        each_frame(37, 29, |frame, bytes| {
+            let want = written_by(frame, bytes, |f| write_region(f, rect, &rgb, &alpha));
+            assert_ne!(want, bytes, "the paste changes the frame");
+            let params = FrameParams::new(frame, rect).unwrap();
+            std::fs::write(dir.join("params.bin"), struct_bytes(&params)).unwrap();
+            let size: Vec<u8> = [37i32, 29].iter().flat_map(|v| v.to_le_bytes()).collect();
+            std::fs::write(dir.join("size.bin"), size).unwrap();
+            std::fs::write(dir.join("frame.bin"), bytes).unwrap();
+            std::fs::write(dir.join("rgb.bin"), floats_to_bytes(&rgb.data)).unwrap();
+            std::fs::write(dir.join("alpha.bin"), floats_to_bytes(&alpha)).unwrap();
+            let out = std::process::Command::new(&exe)
+                .arg("frame-write")
+                .arg(&dir)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "emulate frame-write: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let got = std::fs::read(dir.join("frame.bin")).unwrap();
+            assert!(
+                got == want,
+                "{:?} {:?}: the written planes differ",
+                frame.format,
+                frame.colorimetry
+            );
+        });
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     #[test]
     fn deep_formats_are_refused_by_name() {
         let format = PixelFormat::I420P10;
@@ -235,6 +443,25 @@ mod tests {
             let got = gpu.read_region(frame, rect).unwrap();
             let what = format!("{:?} {:?}", frame.format, frame.colorimetry);
             assert_eq!(got, read_region(frame, rect), "{what}");
+        });
+    }
+
+    #[test]
+    fn regions_written_back_on_a_gpu_match_write_region() {
+        // SAFETY: only probes whether libcuda can be opened.
+        if !unsafe { cudarc::driver::sys::is_culib_present() } {
+            println!("skipped: no CUDA driver (libcuda.so) on this machine");
+            return;
+        }
+        let gpu = CudaKernels::new(0).unwrap_or_else(|e| panic!("{e}"));
+        let rect = Rect::new(641, 301, 511, 611);
+        let (rgb, alpha) = paste(rect);
+        each_frame(1921, 1081, |frame, bytes| {
+            let want = written_by(frame, bytes, |f| write_region(f, rect, &rgb, &alpha));
+            let got = written_by(frame, bytes, |f| {
+                gpu.write_region(f, rect, &rgb, &alpha).unwrap()
+            });
+            assert!(got == want, "{:?} {:?}", frame.format, frame.colorimetry);
         });
     }
 }
