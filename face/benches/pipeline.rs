@@ -135,6 +135,7 @@ fn bench_generator(generator: &Path, shape: Option<&ShapeConfig>) {
         device: Device::Cpu,
         threads: 2,
         tensorrt: Default::default(),
+        kernels: Default::default(),
         shape: shape.cloned(),
         output_mode: OutputMode::Restored,
     };

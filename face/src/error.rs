@@ -30,4 +30,7 @@ pub enum FaceError {
     /// The settings ask for something the loaded models cannot do.
     #[error("{0}")]
     Settings(String),
+    /// The GPU face kernels were asked for and cannot run.
+    #[error("kernels=cuda: {0}")]
+    Kernels(String),
 }

@@ -23,6 +23,8 @@ pub mod track;
 
 pub use error::FaceError;
 pub use paste::PasteMode;
-pub use pipeline::{FaceRestorer, OutputMode, RestoreParams, RestoredFace, RestorerConfig};
+pub use pipeline::{
+    FaceRestorer, KernelDevice, OutputMode, RestoreParams, RestoredFace, RestorerConfig,
+};
 pub use shape::ShapeConfig;
 pub use timings::StageTimings;

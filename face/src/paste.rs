@@ -10,9 +10,10 @@
 //! bilinear warp there and back alone moves sharp edges by up to ~20 levels).
 
 use sgpn_kernels::KernelError;
-use sgpn_kernels::frame::{FrameMut, read_region, write_region};
+use sgpn_kernels::backend::FaceKernels;
+use sgpn_kernels::frame::FrameMut;
 use sgpn_kernels::image::{Rect, RgbImage};
-use sgpn_kernels::paste::{PasteParams, paste_back};
+use sgpn_kernels::paste::PasteParams;
 
 use crate::align::Alignment;
 use crate::stabilise::{DetailStabiliser, PastedRegion};
@@ -61,21 +62,21 @@ pub struct CropPair<'a> {
 /// over the other rather than one undoing the other. Pixels the mask does not reach are never
 /// written, which keeps them bit-identical in every pixel format.
 pub fn paste_face(
+    kernels: &dyn FaceKernels,
     frame: &mut FrameMut<'_>,
-    alignment: &Alignment,
-    rect: Rect,
+    (alignment, rect): (&Alignment, Rect),
     crops: CropPair<'_>,
     settings: PasteSettings,
     track_id: u64,
     state: &mut PasteState,
 ) -> Result<(), KernelError> {
-    let mut region: RgbImage = read_region(&frame.as_ref(), rect);
+    let mut region: RgbImage = kernels.read_region(&frame.as_ref(), rect)?;
     let input = (settings.detail_smoothing > 0.0).then(|| region.clone());
     let n = rect.width * rect.height;
     state.alpha.clear();
     state.alpha.resize(n, 0.0);
     let params = PasteParams::for_crop(alignment.size, settings.blend);
-    paste_back(
+    kernels.paste_back(
         &mut region,
         &mut state.alpha,
         crops.restored,
@@ -94,7 +95,7 @@ pub fn paste_face(
             };
             state
                 .stabiliser
-                .stabilise(pasted, settings.detail_smoothing);
+                .stabilise(kernels, pasted, settings.detail_smoothing)?;
         }
         None => state.stabiliser.forget(track_id),
     }
@@ -103,6 +104,5 @@ pub fn paste_face(
     state
         .written
         .extend(state.alpha.iter().map(|&a| if a > 0.0 { 1.0 } else { 0.0 }));
-    write_region(frame, rect, &region, &state.written);
-    Ok(())
+    kernels.write_region(frame, rect, &region, &state.written)
 }

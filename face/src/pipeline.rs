@@ -3,9 +3,10 @@
 
 use std::path::PathBuf;
 
-use sgpn_kernels::frame::{FrameMut, read_region};
+use sgpn_kernels::backend::{CpuKernels, FaceKernels};
+use sgpn_kernels::cuda::CudaKernels;
+use sgpn_kernels::frame::FrameMut;
 use sgpn_kernels::image::Rect;
-use sgpn_kernels::warp::warp_face_crop;
 use sgpn_models::contract::Variant;
 use sgpn_models::detector::FaceDetector;
 use sgpn_models::generator::Generator;
@@ -14,7 +15,7 @@ use sgpn_models::tensorrt::TensorRtOptions;
 
 use crate::FaceError;
 use crate::align::{Alignment, align_to_template};
-use crate::colour::{DEFAULT_COLOUR_FIX, match_coarse_colour};
+use crate::colour::DEFAULT_COLOUR_FIX;
 use crate::detect::{DEFAULT_WORKING_SIZE, DetectParams, detect_faces};
 use crate::paste::{CropPair, PasteMode, PasteSettings, PasteState, paste_face};
 use crate::restore::{CropBatch, restore_batch};
@@ -33,10 +34,24 @@ pub struct RestorerConfig {
     pub threads: usize,
     /// Precision, engine cache and batch profile of `device=tensorrt`.
     pub tensorrt: TensorRtOptions,
+    /// Where the non-network stages run (region conversion, crop warp, colour fix, paste-back,
+    /// detail smoothing, write-back).
+    pub kernels: KernelDevice,
     /// The shape prior (regressor and 3DMM): required by a `full` generator and by
     /// [`OutputMode::Render`]; with a `no3d` generator only for [`OutputMode::Render`].
     pub shape: Option<ShapeConfig>,
     pub output_mode: OutputMode,
+}
+
+/// Where the face kernels run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KernelDevice {
+    /// The CPU references.
+    #[default]
+    Cpu,
+    /// Their CUDA twins on GPU 0 (`sgpn_kernels::cuda`), each stage uploading its inputs and
+    /// downloading its result; 10- and 16-bit frames are converted on the CPU.
+    Cuda,
 }
 
 /// What is pasted into the frame.
@@ -117,6 +132,7 @@ pub struct FaceRestorer {
     batch: CropBatch,
     paste: PasteState,
     timings: StageTimings,
+    kernels: Box<dyn FaceKernels>,
 }
 
 /// A face of the current frame on its way through the steps.
@@ -134,6 +150,12 @@ impl FaceRestorer {
             device: cfg.device,
             intra_threads: cfg.threads,
             tensorrt: cfg.tensorrt.clone(),
+        };
+        let kernels: Box<dyn FaceKernels> = match cfg.kernels {
+            KernelDevice::Cpu => Box::new(CpuKernels),
+            KernelDevice::Cuda => {
+                Box::new(CudaKernels::new(0).map_err(|e| FaceError::Kernels(e.to_string()))?)
+            }
         };
         let detector = FaceDetector::load(&cfg.detector_model, &session)?;
         let generator = Generator::load(&cfg.generator_model, &session)?;
@@ -153,6 +175,7 @@ impl FaceRestorer {
             batch: CropBatch::default(),
             paste: PasteState::default(),
             timings: StageTimings::default(),
+            kernels,
         })
     }
 
@@ -240,10 +263,10 @@ impl FaceRestorer {
         timed(&mut t.align_warp, || -> Result<(), FaceError> {
             self.batch.clear(info.size);
             for f in &faces {
-                let region = read_region(&frame.as_ref(), f.rect);
-                warp_face_crop(
+                let region = self.kernels.read_region(&frame.as_ref(), f.rect)?;
+                self.kernels.warp_face_crops(
                     &region,
-                    &f.alignment.crop_to_region(&f.rect),
+                    &[f.alignment.crop_to_region(&f.rect)],
                     info.size,
                     self.batch.push(),
                 )?;
@@ -289,11 +312,9 @@ impl FaceRestorer {
         // 4c. colour fix: each face keeps the input's coarse colour and shading.
         if params.colour_fix && self.output_mode == OutputMode::Restored {
             timed(&mut t.paste, || {
-                let lq_crops = self.batch.as_slice().chunks_exact(crop_len);
-                for (restored, lq) in restored.chunks_exact_mut(crop_len).zip(lq_crops) {
-                    match_coarse_colour(lq, restored, info.size);
-                }
-            });
+                self.kernels
+                    .colour_fix(self.batch.as_slice(), &mut restored, info.size)
+            })?;
         }
 
         // 5. paste back, one face after the other, each with its history of earlier frames. The
@@ -315,9 +336,9 @@ impl FaceRestorer {
             {
                 let crops = CropPair { lq, restored };
                 paste_face(
+                    &*self.kernels,
                     frame,
-                    &f.alignment,
-                    f.rect,
+                    (&f.alignment, f.rect),
                     crops,
                     settings,
                     f.face.track_id,

@@ -15,9 +15,11 @@
 
 use std::collections::HashMap;
 
+use sgpn_kernels::KernelError;
+use sgpn_kernels::backend::FaceKernels;
 use sgpn_kernels::image::{Rect, RgbImage};
 pub use sgpn_kernels::stabilise::MOTION_LEVELS;
-use sgpn_kernels::stabilise::{Previous, blend_with_history};
+use sgpn_kernels::stabilise::Previous;
 
 /// The history's weight where a face holds still, unless the caller sets one.
 pub const DEFAULT_DETAIL_SMOOTHING: f32 = 0.8;
@@ -65,7 +67,12 @@ impl DetailStabiliser {
     /// Replaces `region.pasted` by the input + the change averaged with the face's history at
     /// `strength` (0–1, the history's weight where the input is still) and keeps the result as
     /// the new history. Pixels outside the previous frame's region start afresh.
-    pub fn stabilise(&mut self, region: PastedRegion<'_>, strength: f32) {
+    pub fn stabilise(
+        &mut self,
+        kernels: &dyn FaceKernels,
+        region: PastedRegion<'_>,
+        strength: f32,
+    ) -> Result<(), KernelError> {
         let PastedRegion {
             track_id,
             rect,
@@ -85,14 +92,14 @@ impl DetailStabiliser {
                 input: &previous.input,
                 change: &previous.change,
             };
-            blend_with_history(
+            kernels.blend_with_history(
                 rect,
                 &input.data,
                 &mut pasted.data,
                 &mut change,
                 &previous,
                 strength,
-            );
+            )?;
         }
         self.faces.insert(
             track_id,
@@ -102,6 +109,7 @@ impl DetailStabiliser {
                 change,
             },
         );
+        Ok(())
     }
 }
 
@@ -133,7 +141,8 @@ mod tests {
             input: grey(input),
             pasted: &mut out,
         };
-        s.stabilise(region, strength);
+        s.stabilise(&sgpn_kernels::backend::CpuKernels, region, strength)
+            .unwrap();
         out.data.iter().step_by(3).copied().collect()
     }
 

@@ -4,12 +4,14 @@
 
 use crate::affine::Affine2;
 use crate::error::KernelError;
-use crate::image::RgbImage;
+use crate::frame::{self, FrameMut, FrameRef};
+use crate::image::{Rect, RgbImage};
 use crate::paste::{self, PasteParams};
-use crate::warp;
+use crate::stabilise::{self, Previous};
+use crate::{colour, warp};
 
 /// The per-face kernels of the pipeline, on some device.
-pub trait FaceKernels {
+pub trait FaceKernels: Send {
     /// Warps one crop per transform (`crop_to_src`) out of `src` into `out`, a batch
     /// [N, 3, S, S] in [-1, 1] ready for the generator.
     fn warp_face_crops(
@@ -33,6 +35,34 @@ pub trait FaceKernels {
         size: usize,
         region_to_crop: &Affine2,
         params: &PasteParams,
+    ) -> Result<(), KernelError>;
+
+    /// The pixels of `rect` as RGB ([`frame::read_region`]).
+    fn read_region(&self, frame: &FrameRef, rect: Rect) -> Result<RgbImage, KernelError>;
+
+    /// Blends `rgb` into `rect` under `alpha` in the frame's own format
+    /// ([`frame::write_region`]).
+    fn write_region(
+        &self,
+        frame: &mut FrameMut,
+        rect: Rect,
+        rgb: &RgbImage,
+        alpha: &[f32],
+    ) -> Result<(), KernelError>;
+
+    /// The colour fix of a batch of restored crops against the crops the generator was given
+    /// (planar `[N,3,S,S]`; [`colour::match_coarse_colour`] per crop).
+    fn colour_fix(&self, lq: &[f32], restored: &mut [f32], size: usize) -> Result<(), KernelError>;
+
+    /// One face's detail smoothing ([`stabilise::blend_with_history`]).
+    fn blend_with_history(
+        &self,
+        rect: Rect,
+        input: &[f32],
+        pasted: &mut [f32],
+        change: &mut [f32],
+        previous: &Previous<'_>,
+        strength: f32,
     ) -> Result<(), KernelError>;
 }
 
@@ -75,6 +105,59 @@ impl FaceKernels for CpuKernels {
             params,
         )
     }
+
+    fn read_region(&self, frame: &FrameRef, rect: Rect) -> Result<RgbImage, KernelError> {
+        Ok(frame::read_region(frame, rect))
+    }
+
+    fn write_region(
+        &self,
+        frame: &mut FrameMut,
+        rect: Rect,
+        rgb: &RgbImage,
+        alpha: &[f32],
+    ) -> Result<(), KernelError> {
+        frame::write_region(frame, rect, rgb, alpha);
+        Ok(())
+    }
+
+    fn colour_fix(&self, lq: &[f32], restored: &mut [f32], size: usize) -> Result<(), KernelError> {
+        let n = 3 * size * size;
+        check_crops("colour fix", n, lq.len(), restored.len())?;
+        for (r, l) in restored.chunks_exact_mut(n).zip(lq.chunks_exact(n)) {
+            colour::match_coarse_colour(l, r, size);
+        }
+        Ok(())
+    }
+
+    fn blend_with_history(
+        &self,
+        rect: Rect,
+        input: &[f32],
+        pasted: &mut [f32],
+        change: &mut [f32],
+        previous: &Previous<'_>,
+        strength: f32,
+    ) -> Result<(), KernelError> {
+        stabilise::blend_with_history(rect, input, pasted, change, previous, strength);
+        Ok(())
+    }
+}
+
+/// `lq` and `restored` hold the same whole number of `[3,S,S]` crops.
+pub(crate) fn check_crops(
+    what: &'static str,
+    crop: usize,
+    lq: usize,
+    restored: usize,
+) -> Result<(), KernelError> {
+    crate::error::check_len(what, lq, restored)?;
+    if crop == 0 || !restored.is_multiple_of(crop) {
+        return Err(KernelError::Cuda(format!(
+            "{what}: {restored} values are not a whole number of crops of {crop}"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

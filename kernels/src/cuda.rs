@@ -92,6 +92,13 @@ impl From<cudarc::driver::DriverError> for KernelError {
     }
 }
 
+/// Whether the CUDA driver library can be opened (a GPU machine), for tests and callers that
+/// choose a path before asking for a context.
+pub fn driver_present() -> bool {
+    // SAFETY: only probes whether libcuda can be opened.
+    unsafe { cudarc::driver::sys::is_culib_present() }
+}
+
 /// `.deps` of this checkout: `$SGPN_DEPS` at run time, else the path cargo gave at build time.
 pub fn deps_dir() -> PathBuf {
     std::env::var_os("SGPN_DEPS")
@@ -629,6 +636,67 @@ impl FaceKernels for CudaKernels {
         self.stream.memcpy_dtoh(&d_region, &mut region.data)?;
         self.stream.memcpy_dtoh(&d_alpha, alpha)?;
         self.stream.synchronize()?;
+        Ok(())
+    }
+
+    /// 8-bit formats on the device; the 10- and 16-bit ones through the CPU reference.
+    fn read_region(
+        &self,
+        frame: &crate::frame::FrameRef,
+        rect: crate::image::Rect,
+    ) -> Result<RgbImage, KernelError> {
+        if frame::FrameParams::new(frame, rect).is_err() {
+            return Ok(crate::frame::read_region(frame, rect));
+        }
+        CudaKernels::read_region(self, frame, rect)
+    }
+
+    /// 8-bit formats on the device; the 10- and 16-bit ones through the CPU reference.
+    fn write_region(
+        &self,
+        frame: &mut crate::frame::FrameMut,
+        rect: crate::image::Rect,
+        rgb: &RgbImage,
+        alpha: &[f32],
+    ) -> Result<(), KernelError> {
+        if frame::FrameParams::new(&frame.as_ref(), rect).is_err() {
+            crate::frame::write_region(frame, rect, rgb, alpha);
+            return Ok(());
+        }
+        CudaKernels::write_region(self, frame, rect, rgb, alpha)
+    }
+
+    fn colour_fix(&self, lq: &[f32], restored: &mut [f32], size: usize) -> Result<(), KernelError> {
+        crate::backend::check_crops("colour fix", 3 * size * size, lq.len(), restored.len())?;
+        CudaKernels::colour_fix(self, lq, restored, size)
+    }
+
+    fn blend_with_history(
+        &self,
+        rect: crate::image::Rect,
+        input: &[f32],
+        pasted: &mut [f32],
+        change: &mut [f32],
+        previous: &crate::stabilise::Previous<'_>,
+        strength: f32,
+    ) -> Result<(), KernelError> {
+        let s = &self.stream;
+        let d_input = s.clone_htod(input)?;
+        let mut d_pasted = s.clone_htod(pasted)?;
+        let mut d_change = s.clone_htod(change)?;
+        let d_prev_input = s.clone_htod(previous.input)?;
+        let d_prev_change = s.clone_htod(previous.change)?;
+        let buffers = StabiliseBuffers {
+            input: &d_input,
+            pasted: &mut d_pasted,
+            change: &mut d_change,
+            previous_input: &d_prev_input,
+            previous_change: &d_prev_change,
+        };
+        self.launch_stabilise(rect, previous.rect, strength, buffers)?;
+        s.memcpy_dtoh(&d_pasted, pasted)?;
+        s.memcpy_dtoh(&d_change, change)?;
+        s.synchronize()?;
         Ok(())
     }
 }

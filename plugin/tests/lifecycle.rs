@@ -106,6 +106,19 @@ fn generator_given_as_detector_is_named() {
 }
 
 #[test]
+fn gpu_kernels_without_a_gpu_fail_clearly() {
+    if sgpn_kernels::cuda::driver_present() {
+        println!("skipped: this machine has a CUDA driver");
+        return;
+    }
+    let message = start_error(|e| e.set_property_from_str("kernels", "cuda"));
+    assert!(
+        message.contains("kernels=cuda") && message.contains("libcuda"),
+        "{message}"
+    );
+}
+
+#[test]
 fn unavailable_devices_fail_clearly() {
     for device in ["cuda", "tensorrt"] {
         let message = start_error(|e| e.set_property_from_str("device", device));
@@ -382,6 +395,7 @@ fn properties_have_the_documented_defaults_and_mutability() {
         "device",
         "precision",
         "engine-cache",
+        "kernels",
     ] {
         assert!(
             pspec(name).flags().contains(ready),
@@ -417,6 +431,7 @@ fn properties_have_the_documented_defaults_and_mutability() {
             .to_owned()
     };
     assert_eq!(nick("precision"), "fp32");
+    assert_eq!(nick("kernels"), "cpu");
     assert_eq!(element.property::<Option<String>>("engine-cache"), None);
     element.set_property_from_str("precision", "fp16");
     element.set_property("engine-cache", "/var/cache/sgpn-engines");

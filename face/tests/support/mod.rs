@@ -51,6 +51,7 @@ pub fn config(
         device: Device::Cpu,
         threads: 2,
         tensorrt: Default::default(),
+        kernels: Default::default(),
         shape,
         output_mode,
     }

@@ -6,7 +6,7 @@ use cudarc::driver::{CudaSlice, DeviceRepr, PushKernelArg};
 use super::{CudaKernels, grid, to_i32};
 use crate::error::{KernelError, check_len};
 use crate::image::Rect;
-use crate::stabilise::{MOTION_LEVELS, Previous};
+use crate::stabilise::MOTION_LEVELS;
 
 /// Scalars of `stabilise_blend` (kernels/cuda/stabilise.cu `StabiliseParams`, same order).
 #[repr(C)]
@@ -88,43 +88,14 @@ impl CudaKernels {
         unsafe { launch.launch(grid(rect.width, rect.height, 1)) }?;
         Ok(())
     }
-
-    /// Host-memory convenience with `blend_with_history`'s arguments.
-    pub fn blend_with_history(
-        &self,
-        rect: Rect,
-        input: &[f32],
-        pasted: &mut [f32],
-        change: &mut [f32],
-        previous: &Previous<'_>,
-        strength: f32,
-    ) -> Result<(), KernelError> {
-        let s = &self.stream;
-        let d_input = s.clone_htod(input)?;
-        let mut d_pasted = s.clone_htod(pasted)?;
-        let mut d_change = s.clone_htod(change)?;
-        let d_prev_input = s.clone_htod(previous.input)?;
-        let d_prev_change = s.clone_htod(previous.change)?;
-        let buffers = StabiliseBuffers {
-            input: &d_input,
-            pasted: &mut d_pasted,
-            change: &mut d_change,
-            previous_input: &d_prev_input,
-            previous_change: &d_prev_change,
-        };
-        self.launch_stabilise(rect, previous.rect, strength, buffers)?;
-        s.memcpy_dtoh(&d_pasted, pasted)?;
-        s.memcpy_dtoh(&d_change, change)?;
-        s.synchronize()?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::tests::{build_emulator, bytes_to_floats, floats_to_bytes, struct_bytes};
     use super::*;
-    use crate::stabilise::blend_with_history;
+    use crate::backend::FaceKernels;
+    use crate::stabilise::{Previous, blend_with_history};
 
     /// A face region and its previous one, shifted so they overlap in part; inputs that hold
     /// still in places and move in others, pasted values that clamp.

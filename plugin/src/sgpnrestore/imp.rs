@@ -103,6 +103,26 @@ impl From<Device> for sgpn_models::runtime::Device {
     }
 }
 
+/// Where the face kernels run; maps onto `sgpn_face::KernelDevice`.
+#[derive(Debug, Eq, PartialEq, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstSgpnKernels")]
+pub enum Kernels {
+    #[enum_value(name = "CPU reference kernels", nick = "cpu")]
+    Cpu = 0,
+    #[enum_value(name = "CUDA kernels on GPU 0", nick = "cuda")]
+    Cuda = 1,
+}
+
+impl From<Kernels> for sgpn_face::KernelDevice {
+    fn from(k: Kernels) -> Self {
+        match k {
+            Kernels::Cpu => Self::Cpu,
+            Kernels::Cuda => Self::Cuda,
+        }
+    }
+}
+
 /// Arithmetic of `device=tensorrt`; maps onto `sgpn_models::tensorrt::Precision`.
 #[derive(Debug, Eq, PartialEq, Clone, Copy, glib::Enum)]
 #[repr(u32)]
@@ -179,6 +199,7 @@ struct Settings {
     output_mode: OutputMode,
     device: Device,
     precision: Precision,
+    kernels: Kernels,
     /// `None`: `sgpn_models::tensorrt::default_engine_cache()`.
     engine_cache: Option<PathBuf>,
     detection_threshold: f32,
@@ -204,6 +225,7 @@ impl Default for Settings {
             output_mode: DEFAULT_OUTPUT_MODE,
             device: DEFAULT_DEVICE,
             precision: Precision::Fp32,
+            kernels: Kernels::Cpu,
             engine_cache: None,
             detection_threshold: DEFAULT_DETECTION_THRESHOLD,
             min_face_size: DEFAULT_MIN_FACE_SIZE,
@@ -232,6 +254,7 @@ impl Settings {
                 engine_cache: self.engine_cache.clone(),
                 max_batch: (self.max_faces as usize).max(1),
             },
+            kernels: self.kernels.into(),
             shape: self.shape_regressor.as_ref().map(|regressor| ShapeConfig {
                 regressor_path: regressor.clone(),
                 morphable_path: self.morphable_model.clone(),
@@ -441,6 +464,15 @@ impl ObjectImpl for SgpnRestore {
                     .blurb("fp32, or fp16 to let TensorRT use half-precision kernels (device=tensorrt)")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("kernels", Kernels::Cpu)
+                    .nick("Face kernels")
+                    .blurb(
+                        "Where region conversion, crop warp, colour fix, paste-back, detail \
+                         smoothing and write-back run: cpu, or cuda (GPU 0, NVRTC from \
+                         scripts/setup.sh); independent of device",
+                    )
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("engine-cache")
                     .nick("TensorRT engine cache")
                     .blurb(
@@ -572,6 +604,7 @@ impl ObjectImpl for SgpnRestore {
             "output-mode" => settings.output_mode = value.get().expect("type checked upstream"),
             "device" => settings.device = value.get().expect("type checked upstream"),
             "precision" => settings.precision = value.get().expect("type checked upstream"),
+            "kernels" => settings.kernels = value.get().expect("type checked upstream"),
             "engine-cache" => {
                 let path: Option<String> = value.get().expect("type checked upstream");
                 settings.engine_cache = path.filter(|p| !p.is_empty()).map(PathBuf::from);
@@ -616,6 +649,7 @@ impl ObjectImpl for SgpnRestore {
             "output-mode" => settings.output_mode.to_value(),
             "device" => settings.device.to_value(),
             "precision" => settings.precision.to_value(),
+            "kernels" => settings.kernels.to_value(),
             "engine-cache" => settings
                 .engine_cache
                 .as_ref()
