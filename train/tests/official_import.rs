@@ -249,6 +249,7 @@ fn wrong_files_get_clear_errors() {
         .to_string();
     assert!(
         swapped.contains("official D3DFR regressor checkpoint")
+            && swapped.contains("swapped?")
             && swapped.contains("missing")
             && swapped.contains("unexpected tensor(s): 'netE.ecd0.0.0.weight'"),
         "{swapped}"

@@ -177,6 +177,13 @@ fn mismatches(tensors: &HashMap<String, Tensor>, spec: &[TensorSpec]) -> Vec<Str
             }
         }
     }
+    if !missing.is_empty() && missing.len() == spec.len() {
+        problems.push(format!(
+            "none of its {} tensors belongs to this network (another checkpoint, or the two \
+             official files swapped?)",
+            tensors.len()
+        ));
+    }
     if !missing.is_empty() {
         problems.push(format!(
             "missing {} tensor(s): {}",
