@@ -49,8 +49,9 @@ pub enum KernelDevice {
     /// The CPU references.
     #[default]
     Cpu,
-    /// Their CUDA twins on GPU 0 (`sgpn_kernels::cuda`), each stage uploading its inputs and
-    /// downloading its result; 10- and 16-bit frames are converted on the CPU.
+    /// Their CUDA twins on GPU 0 (`sgpn_kernels::cuda`): an 8-bit frame with faces is uploaded
+    /// once and downloaded once after the paste-back, each stage's region or crop crossing
+    /// between host and device; 10- and 16-bit frames are converted on the CPU.
     Cuda,
 }
 
@@ -259,8 +260,10 @@ impl FaceRestorer {
             return Ok(faces.into_iter().map(|f| f.face).collect());
         }
 
-        // 4. warp every crop into one batch, restore them in one run.
+        // 4. warp every crop into one batch, restore them in one run. A device backend keeps
+        // one copy of the frame from here to the end of the paste-back.
         timed(&mut t.align_warp, || -> Result<(), FaceError> {
+            self.kernels.begin_frame(&frame.as_ref())?;
             self.batch.clear(info.size);
             for f in &faces {
                 let region = self.kernels.read_region(&frame.as_ref(), f.rect)?;
@@ -345,6 +348,7 @@ impl FaceRestorer {
                     &mut self.paste,
                 )?;
             }
+            self.kernels.end_frame(frame)?;
             Ok(())
         })?;
         self.timings = t;

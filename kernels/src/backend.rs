@@ -37,6 +37,18 @@ pub trait FaceKernels: Send {
         params: &PasteParams,
     ) -> Result<(), KernelError>;
 
+    /// Called before the faces of a frame are read and written back: a device backend may keep
+    /// one copy of the frame for all of them.
+    fn begin_frame(&self, _frame: &FrameRef) -> Result<(), KernelError> {
+        Ok(())
+    }
+
+    /// Called after the last face of the frame was written back: a device backend stores its
+    /// copy into `frame`.
+    fn end_frame(&self, _frame: &mut FrameMut) -> Result<(), KernelError> {
+        Ok(())
+    }
+
     /// The pixels of `rect` as RGB ([`frame::read_region`]).
     fn read_region(&self, frame: &FrameRef, rect: Rect) -> Result<RgbImage, KernelError>;
 

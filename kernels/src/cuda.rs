@@ -296,6 +296,8 @@ pub struct CudaKernels {
     colour_apply: CudaFunction,
     stabilise_blend: CudaFunction,
     morph_combine: CudaFunction,
+    /// The frame between `begin_frame` and `end_frame`, on the device.
+    resident: std::sync::Mutex<Option<frame::ResidentFrame>>,
 }
 
 impl CudaKernels {
@@ -349,6 +351,7 @@ impl CudaKernels {
             colour_apply,
             stabilise_blend,
             morph_combine,
+            resident: std::sync::Mutex::new(None),
         })
     }
 
@@ -639,7 +642,31 @@ impl FaceKernels for CudaKernels {
         Ok(())
     }
 
-    /// 8-bit formats on the device; the 10- and 16-bit ones through the CPU reference.
+    /// Uploads an 8-bit frame once for all its faces; other formats stay on the host.
+    fn begin_frame(&self, frame: &crate::frame::FrameRef) -> Result<(), KernelError> {
+        let mut resident = self.resident.lock().unwrap_or_else(|e| e.into_inner());
+        *resident = None;
+        if frame::FrameParams::new(frame, crate::image::Rect::new(0, 0, 0, 0)).is_ok() {
+            *resident = Some(frame::ResidentFrame::new(self, frame)?);
+        }
+        Ok(())
+    }
+
+    /// Downloads the resident frame into `frame` if a face was written into it.
+    fn end_frame(&self, frame: &mut crate::frame::FrameMut) -> Result<(), KernelError> {
+        let taken = self
+            .resident
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        match taken {
+            Some(resident) => resident.store(self, frame),
+            None => Ok(()),
+        }
+    }
+
+    /// 8-bit formats on the device (from the resident frame when there is one); the 10- and
+    /// 16-bit ones through the CPU reference.
     fn read_region(
         &self,
         frame: &crate::frame::FrameRef,
@@ -648,10 +675,15 @@ impl FaceKernels for CudaKernels {
         if frame::FrameParams::new(frame, rect).is_err() {
             return Ok(crate::frame::read_region(frame, rect));
         }
-        CudaKernels::read_region(self, frame, rect)
+        let resident = self.resident.lock().unwrap_or_else(|e| e.into_inner());
+        match resident.as_ref().filter(|r| r.holds(frame)) {
+            Some(r) => r.read_region(self, frame, rect),
+            None => CudaKernels::read_region(self, frame, rect),
+        }
     }
 
-    /// 8-bit formats on the device; the 10- and 16-bit ones through the CPU reference.
+    /// 8-bit formats on the device (into the resident frame when there is one, stored by
+    /// `end_frame`); the 10- and 16-bit ones through the CPU reference.
     fn write_region(
         &self,
         frame: &mut crate::frame::FrameMut,
@@ -663,7 +695,11 @@ impl FaceKernels for CudaKernels {
             crate::frame::write_region(frame, rect, rgb, alpha);
             return Ok(());
         }
-        CudaKernels::write_region(self, frame, rect, rgb, alpha)
+        let mut resident = self.resident.lock().unwrap_or_else(|e| e.into_inner());
+        match resident.as_mut().filter(|r| r.holds(&frame.as_ref())) {
+            Some(r) => r.write_region(self, &frame.as_ref(), rect, rgb, alpha),
+            None => CudaKernels::write_region(self, frame, rect, rgb, alpha),
+        }
     }
 
     fn colour_fix(&self, lq: &[f32], restored: &mut [f32], size: usize) -> Result<(), KernelError> {

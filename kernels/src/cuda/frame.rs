@@ -69,6 +69,104 @@ pub struct DeviceFrame {
     pub bytes: CudaSlice<u8>,
 }
 
+/// A frame kept on the device while its faces are read and written back
+/// (`FaceKernels::begin_frame` to `end_frame`): uploaded once, downloaded once if written.
+pub(crate) struct ResidentFrame {
+    device: DeviceFrame,
+    layout: (PixelFormat, usize, usize, Vec<usize>, Vec<usize>),
+    written: bool,
+}
+
+impl ResidentFrame {
+    pub(crate) fn new(gpu: &CudaKernels, frame: &FrameRef) -> Result<Self, KernelError> {
+        Ok(Self {
+            device: gpu.upload_frame(frame)?,
+            layout: Self::layout_of(frame),
+            written: false,
+        })
+    }
+
+    fn layout_of(frame: &FrameRef) -> (PixelFormat, usize, usize, Vec<usize>, Vec<usize>) {
+        let lens = frame.planes.iter().map(|p| p.len()).collect();
+        (
+            frame.format,
+            frame.width,
+            frame.height,
+            frame.strides.clone(),
+            lens,
+        )
+    }
+
+    /// Whether this is a copy of a frame laid out as `frame`.
+    pub(crate) fn holds(&self, frame: &FrameRef) -> bool {
+        self.layout == Self::layout_of(frame)
+    }
+
+    pub(crate) fn read_region(
+        &self,
+        gpu: &CudaKernels,
+        frame: &FrameRef,
+        rect: Rect,
+    ) -> Result<RgbImage, KernelError> {
+        let mut d_out = gpu.stream.alloc_zeros::<f32>((3 * rect.area()).max(1))?;
+        gpu.launch_read_region(frame, &self.device, rect, &mut d_out)?;
+        let mut out = RgbImage::new(rect.width, rect.height);
+        if rect.area() > 0 {
+            gpu.stream
+                .memcpy_dtoh(&d_out.slice(..3 * rect.area()), &mut out.data)?;
+        }
+        gpu.stream.synchronize()?;
+        Ok(out)
+    }
+
+    pub(crate) fn write_region(
+        &mut self,
+        gpu: &CudaKernels,
+        frame: &FrameRef,
+        rect: Rect,
+        rgb: &RgbImage,
+        alpha: &[f32],
+    ) -> Result<(), KernelError> {
+        if rect.area() == 0 {
+            return Ok(());
+        }
+        let s = &gpu.stream;
+        let (d_rgb, d_alpha) = (s.clone_htod(&rgb.data)?, s.clone_htod(alpha)?);
+        let (mut luma, mut written) = (
+            s.alloc_zeros::<f32>(rect.area())?,
+            s.alloc_zeros::<u8>(rect.area())?,
+        );
+        gpu.launch_write_region(
+            frame,
+            &mut self.device,
+            rect,
+            &d_rgb,
+            &d_alpha,
+            &mut luma,
+            &mut written,
+        )?;
+        self.written = true;
+        Ok(())
+    }
+
+    /// Downloads the planes into `frame` if a region was written.
+    pub(crate) fn store(self, gpu: &CudaKernels, frame: &mut FrameMut) -> Result<(), KernelError> {
+        if !self.written {
+            return Ok(());
+        }
+        let mut host = vec![0u8; self.device.bytes.len()];
+        gpu.stream.memcpy_dtoh(&self.device.bytes, &mut host)?;
+        gpu.stream.synchronize()?;
+        let mut at = 0;
+        for plane in frame.planes.iter_mut() {
+            let n = plane.len();
+            plane.copy_from_slice(&host[at..at + n]);
+            at += n;
+        }
+        Ok(())
+    }
+}
+
 impl CudaKernels {
     /// Uploads the frame's planes as they are (no conversion: 1.5 bytes per pixel for I420 and
     /// NV12).
@@ -204,57 +302,14 @@ impl CudaKernels {
         rgb: &RgbImage,
         alpha: &[f32],
     ) -> Result<(), KernelError> {
-        let view = frame.as_ref();
-        let mut device = self.upload_frame(&view)?;
-        let s = &self.stream;
-        let area = rect.area().max(1);
-        let d_rgb = if rect.area() == 0 {
-            s.alloc_zeros(3)?
-        } else {
-            s.clone_htod(&rgb.data)?
-        };
-        let d_alpha = if rect.area() == 0 {
-            s.alloc_zeros(1)?
-        } else {
-            s.clone_htod(alpha)?
-        };
-        let (mut luma, mut written) = (s.alloc_zeros::<f32>(area)?, s.alloc_zeros::<u8>(area)?);
-        if rect.area() == 0 {
-            return Ok(());
-        }
-        self.launch_write_region(
-            &view,
-            &mut device,
-            rect,
-            &d_rgb,
-            &d_alpha,
-            &mut luma,
-            &mut written,
-        )?;
-        let mut host = vec![0u8; device.bytes.len()];
-        s.memcpy_dtoh(&device.bytes, &mut host)?;
-        s.synchronize()?;
-        let mut at = 0;
-        for plane in frame.planes.iter_mut() {
-            let n = plane.len();
-            plane.copy_from_slice(&host[at..at + n]);
-            at += n;
-        }
-        Ok(())
+        let mut resident = ResidentFrame::new(self, &frame.as_ref())?;
+        resident.write_region(self, &frame.as_ref(), rect, rgb, alpha)?;
+        resident.store(self, frame)
     }
 
     /// Host-memory convenience: upload, convert, download.
     pub fn read_region(&self, frame: &FrameRef, rect: Rect) -> Result<RgbImage, KernelError> {
-        let device = self.upload_frame(frame)?;
-        let mut d_out = self.stream.alloc_zeros::<f32>((3 * rect.area()).max(1))?;
-        self.launch_read_region(frame, &device, rect, &mut d_out)?;
-        let mut out = RgbImage::new(rect.width, rect.height);
-        if rect.area() > 0 {
-            self.stream
-                .memcpy_dtoh(&d_out.slice(..3 * rect.area()), &mut out.data)?;
-        }
-        self.stream.synchronize()?;
-        Ok(out)
+        ResidentFrame::new(self, frame)?.read_region(self, frame, rect)
     }
 }
 
