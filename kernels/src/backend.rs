@@ -135,7 +135,7 @@ impl FaceKernels for CpuKernels {
 
     fn colour_fix(&self, lq: &[f32], restored: &mut [f32], size: usize) -> Result<(), KernelError> {
         let n = 3 * size * size;
-        check_crops("colour fix", n, lq.len(), restored.len())?;
+        check_crops("colour fix", size, lq.len(), restored.len())?;
         for (r, l) in restored.chunks_exact_mut(n).zip(lq.chunks_exact(n)) {
             colour::match_coarse_colour(l, r, size);
         }
@@ -156,20 +156,19 @@ impl FaceKernels for CpuKernels {
     }
 }
 
-/// `lq` and `restored` hold the same whole number of `[3,S,S]` crops.
+/// `lq` and `restored` hold the same whole number of `[3,S,S]` crops of side `size` (≥ 1).
 pub(crate) fn check_crops(
     what: &'static str,
-    crop: usize,
+    size: usize,
     lq: usize,
     restored: usize,
 ) -> Result<(), KernelError> {
     crate::error::check_len(what, lq, restored)?;
-    if crop == 0 || !restored.is_multiple_of(crop) {
-        return Err(KernelError::Cuda(format!(
-            "{what}: {restored} values are not a whole number of crops of {crop}"
-        )));
+    let crop = 3 * size * size;
+    if crop == 0 {
+        return Err(KernelError::EmptyCrop(size));
     }
-    Ok(())
+    crate::error::check_len(what, restored / crop * crop, restored)
 }
 
 #[cfg(test)]

@@ -304,8 +304,8 @@ impl CudaKernels {
     /// Opens GPU `ordinal` and compiles the kernels. Fails with a clear error (never panics)
     /// when the CUDA driver or NVRTC is missing.
     pub fn new(ordinal: usize) -> Result<Self, KernelError> {
-        // SAFETY: only probes whether libcuda can be opened; CudaContext::new panics without it.
-        if !unsafe { cudarc::driver::sys::is_culib_present() } {
+        // CudaContext::new panics without the driver library.
+        if !driver_present() {
             return Err(KernelError::Cuda(
                 "CUDA driver library (libcuda.so) not found".to_owned(),
             ));
@@ -678,7 +678,7 @@ impl FaceKernels for CudaKernels {
         let resident = self.resident.lock().unwrap_or_else(|e| e.into_inner());
         match resident.as_ref().filter(|r| r.holds(frame)) {
             Some(r) => r.read_region(self, frame, rect),
-            None => CudaKernels::read_region(self, frame, rect),
+            None => frame::ResidentFrame::new(self, frame)?.read_region(self, frame, rect),
         }
     }
 
@@ -698,13 +698,30 @@ impl FaceKernels for CudaKernels {
         let mut resident = self.resident.lock().unwrap_or_else(|e| e.into_inner());
         match resident.as_mut().filter(|r| r.holds(&frame.as_ref())) {
             Some(r) => r.write_region(self, &frame.as_ref(), rect, rgb, alpha),
-            None => CudaKernels::write_region(self, frame, rect, rgb, alpha),
+            None => {
+                // No frame kept for this one: upload, blend, store.
+                let mut one = frame::ResidentFrame::new(self, &frame.as_ref())?;
+                one.write_region(self, &frame.as_ref(), rect, rgb, alpha)?;
+                one.store(self, frame)
+            }
         }
     }
 
     fn colour_fix(&self, lq: &[f32], restored: &mut [f32], size: usize) -> Result<(), KernelError> {
-        crate::backend::check_crops("colour fix", 3 * size * size, lq.len(), restored.len())?;
-        CudaKernels::colour_fix(self, lq, restored, size)
+        crate::backend::check_crops("colour fix", size, lq.len(), restored.len())?;
+        let faces = restored.len() / (3 * size * size);
+        if faces == 0 {
+            return Ok(());
+        }
+        let p = ColourParams::new(faces, size)?;
+        let d_lq = self.stream.clone_htod(lq)?;
+        let mut d_restored = self.stream.clone_htod(restored)?;
+        let cells = (p.cells * p.cells) as usize;
+        let mut means = self.stream.alloc_zeros::<f32>(faces * 3 * cells)?;
+        self.launch_colour_fix(&d_lq, &mut d_restored, &mut means, faces, size)?;
+        self.stream.memcpy_dtoh(&d_restored, restored)?;
+        self.stream.synchronize()?;
+        Ok(())
     }
 
     fn blend_with_history(
@@ -907,6 +924,15 @@ mod tests {
         );
     }
 
+    /// GPU 0's kernels; `None`, with the reason printed, on a machine without a CUDA driver.
+    pub(super) fn gpu_or_skip() -> Option<CudaKernels> {
+        if !driver_present() {
+            println!("skipped: no CUDA driver (libcuda.so) on this machine");
+            return None;
+        }
+        Some(CudaKernels::new(0).unwrap_or_else(|e| panic!("{e}")))
+    }
+
     /// Builds `kernels/cuda/emulate_main.cpp` into `dir` (created); `None`, with the reason
     /// printed, where no C++ compiler exists.
     pub(super) fn build_emulator(dir: &std::path::Path) -> Option<PathBuf> {
@@ -1077,12 +1103,9 @@ mod tests {
 
     #[test]
     fn gpu_kernels_match_the_cpu_reference() {
-        // SAFETY: only probes whether libcuda can be opened.
-        if !unsafe { cudarc::driver::sys::is_culib_present() } {
-            println!("skipped: no CUDA driver (libcuda.so) on this machine");
+        let Some(gpu) = gpu_or_skip() else {
             return;
-        }
-        let gpu = CudaKernels::new(0).unwrap_or_else(|e| panic!("{e}"));
+        };
         let (src, transforms, size) = scene();
         let mut want = vec![0.0; transforms.len() * 3 * size * size];
         let mut got = want.clone();

@@ -266,16 +266,21 @@ fn providers(
                 .engine_cache
                 .clone()
                 .unwrap_or_else(default_engine_cache);
-            let cache = model_cache_dir(&root, path)?.to_string_lossy().into_owned();
+            // One read of the model serves the cache key and the profile's input shapes.
+            let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+            let cache = model_cache_dir(&root, path, &bytes)?
+                .to_string_lossy()
+                .into_owned();
             let mut provider = ep::TensorRT::default()
                 .with_fp16(trt.precision == Precision::Fp16)
                 .with_engine_cache(true)
                 .with_engine_cache_path(&cache)
                 .with_timing_cache(true)
                 .with_timing_cache_path(&cache);
-            let model = std::fs::read(path)
-                .ok()
-                .and_then(|bytes| ModelProto::decode(bytes.as_slice()).ok());
+            let model = ModelProto::decode(bytes.as_slice()).ok();
             if let Some([min, opt, max]) = model.and_then(|m| batch_profile(&m, trt.max_batch)) {
                 provider = provider
                     .with_profile_min_shapes(min)

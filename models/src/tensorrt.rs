@@ -69,12 +69,17 @@ pub fn default_engine_cache() -> PathBuf {
         .join("tensorrt")
 }
 
-/// The cache folder of one model under `root`: `<file name>-<first 16 hex digits of its
-/// SHA-256>`, so a changed model never meets an engine built for the old one. Created if needed.
-pub fn model_cache_dir(root: &Path, model: &Path) -> Result<PathBuf, ModelError> {
-    let sha = crate::shape_regressor::sha256_file(model)?;
+/// The cache folder under `root` of the model at `model` whose file holds `bytes`: `<file
+/// name>-<first 16 hex digits of its SHA-256>`, so a changed model never meets an engine built
+/// for the old one. Created if needed.
+pub fn model_cache_dir(root: &Path, model: &Path, bytes: &[u8]) -> Result<PathBuf, ModelError> {
+    use sha2::{Digest, Sha256};
+    let sha: String = Sha256::digest(bytes)[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let name = model.file_name().unwrap_or_default().to_string_lossy();
-    let dir = root.join(format!("{name}-{}", &sha[..16]));
+    let dir = root.join(format!("{name}-{sha}"));
     std::fs::create_dir_all(&dir).map_err(|source| ModelError::Io {
         path: dir.clone(),
         source,
@@ -151,7 +156,10 @@ mod tests {
         assert_eq!(opt, "lq:6x3x64x64,render:6x3x64x64");
         assert_eq!(max, opt);
         // The cache folder is keyed by the model's content.
-        let a = model_cache_dir(&dir.join("cache"), &path).unwrap();
+        let cache_of = |path: &Path| {
+            model_cache_dir(&dir.join("cache"), path, &std::fs::read(path).unwrap()).unwrap()
+        };
+        let a = cache_of(&path);
         assert!(
             a.is_dir()
                 && a.file_name()
@@ -160,7 +168,7 @@ mod tests {
                     .starts_with("blend.onnx-")
         );
         write_render_blend_generator(&path, 32, Template::Sgpn).unwrap();
-        assert_ne!(model_cache_dir(&dir.join("cache"), &path).unwrap(), a);
+        assert_ne!(cache_of(&path), a);
         std::fs::remove_dir_all(&dir).ok();
     }
 

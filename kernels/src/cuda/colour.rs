@@ -67,35 +67,15 @@ impl CudaKernels {
         unsafe { launch.launch(grid(size, size, faces)) }?;
         Ok(())
     }
-
-    /// Host-memory convenience: upload, fix, download into `restored`.
-    pub fn colour_fix(
-        &self,
-        lq: &[f32],
-        restored: &mut [f32],
-        size: usize,
-    ) -> Result<(), KernelError> {
-        let faces = restored.len() / (3 * size * size).max(1);
-        let p = ColourParams::new(faces, size)?;
-        let d_lq = self.stream.clone_htod(lq)?;
-        let mut d_restored = self.stream.clone_htod(restored)?;
-        let mut means = self
-            .stream
-            .alloc_zeros::<f32>(faces * 3 * (p.cells * p.cells) as usize)?;
-        if faces == 0 {
-            return Ok(());
-        }
-        self.launch_colour_fix(&d_lq, &mut d_restored, &mut means, faces, size)?;
-        self.stream.memcpy_dtoh(&d_restored, restored)?;
-        self.stream.synchronize()?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{build_emulator, bytes_to_floats, floats_to_bytes, struct_bytes};
+    use super::super::tests::{
+        build_emulator, bytes_to_floats, floats_to_bytes, gpu_or_skip, struct_bytes,
+    };
     use super::*;
+    use crate::backend::FaceKernels;
     use crate::colour::match_coarse_colour;
 
     /// Two faces of restored crops with a tint, a ramp and fine detail over their LQ crops.
@@ -160,12 +140,9 @@ mod tests {
 
     #[test]
     fn the_colour_fix_on_a_gpu_matches_the_reference() {
-        // SAFETY: only probes whether libcuda can be opened.
-        if !unsafe { cudarc::driver::sys::is_culib_present() } {
-            println!("skipped: no CUDA driver (libcuda.so) on this machine");
+        let Some(gpu) = gpu_or_skip() else {
             return;
-        }
-        let gpu = CudaKernels::new(0).unwrap_or_else(|e| panic!("{e}"));
+        };
         for size in [512, 100] {
             let (lq, mut restored) = crops(size);
             let want = reference(&lq, &restored, size);

@@ -292,43 +292,17 @@ impl CudaKernels {
         unsafe { launch.launch(pixels) }?;
         Ok(())
     }
-
-    /// Host-memory convenience of `launch_write_region`: upload the frame, blend, download its
-    /// planes.
-    pub fn write_region(
-        &self,
-        frame: &mut FrameMut,
-        rect: Rect,
-        rgb: &RgbImage,
-        alpha: &[f32],
-    ) -> Result<(), KernelError> {
-        let mut resident = ResidentFrame::new(self, &frame.as_ref())?;
-        resident.write_region(self, &frame.as_ref(), rect, rgb, alpha)?;
-        resident.store(self, frame)
-    }
-
-    /// Host-memory convenience: upload, convert, download.
-    pub fn read_region(&self, frame: &FrameRef, rect: Rect) -> Result<RgbImage, KernelError> {
-        ResidentFrame::new(self, frame)?.read_region(self, frame, rect)
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{build_emulator, bytes_to_floats, floats_to_bytes, struct_bytes};
+    use super::super::tests::{
+        build_emulator, bytes_to_floats, floats_to_bytes, gpu_or_skip, struct_bytes,
+    };
     use super::*;
-    use crate::frame::tests::colorimetries;
+    use crate::backend::FaceKernels;
+    use crate::frame::tests::{FORMATS, colorimetries};
     use crate::frame::{read_region, write_region};
-
-    const FORMATS: [PixelFormat; 7] = [
-        PixelFormat::Rgb,
-        PixelFormat::Rgbx,
-        PixelFormat::Rgba,
-        PixelFormat::Bgrx,
-        PixelFormat::Bgra,
-        PixelFormat::I420,
-        PixelFormat::Nv12,
-    ];
 
     /// Planes of pseudo-random bytes for an odd-sized frame, rows padded by 3 bytes.
     fn planes(format: PixelFormat, w: usize, h: usize) -> (Vec<Vec<u8>>, Vec<usize>) {
@@ -487,12 +461,9 @@ mod tests {
 
     #[test]
     fn frame_regions_converted_on_a_gpu_match_read_region() {
-        // SAFETY: only probes whether libcuda can be opened.
-        if !unsafe { cudarc::driver::sys::is_culib_present() } {
-            println!("skipped: no CUDA driver (libcuda.so) on this machine");
+        let Some(gpu) = gpu_or_skip() else {
             return;
-        }
-        let gpu = CudaKernels::new(0).unwrap_or_else(|e| panic!("{e}"));
+        };
         let rect = Rect::new(640, 301, 511, 611);
         each_frame(1921, 1081, |frame, _| {
             let got = gpu.read_region(frame, rect).unwrap();
@@ -503,12 +474,9 @@ mod tests {
 
     #[test]
     fn regions_written_back_on_a_gpu_match_write_region() {
-        // SAFETY: only probes whether libcuda can be opened.
-        if !unsafe { cudarc::driver::sys::is_culib_present() } {
-            println!("skipped: no CUDA driver (libcuda.so) on this machine");
+        let Some(gpu) = gpu_or_skip() else {
             return;
-        }
-        let gpu = CudaKernels::new(0).unwrap_or_else(|e| panic!("{e}"));
+        };
         let rect = Rect::new(641, 301, 511, 611);
         let (rgb, alpha) = paste(rect);
         each_frame(1921, 1081, |frame, bytes| {

@@ -121,7 +121,9 @@ impl CudaKernels {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{build_emulator, bytes_to_floats, floats_to_bytes, struct_bytes};
+    use super::super::tests::{
+        build_emulator, bytes_to_floats, floats_to_bytes, gpu_or_skip, struct_bytes,
+    };
     use super::*;
     use crate::morph::add_combination;
 
@@ -202,12 +204,9 @@ mod tests {
 
     #[test]
     fn the_combination_on_a_gpu_matches_the_reference() {
-        // SAFETY: only probes whether libcuda can be opened.
-        if !unsafe { cudarc::driver::sys::is_culib_present() } {
-            println!("skipped: no CUDA driver (libcuda.so) on this machine");
+        let Some(gpu) = gpu_or_skip() else {
             return;
-        }
-        let gpu = CudaKernels::new(0).unwrap_or_else(|e| panic!("{e}"));
+        };
         let (mean, b1, b2, coeffs) = model();
         let (c1, c2) = (&coeffs[..3 * 80], &coeffs[3 * 80..]);
         let got = gpu

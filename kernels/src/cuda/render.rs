@@ -170,7 +170,9 @@ impl CudaKernels {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{build_emulator, bytes_to_floats, floats_to_bytes, struct_bytes};
+    use super::super::tests::{
+        build_emulator, bytes_to_floats, floats_to_bytes, gpu_or_skip, struct_bytes,
+    };
     use super::*;
     use crate::render::batch::{FaceInput, render_batch};
     use crate::render::fixtures::uv_sphere;
@@ -333,12 +335,9 @@ mod tests {
 
     #[test]
     fn the_render_kernels_on_a_gpu_match_the_reference() {
-        // SAFETY: only probes whether libcuda can be opened.
-        if !unsafe { cudarc::driver::sys::is_culib_present() } {
-            println!("skipped: no CUDA driver (libcuda.so) on this machine");
+        let Some(gpu) = gpu_or_skip() else {
             return;
-        }
-        let gpu = CudaKernels::new(0).unwrap_or_else(|e| panic!("{e}"));
+        };
         for size in [96, 512] {
             let scene = Scene::new(size);
             let faces = scene.faces();

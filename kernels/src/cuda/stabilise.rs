@@ -92,7 +92,9 @@ impl CudaKernels {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{build_emulator, bytes_to_floats, floats_to_bytes, struct_bytes};
+    use super::super::tests::{
+        build_emulator, bytes_to_floats, floats_to_bytes, gpu_or_skip, struct_bytes,
+    };
     use super::*;
     use crate::backend::FaceKernels;
     use crate::stabilise::{Previous, blend_with_history};
@@ -221,12 +223,9 @@ mod tests {
 
     #[test]
     fn the_detail_smoothing_on_a_gpu_matches_the_reference() {
-        // SAFETY: only probes whether libcuda can be opened.
-        if !unsafe { cudarc::driver::sys::is_culib_present() } {
-            println!("skipped: no CUDA driver (libcuda.so) on this machine");
+        let Some(gpu) = gpu_or_skip() else {
             return;
-        }
-        let gpu = CudaKernels::new(0).unwrap_or_else(|e| panic!("{e}"));
+        };
         let c = case();
         let (want_pasted, want_change) = reference(&c, 0.8);
         let (mut pasted, mut change) = (c.pasted.clone(), c.change.clone());

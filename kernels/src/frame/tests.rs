@@ -7,7 +7,8 @@ use super::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const FORMATS: [PixelFormat; 7] = [
+/// The 8-bit formats.
+pub(crate) const FORMATS: [PixelFormat; 7] = [
     PixelFormat::Rgb,
     PixelFormat::Rgbx,
     PixelFormat::Rgba,

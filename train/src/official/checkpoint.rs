@@ -75,24 +75,15 @@ impl Checkpoint {
 
     /// The values of tensor `name` as f32 (float16/64 checkpoints are converted).
     pub fn f32(&mut self, name: &str) -> Result<Vec<f32>, CheckpointError> {
+        let missing = "the importer asked for a tensor the checkpoint's spec does not list";
         let tensor = self
             .tensors
             .get(name)
-            .ok_or_else(|| CheckpointError::Data {
-                what: self.what,
-                path: self.path.clone(),
-                name: name.to_owned(),
-                reason: "the importer asked for a tensor the checkpoint's spec does not list"
-                    .into(),
-            })?;
-        let bytes = tensor.read().map_err(|e| CheckpointError::Data {
-            what: self.what,
-            path: self.path.clone(),
-            name: name.to_owned(),
-            reason: e.to_string(),
-        })?;
+            .ok_or_else(|| self.bad(name, missing.into()))?;
+        let bytes = tensor.read().map_err(|e| self.bad(name, e.to_string()))?;
+        let values = to_f32(tensor.dtype(), &bytes);
         self.consumed.insert(name.to_owned());
-        Ok(to_f32(tensor.dtype(), &bytes))
+        Ok(values)
     }
 
     /// An error about tensor `name` of this checkpoint.

@@ -58,6 +58,9 @@ pub enum ImportError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Reading a file to hash it (its message names the file).
+    #[error(transparent)]
+    Read(#[from] sgpn_models::error::ModelError),
 }
 
 /// The official generator checkpoint as an ONNX model of the `full` contract.
@@ -189,10 +192,7 @@ fn open_layers(
 
 /// `<file name> (SHA-256 <hex>)` of a checkpoint.
 fn source_note(checkpoint: &Path) -> Result<String, ImportError> {
-    let sha = sha256_file(checkpoint).map_err(|e| ImportError::Write {
-        path: checkpoint.to_owned(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
+    let sha = sha256_file(checkpoint)?;
     let name = checkpoint
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -42,8 +42,7 @@ pub const EXPANSION: usize = 4;
 /// Feature channels at resolution `r`, shared by the encoder and the decoder.
 pub fn channels(r: usize) -> usize {
     match r {
-        4..=32 => 512,
-        64 => 512,
+        4..=64 => 512,
         128 => 256,
         256 => 128,
         512 => 64,
