@@ -10,7 +10,7 @@ use burn::prelude::*;
 use sgpn_models::onnx::proto::{tensor_shape_proto::dimension::Value as DimValue, type_proto};
 use sgpn_train::export::onnx_run::{cpu_session, run_generator};
 use sgpn_train::export::write_generator;
-use sgpn_train::model::{Config, Generator, Upsample, Variant};
+use sgpn_train::model::{Config, Generator, ParamInit, Upsample, Variant};
 use support::{images, max_rel_err, tmp};
 
 fn check_variant(variant: Variant, upsample: Upsample) {
@@ -27,12 +27,15 @@ fn check_generator(variant: Variant, upsample: Upsample, residual: bool) {
     // A new input-skip network is the identity (its toRGB layers start at zero); switching the
     // skip on for random toRGB weights checks the export of both paths at once.
     g.config.residual = residual;
+    check_export(&g, &format!("{}_{upsample:?}_{residual}", variant.as_str()));
+}
+
+fn check_export(g: &Generator, name: &str) {
+    let (variant, upsample) = (g.config.variant, g.config.upsample);
+    let device = Device::flex();
     let cfg = g.config.clone();
-    let path = tmp(&format!(
-        "tiny_{}_{upsample:?}_{residual}.onnx",
-        variant.as_str()
-    ));
-    write_generator(&g, &path).unwrap();
+    let path = tmp(&format!("tiny_{name}.onnx"));
+    write_generator(g, &path).unwrap();
     let mut session = cpu_session(&path, 1).unwrap();
     for n in [1usize, 3] {
         let s = cfg.size;
@@ -63,7 +66,8 @@ fn tiny_no3d_onnx_matches_burn_at_batch_1_and_3() {
     check_variant(Variant::No3d, Upsample::Bilinear);
 }
 
-/// The shipped small256 models upsample nearest; their export path stays checked.
+/// Checkpoints from before the upsampling option load as nearest; that export path stays
+/// checked.
 #[test]
 fn tiny_nearest_onnx_matches_burn_at_batch_1_and_3() {
     check_variant(Variant::No3d, Upsample::Nearest);
@@ -80,6 +84,22 @@ fn tiny_full_onnx_matches_burn_at_batch_1_and_3() {
 fn tiny_input_skip_onnx_matches_burn_at_batch_1_and_3() {
     check_generator(Variant::No3d, Upsample::Bilinear, true);
     check_generator(Variant::Full, Upsample::Bilinear, true);
+}
+
+/// The detail head after the decoder (`model::detail`), with its zero-initialised last
+/// convolution drawn at random so that the head's change is not zero.
+#[test]
+fn tiny_detail_head_onnx_matches_burn_at_batch_1_and_3() {
+    for variant in [Variant::No3d, Variant::Full] {
+        let device = Device::flex();
+        let mut g = Generator::new(&Config::tiny(variant), 7, &device)
+            .unwrap()
+            .with_detail_head(8, 11);
+        g.config.residual = true;
+        let head = g.detail.as_mut().unwrap();
+        head.conv_out.weight = ParamInit::new(12, &device).normal([3, 8, 3, 3], 1.0);
+        check_export(&g, &format!("{}_detail", variant.as_str()));
+    }
 }
 
 #[test]

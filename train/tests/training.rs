@@ -343,6 +343,36 @@ fn switching_the_upsampling_keeps_the_weights_and_is_saved() {
     );
 }
 
+/// A detail head added to a trained run (`train --resume --detail-head`) trains with the rest,
+/// is saved in the checkpoint and its configuration, and a second one is refused.
+#[test]
+fn a_detail_head_added_on_resume_trains_and_is_saved() {
+    let out = tmp("detail_head");
+    let mut t = tiny_trainer_with(TrainConfig {
+        adv_weight: 0.0,
+        ..tiny_train_config()
+    });
+    let mut source = SyntheticSource { size: 32, seed: 5 };
+    run(&mut t, &mut source, &opts(out.clone(), 2)).unwrap();
+
+    let mut t = Trainer::load(&checkpoint_dir(&out), &training_device()).unwrap();
+    t.add_detail_head(8).unwrap();
+    let err = t.add_detail_head(8).unwrap_err().to_string();
+    assert!(err.contains("already has a detail head"), "{err}");
+    let head = params(t.generator.detail.as_ref().unwrap());
+    run(&mut t, &mut source, &opts(out.clone(), 5)).unwrap();
+    let trained = params(t.generator.detail.as_ref().unwrap());
+    assert!(head != trained, "the head did not train");
+
+    let ckpt = checkpoint_dir(&out);
+    let state = std::fs::read_to_string(ckpt.join(checkpoint::STATE_FILE)).unwrap();
+    assert!(state.contains("\"detail_width\": 8"), "{state}");
+    let resumed = Trainer::load(&ckpt, &training_device()).unwrap();
+    assert!(params(resumed.generator.detail.as_ref().unwrap()) == trained);
+    let g = load_generator(&ckpt, &Device::flex(), GeneratorWeights::Ema).unwrap();
+    assert_eq!(g.config.detail_width, Some(8));
+}
+
 #[derive(Parser)]
 struct ExportCommand {
     #[command(flatten)]

@@ -8,6 +8,7 @@
 mod affb;
 pub mod cli;
 mod decoder;
+mod detail;
 mod encoder;
 mod equal;
 pub mod generator;

@@ -8,6 +8,7 @@
 use burn::prelude::*;
 
 use super::decoder::Decoder;
+use super::detail::DetailHead;
 use super::encoder::Encoder;
 use super::init::{Noise, ParamInit};
 use super::latent::LatentEncoder;
@@ -20,6 +21,7 @@ pub struct Generator {
     pub latent: LatentEncoder,
     pub mapping: Mapping,
     pub decoder: Decoder,
+    pub detail: Option<DetailHead>,
     #[module(skip)]
     pub config: Config,
 }
@@ -34,6 +36,7 @@ impl Generator {
             latent: LatentEncoder::new(cfg, &mut init),
             mapping: Mapping::new(cfg, &mut init),
             decoder: Decoder::new(cfg, &mut init),
+            detail: cfg.detail_width.map(|w| DetailHead::new(&mut init, w)),
             config: cfg.clone(),
         })
     }
@@ -47,6 +50,17 @@ impl Generator {
             }
         }
         self.config.upsample = mode;
+        self
+    }
+
+    /// The same network with a [`DetailHead`] of `width` channels (seeded by `seed`) after the
+    /// decoder, replacing any it had. The head's output starts at zero, so the result computes
+    /// what `self` does until it is trained.
+    pub fn with_detail_head(mut self, width: usize, seed: u64) -> Self {
+        let device = self.decoder.devices()[0].clone();
+        let mut init = ParamInit::new(seed, &device);
+        self.detail = Some(DetailHead::new(&mut init, width));
+        self.config.detail_width = Some(width);
         self
     }
 
@@ -64,7 +78,7 @@ impl Generator {
     }
 
     /// The raw output (what the losses see; not clamped): the decoder's RGB, plus `lq` for a
-    /// [`Config::residual`] network.
+    /// [`Config::residual`] network, then the [`DetailHead`]'s change if it has one.
     pub fn forward(
         &self,
         lq: Tensor<4>,
@@ -135,7 +149,15 @@ impl Generator {
         let rgb = self
             .decoder
             .forward(w, &feats_lq, feats_3d.as_deref(), noise);
-        Ok(if self.config.residual { rgb + lq } else { rgb })
+        let y = if self.config.residual {
+            rgb + lq.clone()
+        } else {
+            rgb
+        };
+        Ok(match &self.detail {
+            Some(head) => head.forward(lq, y),
+            None => y,
+        })
     }
 
     /// The restored face in [-1, 1] without noise: the pass the ONNX export reproduces.

@@ -3,12 +3,13 @@
 //! inference code `TencentYoutuResearch/FaceRestoration-sgpn`; StyleGAN2, Karras et al. 2020).
 //!
 //! One file per part: [`equal`] (equalised-lr layers), [`encoder`], [`latent`], [`mapping`],
-//! [`styleconv`], [`affb`], [`decoder`], [`generator`], [`discriminator`].
+//! [`styleconv`], [`affb`], [`decoder`], [`detail`], [`generator`], [`discriminator`].
 //! Sizes come from a [`Config`] with named presets ([`Config::tiny`], [`Config::small256`],
 //! [`Config::paper512`]).
 
 pub mod affb;
 pub mod decoder;
+pub mod detail;
 pub mod discriminator;
 pub mod encoder;
 pub mod equal;
@@ -137,6 +138,10 @@ pub struct Config {
     /// option load without the skip.
     #[serde(default)]
     pub residual: bool,
+    /// Width of the full-resolution [`detail::DetailHead`] after the decoder, if any; added to a
+    /// trained generator by `sgpn-train train --resume --detail-head WIDTH`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail_width: Option<usize>,
 }
 
 impl Config {
@@ -153,6 +158,7 @@ impl Config {
             upsample: Upsample::Bilinear,
             disc_channels: None,
             residual: false,
+            detail_width: None,
         }
     }
 
@@ -173,6 +179,7 @@ impl Config {
             upsample: Upsample::Bilinear,
             disc_channels: None,
             residual: true,
+            detail_width: None,
         }
     }
 
@@ -189,6 +196,7 @@ impl Config {
             upsample: Upsample::Bilinear,
             disc_channels: None,
             residual: false,
+            detail_width: None,
         }
     }
 
@@ -228,6 +236,11 @@ impl Config {
                 "disc_channels must list {expected} non-zero widths (4 to {} px), found {d:?}",
                 self.size
             )));
+        }
+        if self.detail_width == Some(0) {
+            return Err(ModelError::BadConfig(
+                "detail_width must be non-zero when set".into(),
+            ));
         }
         if self.latent_dim == 0 || self.style_dim == 0 || self.n_mlp == 0 {
             return Err(ModelError::BadConfig(

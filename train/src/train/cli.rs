@@ -110,6 +110,11 @@ pub struct TrainArgs {
     /// weights carry over).
     #[arg(long)]
     pub upsample: Option<String>,
+    /// On `--resume`: add a full-resolution detail head of this many channels after the decoder
+    /// (`model::detail`); it starts at zero, so the run continues from the same network. The
+    /// checkpoints that follow keep it.
+    #[arg(long, requires = "resume")]
+    pub detail_head: Option<usize>,
     /// The training pairs' degradation: `strata` (40 % mild, 30 % moderate, 30 % heavy from
     /// `data::degrade::Severity`, half of them degraded at twice the crop size; what the shipped
     /// default trained on, `TrainingDegradation::Strata`) or `paper` (the paper's Eq. 16 ranges
@@ -162,6 +167,9 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         );
         if args.reset_discriminator {
             trainer.reset_discriminator(args.disc_channels.clone())?;
+        }
+        if let Some(width) = args.detail_head {
+            trainer.add_detail_head(width)?;
         }
         trainer
     } else if let Some(init) = &args.init_from {
