@@ -292,7 +292,9 @@ impl FaceRestorer {
                     .collect();
                 let coefficients =
                     timed(&mut t.regress, || shape.regress(&self.batch, &landmarks))?;
-                let renders = timed(&mut t.render, || shape.render(&coefficients, info.size))?;
+                let renders = timed(&mut t.render, || {
+                    shape.render(&coefficients, info.size, &*self.kernels)
+                })?;
                 match self.output_mode {
                     OutputMode::Restored => timed(&mut t.restore, || {
                         restore_batch(

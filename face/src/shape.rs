@@ -13,16 +13,17 @@
 //! face is cut from the crop into D3DFR's 224 frame by its landmarks, rendered there with
 //! D3DFR's camera, and the render is warped back to the crop.
 //!
-//! Kernels are called as plain functions over buffers, as the rest of the pipeline calls warp
-//! and paste-back: the resize is the crop warp (`sgpn_kernels::warp`), the render is
-//! `sgpn_kernels::render::render_face`, whose GPU seam (docs/gpu-path.md) is its
-//! rasterise/interpolate split inside the kernels crate.
+//! The resize is the crop warp (`sgpn_kernels::warp`); the render is one batch of every face
+//! through the pipeline's `FaceKernels::render_faces`: the CPU reference
+//! (`sgpn_kernels::render::render_batch`) or, with `kernels=cuda`, its CUDA twin (`render.cu`).
 
 use std::path::{Path, PathBuf};
 
+use sgpn_kernels::KernelError;
 use sgpn_kernels::affine::Affine2;
+use sgpn_kernels::backend::FaceKernels;
 use sgpn_kernels::image::RgbImage;
-use sgpn_kernels::render::{Camera, render_face};
+use sgpn_kernels::render::{Camera, FaceInput, FacePose, RenderError};
 use sgpn_kernels::warp::warp_face_crop;
 use sgpn_models::contract::GeneratorInfo;
 use sgpn_models::morphable::{Coefficients, MorphableModel};
@@ -181,40 +182,69 @@ impl ShapePrior {
     }
 
     /// Renders every face from its coefficients (`[N,K]` from [`ShapePrior::regress`]) at the
-    /// crop size S: `I_3d` as the generator's `render` input, `[N,3,S,S]` in [-1, 1].
-    pub fn render(&mut self, coefficients: &[f32], size: usize) -> Result<&CropBatch, FaceError> {
+    /// crop size S, all in one batch on `kernels` (the rasterizer's CUDA twin with
+    /// `kernels=cuda`): `I_3d` as the generator's `render` input, `[N,3,S,S]` in [-1, 1].
+    pub fn render(
+        &mut self,
+        coefficients: &[f32],
+        size: usize,
+        kernels: &dyn FaceKernels,
+    ) -> Result<&CropBatch, FaceError> {
         let k = self.morphable.coefficient_count();
-        self.renders.clear(size);
-        self.coverage.clear();
-        for (face, values) in coefficients.chunks_exact(k).enumerate() {
+        let mut meshes = Vec::with_capacity(coefficients.len() / k);
+        for values in coefficients.chunks_exact(k) {
             let c = Coefficients::split(values, &self.morphable)?;
             let vertices = self.morphable.shape(&c.id, &c.exp)?;
             let albedo = self.morphable.albedo(&c.tex)?;
-            let render = render_face(
-                &vertices,
-                &self.morphable.triangles,
-                &albedo,
-                c.angles,
-                c.translation,
-                &c.gamma,
-                &self.camera,
-            )
-            .map_err(|source| FaceError::Render {
-                face,
-                path: self.morphable_path.clone(),
-                source,
+            meshes.push((vertices, albedo, c));
+        }
+        let faces: Vec<FaceInput<'_>> = meshes
+            .iter()
+            .map(|(vertices, albedo, c)| FaceInput {
+                vertices,
+                albedo,
+                pose: FacePose {
+                    angles: c.angles,
+                    translation: c.translation,
+                    gamma: &c.gamma,
+                },
+            })
+            .collect();
+        let batch = kernels
+            .render_faces(&faces, &self.morphable.triangles, &self.camera)
+            .map_err(|e| match e {
+                KernelError::Render(RenderError::Face { face, source }) => FaceError::Render {
+                    face,
+                    path: self.morphable_path.clone(),
+                    source: *source,
+                },
+                other => FaceError::Kernel(other),
             })?;
+        self.renders.clear(size);
+        self.coverage.clear();
+        let plane = batch.size * batch.size;
+        for (face, (image, mask)) in batch
+            .image
+            .chunks_exact(3 * plane)
+            .zip(batch.mask.chunks_exact(plane))
+            .enumerate()
+        {
             match self.frames.get(face) {
                 None => {
-                    image_to_planar(&render.image, &render.mask, self.renders.push());
-                    self.coverage.extend_from_slice(&render.mask);
+                    image_to_planar(image, mask, self.renders.push());
+                    self.coverage.extend_from_slice(mask);
                 }
                 Some(frame) => {
                     let start = self.coverage.len();
                     self.coverage.resize(start + size * size, 0.0);
+                    let image = RgbImage {
+                        width: batch.size,
+                        height: batch.size,
+                        data: image.to_vec(),
+                    };
                     d3dfr_crop::warp_back(
-                        &render.image,
-                        &render.mask,
+                        &image,
+                        mask,
                         frame,
                         size,
                         self.renders.push(),
@@ -266,11 +296,12 @@ fn planar_to_image(crop: &[f32], size: usize, out: &mut RgbImage) {
     }
 }
 
-/// A render (colours in the albedo's 0..1 units) as the generator's `render` tensor: colour
-/// clamped to 0..1, mapped by `2·c − 1`; −1 where `mask` is 0 (docs/shape-prior.md "Tensors").
-fn image_to_planar(image: &RgbImage, mask: &[f32], out: &mut [f32]) {
-    let plane = image.width * image.height;
-    for (i, (px, &m)) in image.data.chunks_exact(3).zip(mask).enumerate() {
+/// A render (interleaved RGB in the albedo's 0..1 units, one value of `mask` per pixel) as the
+/// generator's `render` tensor: colour clamped to 0..1, mapped by `2·c − 1`; −1 where `mask` is
+/// 0 (docs/shape-prior.md "Tensors").
+fn image_to_planar(image: &[f32], mask: &[f32], out: &mut [f32]) {
+    let plane = mask.len();
+    for (i, (px, &m)) in image.chunks_exact(3).zip(mask).enumerate() {
         for (c, &v) in px.iter().enumerate() {
             out[c * plane + i] = if m > 0.0 {
                 2.0 * v.clamp(0.0, 1.0) - 1.0
@@ -287,8 +318,7 @@ mod tests {
 
     #[test]
     fn renders_map_to_minus_one_to_one_and_uncovered_to_minus_one() {
-        let mut image = RgbImage::new(2, 1);
-        image.data = vec![0.5, 1.5, -0.2, 0.9, 0.9, 0.9];
+        let image = [0.5, 1.5, -0.2, 0.9, 0.9, 0.9];
         let mut out = vec![0.0; 6];
         image_to_planar(&image, &[1.0, 0.0], &mut out);
         // Planes: r of both pixels, then g, then b.

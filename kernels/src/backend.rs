@@ -7,6 +7,7 @@ use crate::error::KernelError;
 use crate::frame::{self, FrameMut, FrameRef};
 use crate::image::{Rect, RgbImage};
 use crate::paste::{self, PasteParams};
+use crate::render::{self, BatchRender, Camera, FaceInput};
 use crate::stabilise::{self, Previous};
 use crate::{colour, warp};
 
@@ -76,6 +77,15 @@ pub trait FaceKernels: Send {
         previous: &Previous<'_>,
         strength: f32,
     ) -> Result<(), KernelError>;
+
+    /// The shape prior's faces, one topology, rendered together ([`render::render_batch`]; the
+    /// paper's `I_3d`, Sec. 3.1). A refused face is [`KernelError::Render`] naming it.
+    fn render_faces(
+        &self,
+        faces: &[FaceInput<'_>],
+        triangles: &[[u32; 3]],
+        camera: &Camera,
+    ) -> Result<BatchRender, KernelError>;
 }
 
 /// The CPU reference implementation (rayon over rows).
@@ -154,6 +164,15 @@ impl FaceKernels for CpuKernels {
         stabilise::blend_with_history(rect, input, pasted, change, previous, strength);
         Ok(())
     }
+
+    fn render_faces(
+        &self,
+        faces: &[FaceInput<'_>],
+        triangles: &[[u32; 3]],
+        camera: &Camera,
+    ) -> Result<BatchRender, KernelError> {
+        Ok(render::render_batch(faces, triangles, camera)?)
+    }
 }
 
 /// `lq` and `restored` hold the same whole number of `[3,S,S]` crops of side `size` (≥ 1).
@@ -203,5 +222,67 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// The batch render of the shape prior equals one `render_face` per face, and a refused
+    /// face is named by its place in the batch.
+    #[test]
+    fn batched_render_equals_single_renders_and_names_a_bad_face() {
+        let (sphere, triangles) = render::fixtures::uv_sphere(0.8, 12, 16);
+        let albedo = vec![[0.6, 0.5, 0.4]; sphere.len()];
+        let mut gamma = [0.0f32; render::GAMMA_LEN];
+        gamma[1] = 0.3;
+        let camera = Camera::scaled(48);
+        let poses = [
+            ([0.0, 0.0, 0.0], [0.0, 0.0, 0.0]),
+            ([0.1, 0.6, 0.0], [0.2, 0.0, -0.5]),
+        ];
+        let faces: Vec<FaceInput<'_>> = poses
+            .iter()
+            .map(|&(angles, translation)| FaceInput {
+                vertices: &sphere,
+                albedo: &albedo,
+                pose: render::FacePose {
+                    angles,
+                    translation,
+                    gamma: &gamma,
+                },
+            })
+            .collect();
+        let batch = CpuKernels
+            .render_faces(&faces, &triangles, &camera)
+            .unwrap();
+        let plane = 48 * 48;
+        for (i, &(angles, translation)) in poses.iter().enumerate() {
+            let one = render::render_face(
+                &sphere,
+                &triangles,
+                &albedo,
+                angles,
+                translation,
+                &gamma,
+                &camera,
+            )
+            .unwrap();
+            assert!(one.mask.iter().any(|&m| m > 0.0), "face {i} is drawn");
+            assert_eq!(batch.mask[i * plane..(i + 1) * plane], one.mask[..]);
+            assert_eq!(
+                batch.image[3 * i * plane..3 * (i + 1) * plane],
+                one.image.data[..]
+            );
+        }
+        let mut bad = faces.clone();
+        bad[1].pose.translation = [f32::NAN, 0.0, 0.0];
+        let err = CpuKernels
+            .render_faces(&bad, &triangles, &camera)
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                KernelError::Render(render::RenderError::Face { face: 1, .. })
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("face 1 of the batch"), "{err}");
     }
 }

@@ -13,6 +13,7 @@ use crate::backend::FaceKernels;
 use crate::error::{KernelError, check_len};
 use crate::image::RgbImage;
 use crate::paste::PasteParams;
+use crate::render::{BatchRender, Camera, FaceInput, PreparedBatch};
 use crate::warp::{BORDER_FILL, MAX_SUPERSAMPLE, check_batch, check_finite};
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaSlice, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg,
@@ -751,6 +752,17 @@ impl FaceKernels for CudaKernels {
         s.memcpy_dtoh(&d_change, change)?;
         s.synchronize()?;
         Ok(())
+    }
+
+    /// The batch renderer (`render.cu`) on the faces in the layout [`PreparedBatch`] checks
+    /// and prepares on the host.
+    fn render_faces(
+        &self,
+        faces: &[FaceInput<'_>],
+        triangles: &[[u32; 3]],
+        camera: &Camera,
+    ) -> Result<BatchRender, KernelError> {
+        self.render_batch(&PreparedBatch::new(faces, triangles, camera)?)
     }
 }
 

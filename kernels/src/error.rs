@@ -29,6 +29,8 @@ pub enum KernelError {
     },
     #[error("CUDA: {0}")]
     Cuda(String),
+    #[error("face renderer: {0}")]
+    Render(#[from] crate::render::RenderError),
 }
 
 /// Checks that `found` matches `expected`, naming the buffer otherwise.

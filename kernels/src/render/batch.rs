@@ -42,7 +42,7 @@ pub struct PreparedBatch {
 
 impl PreparedBatch {
     /// Checks every face as [`super::render_face`] does; all faces must have the same vertex
-    /// count (one topology).
+    /// count (one topology). An error names the face ([`RenderError::Face`]).
     pub fn new(
         faces: &[FaceInput<'_>],
         triangles: &[[u32; 3]],
@@ -59,19 +59,21 @@ impl PreparedBatch {
             triangles: triangles.iter().flatten().copied().collect(),
             camera: *camera,
         };
-        for face in faces {
+        for (i, face) in faces.iter().enumerate() {
             if face.vertices.len() != v {
                 return Err(RenderError::Length {
                     what: "vertices (every face of a batch has the same topology)",
                     expected: v,
                     found: face.vertices.len(),
-                });
+                }
+                .in_face(i));
             }
             let CheckedFace {
                 normals,
                 rotation,
                 gamma,
-            } = checked_inputs(face.vertices, triangles, face.albedo, &face.pose, camera)?;
+            } = checked_inputs(face.vertices, triangles, face.albedo, &face.pose, camera)
+                .map_err(|e| e.in_face(i))?;
             batch.vertices.extend(face.vertices.iter().flatten());
             batch.normals.extend(normals.iter().flatten());
             batch.albedo.extend(face.albedo.iter().flatten());
@@ -102,7 +104,7 @@ pub struct BatchRender {
     pub mask: Vec<f32>,
 }
 
-/// The CPU reference of the batch renderer.
+/// The CPU reference of the batch renderer. An error names the face ([`RenderError::Face`]).
 pub fn render_batch(
     faces: &[FaceInput<'_>],
     triangles: &[[u32; 3]],
@@ -118,11 +120,13 @@ pub fn render_batch(
         image: Vec::new(),
         mask: Vec::new(),
     };
-    for face in faces {
+    for (i, face) in faces.iter().enumerate() {
+        let in_face = |e: RenderError| e.in_face(i);
         let projected =
-            project_and_shade(face.vertices, triangles, face.albedo, &face.pose, camera)?;
-        let raster = rasterize_triangles(&projected.screen, triangles, size)?;
-        let image = interpolate(&raster, triangles, &projected.colours)?;
+            project_and_shade(face.vertices, triangles, face.albedo, &face.pose, camera)
+                .map_err(in_face)?;
+        let raster = rasterize_triangles(&projected.screen, triangles, size).map_err(in_face)?;
+        let image = interpolate(&raster, triangles, &projected.colours).map_err(in_face)?;
         out.mask.extend(
             raster
                 .triangle

@@ -35,6 +35,22 @@ pub enum RenderError {
         value: f32,
         expected: &'static str,
     },
+    /// One face of a batch ([`super::batch`]) was refused.
+    #[error("face {face} of the batch: {source}")]
+    Face {
+        face: usize,
+        source: Box<RenderError>,
+    },
+}
+
+impl RenderError {
+    /// This error as face `face`'s of a batch.
+    pub(crate) fn in_face(self, face: usize) -> Self {
+        RenderError::Face {
+            face,
+            source: Box::new(self),
+        }
+    }
 }
 
 /// Checks that `found` entries match `expected`, naming the input otherwise.

@@ -150,7 +150,10 @@ pub fn restore_face(
             // Evaluation faces are aligned to the template: their landmarks are the template's.
             let landmarks = [generator.info.template.landmarks(size)];
             let coefficients = shape.regress(&batch, &landmarks)?;
-            let render = shape.render(&coefficients, size)?.as_slice().to_vec();
+            let render = shape
+                .render(&coefficients, size, &sgpn_kernels::backend::CpuKernels)?
+                .as_slice()
+                .to_vec();
             let restored = generator.restore_with_shape(lq, &render, &coefficients, 1)?;
             Ok((restored, Some(render)))
         }
