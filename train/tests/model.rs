@@ -134,38 +134,6 @@ fn presets_validate_and_unknown_names_are_rejected() {
     assert!(Generator::new(&bad, 0, &Device::flex()).is_err());
 }
 
-/// A discriminator width table of its own changes the discriminator only, and a table of the
-/// wrong length is refused with the expected length named.
-#[test]
-fn discriminator_widths_are_separate_from_the_generator() {
-    let device = Device::flex();
-    let widths = vec![16, 16, 12, 12];
-    let cfg = Config {
-        disc_channels: Some(widths.clone()),
-        ..Config::tiny(Variant::No3d)
-    };
-    let d = Discriminator::new(&cfg, 1, &device).unwrap();
-    assert_eq!(d.from_rgb.weight.dims()[0], 12);
-    assert_eq!(d.forward(randn([2, 3, 32, 32], 4, &device)).dims(), [2, 1]);
-    let plain = Generator::new(&Config::tiny(Variant::No3d), 0, &device).unwrap();
-    let g = Generator::new(&cfg, 0, &device).unwrap();
-    let lq = randn([1, 3, 32, 32], 5, &device);
-    let diff: f32 = (g.restore(lq.clone(), None).unwrap() - plain.restore(lq, None).unwrap())
-        .abs()
-        .max()
-        .into_scalar();
-    assert_eq!(diff, 0.0);
-
-    let bad = Config {
-        disc_channels: Some(vec![16, 16, 8]),
-        ..Config::tiny(Variant::No3d)
-    };
-    let err = Discriminator::new(&bad, 1, &device)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("disc_channels must list 4"), "{err}");
-}
-
 /// An input-skip generator (`Config::residual`, the small256 preset) starts as the identity:
 /// before any training it returns its input, so it can only move away from the bicubic face
 /// where a loss asks it to.

@@ -76,12 +76,12 @@ impl Discriminator {
         cfg.validate()?;
         let mut init = ParamInit::new(seed, device);
         let top = cfg.num_resolutions() - 1;
-        let c0 = cfg.d_ch(0);
+        let c0 = cfg.ch(0);
         Ok(Self {
-            from_rgb: EqualConv2d::new(&mut init, 3, cfg.d_ch(top), 1, 1, true, true),
+            from_rgb: EqualConv2d::new(&mut init, 3, cfg.ch(top), 1, 1, true, true),
             blocks: (1..=top)
                 .rev()
-                .map(|i| ResBlock::new(&mut init, cfg.d_ch(i), cfg.d_ch(i - 1)))
+                .map(|i| ResBlock::new(&mut init, cfg.ch(i), cfg.ch(i - 1)))
                 .collect(),
             final_conv: EqualConv2d::new(&mut init, c0 + 1, c0, 3, 1, true, true),
             final_linear: EqualLinear::new(&mut init, c0 * 16, c0, 0.0, 1.0, true),

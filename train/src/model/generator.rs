@@ -13,7 +13,7 @@ use super::encoder::Encoder;
 use super::init::{Noise, ParamInit};
 use super::latent::LatentEncoder;
 use super::mapping::Mapping;
-use super::{Config, ModelError, Upsample, Variant};
+use super::{Config, ModelError, Variant};
 
 #[derive(Module, Debug)]
 pub struct Generator {
@@ -39,18 +39,6 @@ impl Generator {
             detail: cfg.detail_width.map(|w| DetailHead::new(&mut init, w)),
             config: cfg.clone(),
         })
-    }
-
-    /// The same weights with `mode` doubling the decoder's feature maps: no parameter depends on
-    /// the upsampling, so a checkpoint can be fine-tuned into the other one.
-    pub fn with_upsample(mut self, mode: Upsample) -> Self {
-        for layer in &mut self.decoder.layers {
-            if let Some(up) = &mut layer.conv.conv.upsample {
-                *up = mode;
-            }
-        }
-        self.config.upsample = mode;
-        self
     }
 
     /// The same network with a [`DetailHead`] of `width` channels (seeded by `seed`) after the

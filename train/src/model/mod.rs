@@ -87,24 +87,8 @@ pub enum Upsample {
     Bilinear,
 }
 
-impl Upsample {
-    /// Parses `nearest` or `bilinear`.
-    pub fn parse(s: &str) -> Result<Self, ModelError> {
-        match s {
-            "nearest" => Ok(Upsample::Nearest),
-            "bilinear" => Ok(Upsample::Bilinear),
-            other => Err(ModelError::UnknownName {
-                what: "upsampling",
-                found: other.to_owned(),
-                expected: "nearest, bilinear",
-            }),
-        }
-    }
-}
-
 /// Network sizes. `channels[i]` is the width at resolution `4 · 2^i`, for the encoder, the
-/// decoder and, unless `disc_channels` says otherwise, the discriminator (the official code uses
-/// one channel table).
+/// decoder and the discriminator (the official code uses one channel table).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     /// Output (and input) side in pixels, a power of two ≥ 8.
@@ -123,11 +107,6 @@ pub struct Config {
     /// The decoder's upsampling; checkpoints from before the option load as nearest.
     #[serde(default)]
     pub upsample: Upsample,
-    /// Discriminator widths per resolution where they differ from `channels`. The generator's
-    /// last widths (8 at 128² and 256² in small256) leave a discriminator too narrow to see
-    /// texture; the discriminator is not exported, so widening it costs training time only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disc_channels: Option<Vec<usize>>,
     /// Whether the network outputs its input plus the decoder's RGB sum (a global skip, as
     /// super-resolution networks since VDSR have it) instead of the RGB sum alone. The decoder
     /// then draws only the restoration's change, its toRGB layers start at zero so that an
@@ -156,7 +135,6 @@ impl Config {
             lr_mlp: 0.01,
             variant,
             upsample: Upsample::Bilinear,
-            disc_channels: None,
             residual: false,
             detail_width: None,
         }
@@ -177,7 +155,6 @@ impl Config {
             lr_mlp: 0.01,
             variant,
             upsample: Upsample::Bilinear,
-            disc_channels: None,
             residual: true,
             detail_width: None,
         }
@@ -194,7 +171,6 @@ impl Config {
             lr_mlp: 0.01,
             variant,
             upsample: Upsample::Bilinear,
-            disc_channels: None,
             residual: false,
             detail_width: None,
         }
@@ -229,14 +205,6 @@ impl Config {
                 self.size, self.channels
             )));
         }
-        if let Some(d) = &self.disc_channels
-            && (d.len() != expected || d.contains(&0))
-        {
-            return Err(ModelError::BadConfig(format!(
-                "disc_channels must list {expected} non-zero widths (4 to {} px), found {d:?}",
-                self.size
-            )));
-        }
         if self.detail_width == Some(0) {
             return Err(ModelError::BadConfig(
                 "detail_width must be non-zero when set".into(),
@@ -258,13 +226,6 @@ impl Config {
     /// Width at resolution index `i` (resolution `4 · 2^i`).
     pub fn ch(&self, i: usize) -> usize {
         self.channels[i]
-    }
-
-    /// The discriminator's width at resolution index `i`.
-    pub fn d_ch(&self, i: usize) -> usize {
-        self.disc_channels
-            .as_ref()
-            .map_or(self.channels[i], |d| d[i])
     }
 }
 

@@ -17,7 +17,7 @@ use super::warm_start::full_from_no3d;
 use super::{checkpoint, training_device};
 use crate::data::degrade::TrainingDegradation;
 use crate::model::regressor::ShapeRegressor;
-use crate::model::{Config, Upsample, Variant};
+use crate::model::{Config, Variant};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -90,26 +90,9 @@ pub struct TrainArgs {
     /// it replaces the checkpoint's, keeping the optimizers' moments.
     #[arg(long)]
     pub beta1: Option<f32>,
-    /// On `--resume`: replace the discriminator and its optimizer state by fresh ones (for a
-    /// discriminator that has stopped separating real from restored faces).
-    #[arg(long, requires = "resume")]
-    pub reset_discriminator: bool,
-    /// Discriminator widths per resolution, 4² first (default: the preset's `channels`). On
-    /// `--resume` it needs `--reset-discriminator`, which builds the new discriminator.
-    #[arg(long, value_delimiter = ',', conflicts_with = "init_from")]
-    pub disc_channels: Option<Vec<usize>>,
-    /// Discriminator-only updates against the frozen generator before training resumes (use
-    /// with `--reset-discriminator`).
-    #[arg(long, default_value_t = 0, requires = "resume")]
-    pub discriminator_warmup: u64,
     /// R1 weight γ (StyleGAN2: 10). On `--resume` it replaces the checkpoint's.
     #[arg(long)]
     pub r1_gamma: Option<f64>,
-    /// The decoder's upsampling, `bilinear` (the presets') or `nearest`. On `--resume` and
-    /// `--init-from` it replaces the checkpoint's (a fine-tune into the other upsampling; the
-    /// weights carry over).
-    #[arg(long)]
-    pub upsample: Option<String>,
     /// On `--resume`: add a full-resolution detail head of this many channels after the decoder
     /// (`model::detail`); it starts at zero, so the run continues from the same network. The
     /// checkpoints that follow keep it.
@@ -140,7 +123,6 @@ pub struct TrainArgs {
 pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     let device = training_device();
     let ckpt = checkpoint_dir(&args.out);
-    let upsample = args.upsample.as_deref().map(Upsample::parse).transpose()?;
     let degradation = args
         .degradation
         .as_deref()
@@ -161,13 +143,6 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             trainer.load_shape(&ckpt, data)?;
         }
         apply_overrides(&mut trainer, &args);
-        anyhow::ensure!(
-            args.disc_channels.is_none() || args.reset_discriminator,
-            "--disc-channels on --resume builds a new discriminator: add --reset-discriminator"
-        );
-        if args.reset_discriminator {
-            trainer.reset_discriminator(args.disc_channels.clone())?;
-        }
         if let Some(width) = args.detail_head {
             trainer.add_detail_head(width)?;
         }
@@ -185,10 +160,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             "{} already holds a checkpoint: pass --resume to continue it, or choose another --out",
             ckpt.display()
         );
-        let model = Config {
-            disc_channels: args.disc_channels.clone(),
-            ..Config::preset(&args.preset, Variant::parse(&args.variant)?)?
-        };
+        let model = Config::preset(&args.preset, Variant::parse(&args.variant)?)?;
         let train = TrainConfig {
             batch: args.batch,
             lr: args.lr.unwrap_or(TrainConfig::default().lr),
@@ -200,9 +172,6 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         apply_overrides(&mut trainer, &args);
         trainer
     };
-    if let Some(mode) = upsample {
-        trainer.set_upsample(mode);
-    }
     if let Some(d) = degradation {
         trainer.train.degradation = d;
     }
@@ -234,13 +203,6 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
                 .with_degradation(trainer.train.degradation),
         )
     };
-    if args.discriminator_warmup > 0 {
-        let d = trainer.warm_up_discriminator(source.as_mut(), args.discriminator_warmup)?;
-        println!(
-            "discriminator warm-up: {} D-only steps, mean D loss {d:.3} over the last tenth",
-            args.discriminator_warmup
-        );
-    }
     let opts = RunOptions {
         out: args.out.clone(),
         steps: args.steps,

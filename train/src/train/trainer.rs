@@ -20,11 +20,11 @@ use serde::{Deserialize, Serialize};
 
 use super::losses;
 use super::shape::ShapeTeacher;
-use super::source::{PairBatch, PairSource};
+use super::source::PairBatch;
 use crate::data::degrade::TrainingDegradation;
 use crate::model::init::normal_vec;
 use crate::model::regressor::ShapeRegressor;
-use crate::model::{Config, Discriminator, Generator, Noise, Upsample};
+use crate::model::{Config, Discriminator, Generator, Noise};
 
 /// Training hyper-parameters (saved with every checkpoint).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -268,13 +268,6 @@ impl Trainer {
         })
     }
 
-    /// Switches the generator and its average to `mode` upsampling (see
-    /// [`Generator::with_upsample`]); optimizer state and step carry over.
-    pub fn set_upsample(&mut self, mode: Upsample) {
-        self.generator = self.generator.clone().with_upsample(mode);
-        self.generator_ema = self.generator_ema.clone().with_upsample(mode);
-    }
-
     /// Adds a [`crate::model::detail::DetailHead`] of `width` channels to the generator and its
     /// EMA (the same initial weights, seeded by the run seed and the step). The optimizer keeps
     /// its moments for the other parameters; the head's start fresh.
@@ -304,67 +297,6 @@ impl Trainer {
     /// checkpoints save.
     pub fn model(&self) -> &Config {
         &self.generator.config
-    }
-
-    /// A fresh discriminator (seeded by the run seed and the current step) and fresh optimizer
-    /// state for it, `widths` per resolution when given (see [`Config::disc_channels`]); the
-    /// generator, its optimizer and the step count are kept.
-    pub fn reset_discriminator(&mut self, widths: Option<Vec<usize>>) -> anyhow::Result<()> {
-        let seed = self.train.seed.wrapping_add(1).wrapping_add(self.step);
-        let mut model = self.model().clone();
-        if widths.is_some() {
-            model.disc_channels = widths;
-        }
-        self.discriminator = Discriminator::new(&model, seed, &self.device)?;
-        self.generator.config = model.clone();
-        self.generator_ema.config = model;
-        self.d_optim = optimizers(&self.train).1;
-        Ok(())
-    }
-
-    /// `steps` discriminator-only updates against the current (frozen) generator, on the
-    /// batches the next `steps` training steps will use. After [`Self::reset_discriminator`] a
-    /// random D would otherwise hand the generator meaningless adversarial gradients (measured:
-    /// with a fresh D and λ_adv = 0.5, L1 doubled within 20 steps). Returns the mean D loss of
-    /// the last tenth of the warm-up. The step count does not advance.
-    pub fn warm_up_discriminator(
-        &mut self,
-        source: &mut dyn PairSource,
-        steps: u64,
-    ) -> anyhow::Result<f32> {
-        let tail = (steps / 10).max(1);
-        let mut sum = 0.0;
-        for k in 0..steps {
-            let batch = source.batch(self.step + k, self.train.batch)?;
-            batch.validate()?;
-            let hq = batch.hq_tensor(&self.device);
-            let lq = batch.lq_tensor(&self.device);
-            // Without a backward pass an autodiff forward would keep its graph alive (measured:
-            // 23 GB after ~100 warm-up steps), so G runs as an untracked copy.
-            let render = self.untracked_render(&lq)?;
-            let fake = self.generator.clone().no_grad().forward(
-                lq,
-                render,
-                &mut Noise::Random(&mut self.rng),
-            )?;
-            let (d, _) = self.discriminator_update(hq, fake, self.step + k)?;
-            if k + tail >= steps {
-                sum += d;
-            }
-        }
-        Ok(sum / tail.min(steps.max(1)) as f32)
-    }
-
-    /// `I_3d` from the current regressor without autodiff history (full variant), for passes
-    /// that have no backward.
-    fn untracked_render(&self, lq: &Tensor<4>) -> anyhow::Result<Option<Tensor<4>>> {
-        let Some(s) = &self.shape else {
-            return Ok(None);
-        };
-        let branch = &s.teacher.branch;
-        let coeffs = branch.regress(&s.regressor.clone().no_grad(), lq.clone().detach())?;
-        let faces = branch.morphable.reconstruct(coeffs.detach());
-        Ok(Some(branch.render_input(&faces)?.detach()))
     }
 
     fn is_r1_step(&self, step: u64) -> bool {
