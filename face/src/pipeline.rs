@@ -49,9 +49,9 @@ pub enum KernelDevice {
     /// The CPU references.
     #[default]
     Cpu,
-    /// Their CUDA twins on GPU 0 (`sgpn_kernels::cuda`): an 8-bit frame with faces is uploaded
-    /// once and downloaded once after the paste-back, each stage's region or crop crossing
-    /// between host and device; 10- and 16-bit frames are converted on the CPU.
+    /// Their CUDA twins on GPU 0 (`sgpn_kernels::cuda`): a frame with faces is uploaded once
+    /// in its native format (8, 10 or 16 bits) and downloaded once after the paste-back, each
+    /// stage's region or crop crossing between host and device.
     Cuda,
 }
 

@@ -9,6 +9,7 @@
 //! `cargo bench -p sgpn-kernels --bench cuda`.
 
 use sgpn_kernels::cuda::CudaKernels;
+use sgpn_kernels::frame::PixelFormat;
 use sgpn_kernels::render::fixtures::uv_sphere;
 use sgpn_kernels::render::{Camera, FaceInput, FacePose, PreparedBatch};
 use sgpn_kernels::{Affine2, CpuKernels, FaceKernels, PasteParams, RgbImage};
@@ -56,7 +57,9 @@ fn main() {
         std::hint::black_box(d);
     });
     println!("| upload frame (24.9 MB) | - | - | {upload:.3} | - |");
-    native_frame(&gpu, &frame);
+    for format in [PixelFormat::Nv12, PixelFormat::P010] {
+        native_frame(&gpu, &frame, format);
+    }
     for size in [512usize, 256] {
         let faces = faces(size);
         let transforms: Vec<Affine2> = faces.iter().map(|f| f.crop_to_frame).collect();
@@ -160,23 +163,37 @@ fn main() {
     render_and_affb(&gpu);
 }
 
-/// The frame in NV12 as a decoder hands it over (1.5 bytes per pixel): uploaded once, and the
-/// 4 face regions converted to RGB on the device.
-fn native_frame(gpu: &CudaKernels, rgb: &RgbImage) {
-    use sgpn_kernels::frame::{Colorimetry, FrameRef, PixelFormat, YuvMatrix};
+/// The frame as a decoder hands it over, NV12 (1.5 bytes per pixel) or its 10-bit twin P010
+/// (3 bytes per pixel): uploaded once, and the 4 face regions converted to RGB on the device.
+fn native_frame(gpu: &CudaKernels, rgb: &RgbImage, format: PixelFormat) {
+    use sgpn_kernels::frame::{Colorimetry, FrameRef, YuvMatrix};
     let (w, h) = (rgb.width, rgb.height);
-    let luma: Vec<u8> = rgb
-        .data
-        .chunks_exact(3)
-        .map(|p| p[1].clamp(0.0, 255.0) as u8)
-        .collect();
-    let chroma = vec![128u8; w.div_ceil(2) * 2 * h.div_ceil(2)];
+    // 8-bit codes, or P010's 10-bit codes in the high bits of little-endian words.
+    let store = |levels: &mut dyn Iterator<Item = u8>| -> Vec<u8> {
+        match format {
+            PixelFormat::P010 => levels
+                .flat_map(|v| ((u16::from(v) * 4) << 6).to_le_bytes())
+                .collect(),
+            _ => levels.collect(),
+        }
+    };
+    let luma = store(
+        &mut rgb
+            .data
+            .chunks_exact(3)
+            .map(|p| p[1].clamp(0.0, 255.0) as u8),
+    );
+    let chroma = store(&mut std::iter::repeat_n(
+        128u8,
+        w.div_ceil(2) * 2 * h.div_ceil(2),
+    ));
+    let bytes = format.sample_bytes();
     let frame = FrameRef::new(
-        PixelFormat::Nv12,
+        format,
         w,
         h,
         vec![&luma, &chroma],
-        vec![w, w.div_ceil(2) * 2],
+        vec![w * bytes, w.div_ceil(2) * 2 * bytes],
         Colorimetry {
             matrix: YuvMatrix::Bt709,
             full_range: false,
@@ -208,8 +225,9 @@ fn native_frame(gpu: &CudaKernels, rgb: &RgbImage) {
     })
     .0;
     let mb = (luma.len() + chroma.len()) as f64 / 1e6;
-    println!("| upload NV12 frame ({mb:.1} MB) | - | - | {upload:.3} | - |");
-    println!("| frame_read_region NV12 ×4 | - | {cpu:.3} | {convert:.3} | - |");
+    let name = format!("{format:?}").to_uppercase();
+    println!("| upload {name} frame ({mb:.1} MB) | - | - | {upload:.3} | - |");
+    println!("| frame_read_region {name} ×4 | - | {cpu:.3} | {convert:.3} | - |");
 }
 
 /// Peak DRAM bandwidth in bytes/s from the device's memory clock and bus width (DDR: ×2).

@@ -205,12 +205,14 @@ int main(int argc, char** argv) {
             emulate_launch(pixels, {B, B, 1}, frame_write_luma, p, (const unsigned char*)frame.data(),
                            (const float*)rgb.data(), (const float*)alpha.data(), luma.data(),
                            written.data());
-            int bx = (p.x + p.w + 1) / 2 - p.x / 2, by = (p.y + p.h + 1) / 2 - p.y / 2;
-            emulate_launch({blocks(bx, B), blocks(by, B), 1}, {B, B, 1}, frame_write_chroma, p,
-                           frame.data(), (const float*)rgb.data(), (const float*)alpha.data(),
-                           size[0], size[1]);
-            emulate_launch(pixels, {B, B, 1}, frame_store_luma, p, frame.data(),
-                           (const float*)luma.data(), (const unsigned char*)written.data());
+            // size.bin: frame width and height, then the threads (x, y) of the chroma pass and
+            // of the luma store, as the Rust launcher computes them.
+            emulate_launch({blocks(size[2], B), blocks(size[3], B), 1}, {B, B, 1},
+                           frame_write_chroma, p, frame.data(), (const float*)rgb.data(),
+                           (const float*)alpha.data(), size[0], size[1]);
+            emulate_launch({blocks(size[4], B), blocks(size[5], B), 1}, {B, B, 1},
+                           frame_store_luma, p, frame.data(), (const float*)luma.data(),
+                           (const unsigned char*)written.data());
         }
         write_values(dir + "frame.bin", frame);
         return 0;

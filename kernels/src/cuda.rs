@@ -643,13 +643,11 @@ impl FaceKernels for CudaKernels {
         Ok(())
     }
 
-    /// Uploads an 8-bit frame once for all its faces; other formats stay on the host.
+    /// Uploads the frame once for all its faces, in its native format.
     fn begin_frame(&self, frame: &crate::frame::FrameRef) -> Result<(), KernelError> {
         let mut resident = self.resident.lock().unwrap_or_else(|e| e.into_inner());
         *resident = None;
-        if frame::FrameParams::new(frame, crate::image::Rect::new(0, 0, 0, 0)).is_ok() {
-            *resident = Some(frame::ResidentFrame::new(self, frame)?);
-        }
+        *resident = Some(frame::ResidentFrame::new(self, frame)?);
         Ok(())
     }
 
@@ -666,16 +664,12 @@ impl FaceKernels for CudaKernels {
         }
     }
 
-    /// 8-bit formats on the device (from the resident frame when there is one); the 10- and
-    /// 16-bit ones through the CPU reference.
+    /// On the device, from the resident frame when there is one.
     fn read_region(
         &self,
         frame: &crate::frame::FrameRef,
         rect: crate::image::Rect,
     ) -> Result<RgbImage, KernelError> {
-        if frame::FrameParams::new(frame, rect).is_err() {
-            return Ok(crate::frame::read_region(frame, rect));
-        }
         let resident = self.resident.lock().unwrap_or_else(|e| e.into_inner());
         match resident.as_ref().filter(|r| r.holds(frame)) {
             Some(r) => r.read_region(self, frame, rect),
@@ -683,8 +677,7 @@ impl FaceKernels for CudaKernels {
         }
     }
 
-    /// 8-bit formats on the device (into the resident frame when there is one, stored by
-    /// `end_frame`); the 10- and 16-bit ones through the CPU reference.
+    /// On the device, into the resident frame when there is one (stored by `end_frame`).
     fn write_region(
         &self,
         frame: &mut crate::frame::FrameMut,
@@ -692,10 +685,6 @@ impl FaceKernels for CudaKernels {
         rgb: &RgbImage,
         alpha: &[f32],
     ) -> Result<(), KernelError> {
-        if frame::FrameParams::new(&frame.as_ref(), rect).is_err() {
-            crate::frame::write_region(frame, rect, rgb, alpha);
-            return Ok(());
-        }
         let mut resident = self.resident.lock().unwrap_or_else(|e| e.into_inner());
         match resident.as_mut().filter(|r| r.holds(&frame.as_ref())) {
             Some(r) => r.write_region(self, &frame.as_ref(), rect, rgb, alpha),

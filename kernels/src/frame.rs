@@ -145,8 +145,8 @@ impl PixelFormat {
         Samples::of(self).bytes
     }
 
-    /// Chroma rows per luma row: 2 for 4:2:0, 1 for 4:2:2 (v210).
-    fn chroma_rows(self) -> usize {
+    /// Luma rows per chroma row: 2 for 4:2:0, 1 for 4:2:2 (v210).
+    pub(crate) fn chroma_rows(self) -> usize {
         if self == PixelFormat::V210 { 1 } else { 2 }
     }
 
@@ -169,20 +169,20 @@ impl PixelFormat {
 /// How one sample is stored: its bytes, where its code sits, and how many code units make one
 /// level of the 0..255 scale that `RgbImage` and the YUV arithmetic use.
 #[derive(Clone, Copy, Debug)]
-struct Samples {
+pub(crate) struct Samples {
     /// Bytes per sample (v210: of the 32-bit word that holds three).
-    bytes: usize,
+    pub(crate) bytes: usize,
     /// v210: 10-bit codes at a per-sample bit position in 32-bit words ([`Site::shift`]).
     packed_10: bool,
     /// P010 keeps its 10-bit code in the high bits of each 16-bit word.
-    shift: u32,
+    pub(crate) shift: u32,
     /// Code units per 0..255 level: 1 (8-bit), 4 (10-bit video), 257 (16-bit RGB).
-    scale: f32,
-    max_code: f32,
+    pub(crate) scale: f32,
+    pub(crate) max_code: f32,
 }
 
 impl Samples {
-    fn of(format: PixelFormat) -> Samples {
+    pub(crate) fn of(format: PixelFormat) -> Samples {
         match format {
             PixelFormat::I420P10 => Samples::deep(2, 0, 4.0, 1023.0),
             PixelFormat::P010 => Samples::deep(2, 6, 4.0, 1023.0),

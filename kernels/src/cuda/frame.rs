@@ -1,44 +1,50 @@
 //! Frames on the device in their native layout, face regions converted there and restored
 //! regions blended back (`kernels/cuda/frame.cu`, twins of `frame::read_region` and
-//! `frame::write_region`) for the 8-bit formats.
+//! `frame::write_region`) for every format, 8, 10 and 16 bits.
 
 use cudarc::driver::{CudaSlice, DeviceRepr, PushKernelArg};
 
 use super::{CudaKernels, grid, to_i32};
 use crate::error::KernelError;
-use crate::frame::{FrameMut, FrameRef, PixelFormat, Yuv};
+use crate::frame::{FrameMut, FrameRef, PixelFormat, Samples, Yuv};
 use crate::image::{Rect, RgbImage};
 
-/// Scalars of `frame_read_region` (kernels/cuda/frame.cu `FrameParams`, same field order).
+/// Scalars of the frame kernels (kernels/cuda/frame.cu `FrameParams`, same field order).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct FrameParams {
     pub kind: i32,
     pub rgb: [i32; 3],
-    pub pixel_bytes: i32,
+    pub pixel_samples: i32,
     pub stride: [i32; 3],
     pub offset: [i32; 3],
     pub rect: [i32; 4],
+    pub sample_bytes: i32,
+    pub code_shift: i32,
+    pub chroma_rows: i32,
     pub yuv: [f32; 6],
+    pub scale: f32,
+    pub max_code: f32,
 }
 
-// SAFETY: `#[repr(C)]` plain data laid out as the CUDA struct (15 ints, then 6 floats).
+// SAFETY: `#[repr(C)]` plain data laid out as the CUDA struct (18 ints, then 8 floats).
 unsafe impl DeviceRepr for FrameParams {}
+
+/// `FrameParams::kind` of the v210 layout, whose write-back threads own 6-pixel groups.
+const KIND_V210: i32 = 3;
 
 impl FrameParams {
     /// The layout of `frame` (planes packed one after the other) and the region `rect`.
     pub fn new(frame: &FrameRef, rect: Rect) -> Result<Self, KernelError> {
-        let kind = match frame.format {
-            PixelFormat::I420 => 1,
-            PixelFormat::Nv12 => 2,
-            f if f.packed_layout().is_some() && f.sample_bytes() == 1 => 0,
-            other => {
-                return Err(KernelError::Cuda(format!(
-                    "the GPU frame upload takes RGB, RGBx, RGBA, BGRx, BGRA, I420 and NV12, not {other:?}"
-                )));
-            }
+        let format = frame.format;
+        let kind = match format {
+            PixelFormat::V210 => KIND_V210,
+            _ if format.packed_layout().is_some() => 0,
+            _ if format.interleaved_chroma() => 2,
+            _ => 1,
         };
-        let (rgb, spp) = frame.format.packed_layout().unwrap_or(([0, 0, 0], 0));
+        let (rgb, spp) = format.packed_layout().unwrap_or(([0, 0, 0], 0));
+        let samples = Samples::of(format);
         let mut stride = [0; 3];
         let mut offset = [0; 3];
         let mut at = 0usize;
@@ -50,7 +56,7 @@ impl FrameParams {
         Ok(Self {
             kind,
             rgb: rgb.map(|c| c as i32),
-            pixel_bytes: spp as i32,
+            pixel_samples: spp as i32,
             stride,
             offset,
             rect: [
@@ -59,8 +65,35 @@ impl FrameParams {
                 to_i32("region width", rect.width)?,
                 to_i32("region height", rect.height)?,
             ],
+            sample_bytes: samples.bytes as i32,
+            code_shift: samples.shift as i32,
+            chroma_rows: format.chroma_rows() as i32,
             yuv: Yuv::coefficients(frame.colorimetry),
+            scale: samples.scale,
+            max_code: samples.max_code,
         })
+    }
+
+    /// Threads (x, y) of `frame_write_chroma`: one per chroma block the region touches, one per
+    /// v210 group of 3 blocks.
+    pub fn chroma_threads(&self) -> (usize, usize) {
+        let [x, y, w, h] = self.rect.map(|v| v as usize);
+        let (per, vsub) = (
+            if self.kind == KIND_V210 { 3 } else { 1 },
+            self.chroma_rows as usize,
+        );
+        let first = x / 2 / per * per;
+        (
+            (x + w).div_ceil(2).saturating_sub(first).div_ceil(per),
+            (y + h).div_ceil(vsub) - y / vsub,
+        )
+    }
+
+    /// Threads (x, y) of `frame_store_luma`: one per pixel, one per v210 group of 6.
+    pub fn store_threads(&self) -> (usize, usize) {
+        let [x, _, w, h] = self.rect.map(|v| v as usize);
+        let per = if self.kind == KIND_V210 { 6 } else { 1 };
+        ((x + w).saturating_sub(x / per * per).div_ceil(per), h)
     }
 }
 
@@ -169,13 +202,11 @@ impl ResidentFrame {
 
 impl CudaKernels {
     /// Uploads the frame's planes as they are (no conversion: 1.5 bytes per pixel for I420 and
-    /// NV12).
+    /// NV12, 3 for I420_10LE and P010).
     pub fn upload_frame(&self, frame: &FrameRef) -> Result<DeviceFrame, KernelError> {
         frame
             .validate()
             .map_err(|e| KernelError::Cuda(format!("frame upload: {e}")))?;
-        // Refuses the formats the kernel does not read.
-        FrameParams::new(frame, Rect::new(0, 0, 0, 0))?;
         let mut host = Vec::with_capacity(frame.planes.iter().map(|p| p.len()).sum());
         for plane in &frame.planes {
             host.extend_from_slice(plane);
@@ -269,8 +300,7 @@ impl CudaKernels {
             to_i32("frame width", frame.width)?,
             to_i32("frame height", frame.height)?,
         );
-        let blocks_x = (rect.x + rect.width).div_ceil(2) - rect.x / 2;
-        let blocks_y = (rect.y + rect.height).div_ceil(2) - rect.y / 2;
+        let (blocks_x, blocks_y) = p.chroma_threads();
         let mut launch = self.stream.launch_builder(&self.frame_write_chroma);
         launch
             .arg(&p)
@@ -279,17 +309,18 @@ impl CudaKernels {
             .arg(alpha)
             .arg(&frame_w)
             .arg(&frame_h);
-        // SAFETY: as above, for `frame_write_chroma`; one thread per 4:2:0 block the region
-        // touches.
+        // SAFETY: as above, for `frame_write_chroma`; one thread per chroma block the region
+        // touches (per v210 group of three).
         unsafe { launch.launch(grid(blocks_x, blocks_y, 1)) }?;
+        let (store_x, store_y) = p.store_threads();
         let mut launch = self.stream.launch_builder(&self.frame_store_luma);
         launch
             .arg(&p)
             .arg(&mut device.bytes)
             .arg(&*luma)
             .arg(&*written);
-        // SAFETY: as above, for `frame_store_luma`.
-        unsafe { launch.launch(pixels) }?;
+        // SAFETY: as above, for `frame_store_luma`; one thread per pixel (per v210 group of 6).
+        unsafe { launch.launch(grid(store_x, store_y, 1)) }?;
         Ok(())
     }
 }
@@ -301,7 +332,7 @@ mod tests {
     };
     use super::*;
     use crate::backend::FaceKernels;
-    use crate::frame::tests::{FORMATS, colorimetries};
+    use crate::frame::tests::{DEEP_FORMATS, FORMATS, colorimetries};
     use crate::frame::{read_region, write_region};
 
     /// Planes of pseudo-random bytes for an odd-sized frame, rows padded by 3 bytes.
@@ -323,10 +354,11 @@ mod tests {
             .unzip()
     }
 
-    /// Every 8-bit format in every colorimetry on a `w × h` frame of pseudo-random planes; the
-    /// check gets the frame and its planes one after the other, as uploaded.
+    /// Every format (8, 10 and 16 bits) in every colorimetry on a `w × h` frame of
+    /// pseudo-random planes (deep samples with codes beyond their bits too); the check gets the
+    /// frame and its planes one after the other, as uploaded.
     fn each_frame(w: usize, h: usize, mut check: impl FnMut(&FrameRef, &[u8])) {
-        for format in FORMATS {
+        for format in FORMATS.into_iter().chain(DEEP_FORMATS) {
             for colorimetry in colorimetries() {
                 let (planes, strides) = planes(format, w, h);
                 let views = planes.iter().map(|p| &p[..]).collect();
@@ -421,7 +453,12 @@ mod tests {
             assert_ne!(want, bytes, "the paste changes the frame");
             let params = FrameParams::new(frame, rect).unwrap();
             std::fs::write(dir.join("params.bin"), struct_bytes(&params)).unwrap();
-            let size: Vec<u8> = [37i32, 29].iter().flat_map(|v| v.to_le_bytes()).collect();
+            // The frame's size, then the thread counts of the chroma pass and the luma store.
+            let ((cx, cy), (sx, sy)) = (params.chroma_threads(), params.store_threads());
+            let size: Vec<u8> = [37, 29, cx, cy, sx, sy]
+                .iter()
+                .flat_map(|&v| (v as i32).to_le_bytes())
+                .collect();
             std::fs::write(dir.join("size.bin"), size).unwrap();
             std::fs::write(dir.join("frame.bin"), bytes).unwrap();
             std::fs::write(dir.join("rgb.bin"), floats_to_bytes(&rgb.data)).unwrap();
@@ -445,18 +482,6 @@ mod tests {
             );
         });
         std::fs::remove_dir_all(&dir).ok();
-    }
-
-    #[test]
-    fn deep_formats_are_refused_by_name() {
-        let format = PixelFormat::I420P10;
-        let (planes, strides) = planes(format, 8, 8);
-        let views = planes.iter().map(|p| &p[..]).collect();
-        let frame = FrameRef::new(format, 8, 8, views, strides, colorimetries()[0]).unwrap();
-        let err = FrameParams::new(&frame, Rect::new(0, 0, 8, 8))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("I420P10") && err.contains("NV12"), "{err}");
     }
 
     #[test]

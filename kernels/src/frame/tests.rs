@@ -18,6 +18,14 @@ pub(crate) const FORMATS: [PixelFormat; 7] = [
     PixelFormat::Nv12,
 ];
 
+/// The 10- and 16-bit formats.
+pub(crate) const DEEP_FORMATS: [PixelFormat; 4] = [
+    PixelFormat::I420P10,
+    PixelFormat::P010,
+    PixelFormat::Rgba64,
+    PixelFormat::V210,
+];
+
 pub(crate) fn colorimetries() -> Vec<Colorimetry> {
     let mut out = Vec::new();
     for matrix in [YuvMatrix::Bt601, YuvMatrix::Bt709, YuvMatrix::Bt2020] {
