@@ -10,7 +10,7 @@ use burn::prelude::*;
 use sgpn_models::onnx::proto::{tensor_shape_proto::dimension::Value as DimValue, type_proto};
 use sgpn_train::export::onnx_run::{cpu_session, run_generator};
 use sgpn_train::export::write_generator;
-use sgpn_train::model::{Config, Generator, ParamInit, Upsample, Variant};
+use sgpn_train::model::{Config, Generator, Upsample, Variant};
 use support::{images, max_rel_err, tmp};
 
 fn check_variant(variant: Variant, upsample: Upsample) {
@@ -84,22 +84,6 @@ fn tiny_full_onnx_matches_burn_at_batch_1_and_3() {
 fn tiny_input_skip_onnx_matches_burn_at_batch_1_and_3() {
     check_generator(Variant::No3d, Upsample::Bilinear, true);
     check_generator(Variant::Full, Upsample::Bilinear, true);
-}
-
-/// The detail head after the decoder (`model::detail`), with its zero-initialised last
-/// convolution drawn at random so that the head's change is not zero.
-#[test]
-fn tiny_detail_head_onnx_matches_burn_at_batch_1_and_3() {
-    for variant in [Variant::No3d, Variant::Full] {
-        let device = Device::flex();
-        let mut g = Generator::new(&Config::tiny(variant), 7, &device)
-            .unwrap()
-            .with_detail_head(8, 11);
-        g.config.residual = true;
-        let head = g.detail.as_mut().unwrap();
-        head.conv_out.weight = ParamInit::new(12, &device).normal([3, 8, 3, 3], 1.0);
-        check_export(&g, &format!("{}_detail", variant.as_str()));
-    }
 }
 
 #[test]

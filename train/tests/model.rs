@@ -157,30 +157,3 @@ fn a_new_input_skip_generator_returns_its_input() {
     assert!(Config::small256(Variant::No3d).residual);
     assert!(!Config::paper512(Variant::No3d).residual);
 }
-
-/// Adding the detail head (`model::detail`) to a trained generator changes nothing until it is
-/// trained: its last convolution starts at zero. The head's weights live in the generator (they
-/// are saved and loaded with it) and its width is written into the configuration.
-#[test]
-fn adding_a_detail_head_keeps_the_output() {
-    let device = Device::flex();
-    let g = Generator::new(&Config::tiny(Variant::No3d), 3, &device).unwrap();
-    let lq = randn([2, 3, 32, 32], 6, &device).clamp(-1.0, 1.0);
-    let before = g.restore(lq.clone(), None).unwrap();
-    let params = g.num_params();
-    let g = g.with_detail_head(8, 4);
-    assert_eq!(g.config.detail_width, Some(8));
-    assert_eq!(
-        g.num_params() - params,
-        (6 * 8 * 9 + 8) + (8 * 8 * 9 + 8) + (8 * 3 * 9 + 3)
-    );
-    let after = g.restore(lq, None).unwrap();
-    let diff: f32 = (after - before).abs().max().into_scalar();
-    assert_eq!(diff, 0.0);
-    let bad = Config {
-        detail_width: Some(0),
-        ..Config::tiny(Variant::No3d)
-    };
-    let err = bad.validate().unwrap_err().to_string();
-    assert!(err.contains("detail_width"), "{err}");
-}

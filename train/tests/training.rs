@@ -3,7 +3,7 @@
 //! curve, and the generator learns (L1 falls) within a few dozen steps. The generator EMA
 //! (StyleGAN2 / GFPGAN `net_g_ema`) follows its closed form, a checkpoint written before it
 //! existed still loads, and export picks it by default; checkpoints from before the upsampling
-//! option stay nearest. A detail head added on resume trains and is saved.
+//! option stay nearest.
 
 use std::path::{Path, PathBuf};
 
@@ -298,36 +298,6 @@ fn a_checkpoint_from_before_the_options_keeps_its_network_and_data() {
     assert_eq!(t.generator.config.upsample, Upsample::Nearest);
     assert!(!t.model().residual);
     assert_eq!(t.train.degradation, TrainingDegradation::Paper);
-}
-
-/// A detail head added to a trained run (`train --resume --detail-head`) trains with the rest,
-/// is saved in the checkpoint and its configuration, and a second one is refused.
-#[test]
-fn a_detail_head_added_on_resume_trains_and_is_saved() {
-    let out = tmp("detail_head");
-    let mut t = tiny_trainer_with(TrainConfig {
-        adv_weight: 0.0,
-        ..tiny_train_config()
-    });
-    let mut source = SyntheticSource { size: 32, seed: 5 };
-    run(&mut t, &mut source, &opts(out.clone(), 2)).unwrap();
-
-    let mut t = Trainer::load(&checkpoint_dir(&out), &training_device()).unwrap();
-    t.add_detail_head(8).unwrap();
-    let err = t.add_detail_head(8).unwrap_err().to_string();
-    assert!(err.contains("already has a detail head"), "{err}");
-    let head = params(t.generator.detail.as_ref().unwrap());
-    run(&mut t, &mut source, &opts(out.clone(), 5)).unwrap();
-    let trained = params(t.generator.detail.as_ref().unwrap());
-    assert!(head != trained, "the head did not train");
-
-    let ckpt = checkpoint_dir(&out);
-    let state = std::fs::read_to_string(ckpt.join(checkpoint::STATE_FILE)).unwrap();
-    assert!(state.contains("\"detail_width\": 8"), "{state}");
-    let resumed = Trainer::load(&ckpt, &training_device()).unwrap();
-    assert!(params(resumed.generator.detail.as_ref().unwrap()) == trained);
-    let g = load_generator(&ckpt, &Device::flex(), GeneratorWeights::Ema).unwrap();
-    assert_eq!(g.config.detail_width, Some(8));
 }
 
 #[derive(Parser)]

@@ -64,10 +64,6 @@ impl Generator {
         } else {
             rgb
         };
-        let rgb = match &self.detail {
-            Some(head) => head.export_onnx(&mut g, "detail", INPUT_LQ, &rgb),
-            None => rgb,
-        };
         let lo = g.scalar("clip_min", -1.0);
         let hi = g.scalar("clip_max", 1.0);
         g.builder

@@ -8,7 +8,6 @@
 mod affb;
 pub mod cli;
 mod decoder;
-mod detail;
 mod encoder;
 mod equal;
 pub mod generator;

@@ -8,7 +8,6 @@
 use burn::prelude::*;
 
 use super::decoder::Decoder;
-use super::detail::DetailHead;
 use super::encoder::Encoder;
 use super::init::{Noise, ParamInit};
 use super::latent::LatentEncoder;
@@ -21,7 +20,6 @@ pub struct Generator {
     pub latent: LatentEncoder,
     pub mapping: Mapping,
     pub decoder: Decoder,
-    pub detail: Option<DetailHead>,
     #[module(skip)]
     pub config: Config,
 }
@@ -36,20 +34,8 @@ impl Generator {
             latent: LatentEncoder::new(cfg, &mut init),
             mapping: Mapping::new(cfg, &mut init),
             decoder: Decoder::new(cfg, &mut init),
-            detail: cfg.detail_width.map(|w| DetailHead::new(&mut init, w)),
             config: cfg.clone(),
         })
-    }
-
-    /// The same network with a [`DetailHead`] of `width` channels (seeded by `seed`) after the
-    /// decoder, replacing any it had. The head's output starts at zero, so the result computes
-    /// what `self` does until it is trained.
-    pub fn with_detail_head(mut self, width: usize, seed: u64) -> Self {
-        let device = self.decoder.devices()[0].clone();
-        let mut init = ParamInit::new(seed, &device);
-        self.detail = Some(DetailHead::new(&mut init, width));
-        self.config.detail_width = Some(width);
-        self
     }
 
     fn check_input(&self, name: &'static str, x: &Tensor<4>) -> Result<(), ModelError> {
@@ -66,7 +52,7 @@ impl Generator {
     }
 
     /// The raw output (what the losses see; not clamped): the decoder's RGB, plus `lq` for a
-    /// [`Config::residual`] network, then the [`DetailHead`]'s change if it has one.
+    /// [`Config::residual`] network.
     pub fn forward(
         &self,
         lq: Tensor<4>,
@@ -137,15 +123,7 @@ impl Generator {
         let rgb = self
             .decoder
             .forward(w, &feats_lq, feats_3d.as_deref(), noise);
-        let y = if self.config.residual {
-            rgb + lq.clone()
-        } else {
-            rgb
-        };
-        Ok(match &self.detail {
-            Some(head) => head.forward(lq, y),
-            None => y,
-        })
+        Ok(if self.config.residual { rgb + lq } else { rgb })
     }
 
     /// The restored face in [-1, 1] without noise: the pass the ONNX export reproduces.

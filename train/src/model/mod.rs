@@ -3,13 +3,12 @@
 //! inference code `TencentYoutuResearch/FaceRestoration-sgpn`; StyleGAN2, Karras et al. 2020).
 //!
 //! One file per part: [`equal`] (equalised-lr layers), [`encoder`], [`latent`], [`mapping`],
-//! [`styleconv`], [`affb`], [`decoder`], [`detail`], [`generator`], [`discriminator`].
+//! [`styleconv`], [`affb`], [`decoder`], [`generator`], [`discriminator`].
 //! Sizes come from a [`Config`] with named presets ([`Config::tiny`], [`Config::small256`],
 //! [`Config::paper512`]).
 
 pub mod affb;
 pub mod decoder;
-pub mod detail;
 pub mod discriminator;
 pub mod encoder;
 pub mod equal;
@@ -117,10 +116,6 @@ pub struct Config {
     /// option load without the skip.
     #[serde(default)]
     pub residual: bool,
-    /// Width of the full-resolution [`detail::DetailHead`] after the decoder, if any; added to a
-    /// trained generator by `sgpn-train train --resume --detail-head WIDTH`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail_width: Option<usize>,
 }
 
 impl Config {
@@ -136,7 +131,6 @@ impl Config {
             variant,
             upsample: Upsample::Bilinear,
             residual: false,
-            detail_width: None,
         }
     }
 
@@ -156,7 +150,6 @@ impl Config {
             variant,
             upsample: Upsample::Bilinear,
             residual: true,
-            detail_width: None,
         }
     }
 
@@ -172,7 +165,6 @@ impl Config {
             variant,
             upsample: Upsample::Bilinear,
             residual: false,
-            detail_width: None,
         }
     }
 
@@ -204,11 +196,6 @@ impl Config {
                 "channels must list {expected} non-zero widths (4 to {} px), found {:?}",
                 self.size, self.channels
             )));
-        }
-        if self.detail_width == Some(0) {
-            return Err(ModelError::BadConfig(
-                "detail_width must be non-zero when set".into(),
-            ));
         }
         if self.latent_dim == 0 || self.style_dim == 0 || self.n_mlp == 0 {
             return Err(ModelError::BadConfig(

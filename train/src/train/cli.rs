@@ -93,11 +93,6 @@ pub struct TrainArgs {
     /// R1 weight γ (StyleGAN2: 10). On `--resume` it replaces the checkpoint's.
     #[arg(long)]
     pub r1_gamma: Option<f64>,
-    /// On `--resume`: add a full-resolution detail head of this many channels after the decoder
-    /// (`model::detail`); it starts at zero, so the run continues from the same network. The
-    /// checkpoints that follow keep it.
-    #[arg(long, requires = "resume")]
-    pub detail_head: Option<usize>,
     /// The training pairs' degradation: `strata` (40 % mild, 30 % moderate, 30 % heavy from
     /// `data::degrade::Severity`, half of them degraded at twice the crop size; what the shipped
     /// default trained on, `TrainingDegradation::Strata`) or `paper` (the paper's Eq. 16 ranges
@@ -143,9 +138,6 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             trainer.load_shape(&ckpt, data)?;
         }
         apply_overrides(&mut trainer, &args);
-        if let Some(width) = args.detail_head {
-            trainer.add_detail_head(width)?;
-        }
         trainer
     } else if let Some(init) = &args.init_from {
         anyhow::ensure!(

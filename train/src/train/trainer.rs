@@ -268,22 +268,6 @@ impl Trainer {
         })
     }
 
-    /// Adds a [`crate::model::detail::DetailHead`] of `width` channels to the generator and its
-    /// EMA (the same initial weights, seeded by the run seed and the step). The optimizer keeps
-    /// its moments for the other parameters; the head's start fresh.
-    pub fn add_detail_head(&mut self, width: usize) -> anyhow::Result<()> {
-        anyhow::ensure!(width > 0, "--detail-head takes a width of at least 1");
-        anyhow::ensure!(
-            self.generator.detail.is_none(),
-            "the generator already has a detail head ({} channels)",
-            self.generator.detail.as_ref().map_or(0, |h| h.width())
-        );
-        let seed = self.train.seed.wrapping_add(2).wrapping_add(self.step);
-        self.generator = self.generator.clone().with_detail_head(width, seed);
-        self.generator_ema = self.generator_ema.clone().with_detail_head(width, seed);
-        Ok(())
-    }
-
     /// Switches Adam's β1 for both networks (the discriminator's with its lazy-regularisation
     /// correction), keeping each optimizer's moments.
     pub fn set_beta1(&mut self, beta1: f32) {
