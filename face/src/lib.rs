@@ -6,7 +6,8 @@
 //! (the input's coarse colour kept) → [`paste`] (inverse warp + feathered mask,
 //! `sgpn_kernels::paste`; each tracked face's pasted change averaged over frames where the input
 //! holds still, [`stabilise`]). [`FaceRestorer`] runs them on one frame in its native pixel
-//! format; the GStreamer element and the batch tool both call it.
+//! format; the GStreamer element and the batch tool both call it. [`RestorerPool`] keeps loaded
+//! pipelines between the streams of one process.
 
 pub mod align;
 pub mod colour;
@@ -15,6 +16,7 @@ pub mod detect;
 mod error;
 pub mod paste;
 mod pipeline;
+pub mod pool;
 pub mod restore;
 pub mod shape;
 pub mod stabilise;
@@ -26,5 +28,6 @@ pub use paste::PasteMode;
 pub use pipeline::{
     FaceRestorer, KernelDevice, OutputMode, RestoreParams, RestoredFace, RestorerConfig,
 };
+pub use pool::{PooledRestorer, RestorerPool};
 pub use shape::ShapeConfig;
 pub use timings::StageTimings;

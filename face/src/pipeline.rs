@@ -185,11 +185,19 @@ impl FaceRestorer {
         &self.generator.info
     }
 
-    /// Forgets all tracks: call on a seek, a flush or a discontinuity.
+    /// Forgets all tracks: call on a seek, a flush or a discontinuity. Track ids keep
+    /// increasing, so that an id never names two faces of one stream.
     pub fn reset(&mut self) {
         self.tracker.reset();
         self.paste.stabiliser.reset();
         self.frame_index = 0;
+    }
+
+    /// Ready for another stream, as if just loaded: [`Self::reset`], track ids from 0 again.
+    pub fn start_stream(&mut self) {
+        self.reset();
+        self.tracker = Tracker::default();
+        self.timings = StageTimings::default();
     }
 
     /// Time per step for the last frame.

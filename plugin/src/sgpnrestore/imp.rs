@@ -21,7 +21,9 @@ use gst_video::{VideoColorMatrix, VideoColorRange, VideoFormat};
 
 use super::{FACE_PARAMS_NAME, LANDMARK_FIELDS};
 
-use sgpn_face::{FaceRestorer, RestoreParams, RestoredFace, RestorerConfig, ShapeConfig};
+use sgpn_face::{
+    PooledRestorer, RestoreParams, RestoredFace, RestorerConfig, RestorerPool, ShapeConfig,
+};
 use sgpn_kernels::frame::{Colorimetry, FrameError, FrameMut, PixelFormat, YuvMatrix};
 
 const DEFAULT_DEVICE: Device = Device::Cpu;
@@ -288,8 +290,13 @@ struct FrameLayout {
     height: u32,
 }
 
+/// Face pipelines of this process whose stream ended: the next element started with the same
+/// models takes one instead of loading them again (a batch of archive files; a pipeline
+/// restarted on the next input).
+static MODELS: RestorerPool = RestorerPool::new();
+
 struct State {
-    restorer: FaceRestorer,
+    restorer: PooledRestorer,
     /// `None` until caps are negotiated.
     layout: Option<FrameLayout>,
     /// Faces restored in the current buffer, handed from `transform_frame_ip` (frame mapped) to
@@ -737,7 +744,7 @@ impl BaseTransformImpl for SgpnRestore {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
-        let restorer = FaceRestorer::new(&settings.restorer_config()).map_err(|err| {
+        let restorer = MODELS.take(&settings.restorer_config()).map_err(|err| {
             gst::error_msg!(
                 gst::LibraryError::Settings,
                 ("Cannot load the face models: {}", err),
@@ -760,7 +767,7 @@ impl BaseTransformImpl for SgpnRestore {
         gst::info!(
             CAT,
             imp = self,
-            "Loaded detector {} and generator {} on {:?}, shape prior {:?}, output {:?}",
+            "Ready (loaded, or kept from a previous stream): detector {} and generator {} on {:?}, shape prior {:?}, output {:?}",
             settings.detector_model.display(),
             settings.generator_model.display(),
             settings.device,
@@ -777,7 +784,9 @@ impl BaseTransformImpl for SgpnRestore {
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        *self.state.lock().unwrap() = None;
+        if let Some(state) = self.state.lock().unwrap().take() {
+            MODELS.give_back(state.restorer);
+        }
         gst::info!(CAT, imp = self, "Stopped");
         Ok(())
     }
