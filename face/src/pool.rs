@@ -1,8 +1,8 @@
 //! Loaded face pipelines kept between the streams of one process.
 //!
-//! Loading the detector, the generator and the shape prior takes about 0.3 s on ONNX Runtime's
-//! CPU provider and seconds with TensorRT (engine deserialisation), and a batch of archive files
-//! starts one stream per file with the same models. A pipeline whose stream ended is reset
+//! Loading the detector, the generator and the shape prior takes 30–44 ms for the shipped models
+//! on ONNX Runtime's CPU provider, longer for large generators and for TensorRT engines, and a
+//! batch of archive files starts one stream per file with the same models. A pipeline whose stream ended is reset
 //! ([`FaceRestorer::start_stream`]: no track, no detail history, track ids and the frame count
 //! from 0) and kept idle;
 //! the next stream with an equal [`RestorerConfig`] takes it instead of loading, unless one of
