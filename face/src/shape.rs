@@ -190,6 +190,11 @@ impl ShapePrior {
         size: usize,
         kernels: &dyn FaceKernels,
     ) -> Result<&CropBatch, FaceError> {
+        self.renders.clear(size);
+        self.coverage.clear();
+        if coefficients.is_empty() {
+            return Ok(&self.renders);
+        }
         let k = self.morphable.coefficient_count();
         let mut meshes = Vec::with_capacity(coefficients.len() / k);
         for values in coefficients.chunks_exact(k) {
@@ -220,8 +225,6 @@ impl ShapePrior {
                 },
                 other => FaceError::Kernel(other),
             })?;
-        self.renders.clear(size);
-        self.coverage.clear();
         let plane = batch.size * batch.size;
         for (face, (image, mask)) in batch
             .image
