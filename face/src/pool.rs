@@ -1,13 +1,13 @@
 //! Loaded face pipelines kept between the streams of one process.
 //!
-//! Loading the detector, the generator and the shape prior takes 30–44 ms for the shipped models
-//! on ONNX Runtime's CPU provider, longer for large generators and for TensorRT engines, and a
-//! batch of archive files starts one stream per file with the same models. A pipeline whose stream ended is reset
-//! ([`FaceRestorer::start_stream`]: no track, no detail history, track ids and the frame count
-//! from 0) and kept idle;
-//! the next stream with an equal [`RestorerConfig`] takes it instead of loading, unless one of
-//! its model files changed on disk since it was loaded (size or modification time). At most
-//! [`MAX_IDLE`] pipelines are kept, the oldest dropped first.
+//! Loading the detector, the generator and the shape prior takes 30–44 ms for the shipped
+//! models on ONNX Runtime's CPU provider, longer for large generators and for TensorRT engines,
+//! and a batch of archive files starts one stream per file with the same models. A pipeline
+//! whose stream ended is reset ([`FaceRestorer::start_stream`]: no track, no detail history,
+//! track ids and the frame count from 0) and kept idle; the next stream with an equal
+//! [`RestorerConfig`] takes it instead of loading, unless one of its model files changed on disk
+//! since it was loaded (size or modification time). At most [`MAX_IDLE`] pipelines are kept,
+//! the oldest dropped first.
 
 use std::path::Path;
 use std::sync::Mutex;
