@@ -1,5 +1,5 @@
 #!/bin/bash
-# The GPU checks of sgpn-kernels, for sessions that are lent a GPU machine (docs/gpu-checks.md).
+# The GPU checks of sgpn-kernels, run whenever a GPU machine is available (docs/gpu-checks.md).
 #   scripts/gpu-check.sh build   on the dev VM: builds the kernels' test binary, the CUDA
 #                                bench and the face path's GPU test, and copies them into .gpu/
 #                                with what that test reads (ONNX Runtime's CPU library as xz,
