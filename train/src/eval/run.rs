@@ -506,6 +506,56 @@ pub fn fidelity_shortfalls(severity: Severity, p: &PairedSummary) -> Vec<String>
 }
 
 /// The Markdown table of paired differences: one row per set and stratum, with the fidelity bar.
+/// Bands of the bicubic input's PSNR (dB) for [`psnr_by_input_quality`]: where a restorer harms
+/// nearly pristine faces (its change is all error there) shows apart from where it helps.
+pub const INPUT_PSNR_BANDS: [(f64, f64); 4] = [
+    (0.0, 35.0),
+    (35.0, 42.0),
+    (42.0, 45.0),
+    (45.0, f64::INFINITY),
+];
+
+/// Restored minus bicubic PSNR, face by face, per band of the bicubic input's own PSNR
+/// ([`INPUT_PSNR_BANDS`]): one row per set and stratum, `faces: mean ± standard error` per band
+/// (one face gives its value alone; none, `–`).
+pub fn psnr_by_input_quality(rows: &[(String, Severity, &[FaceResult])]) -> String {
+    let band_name = |(lo, hi): (f64, f64)| match (lo, hi) {
+        (lo, hi) if lo == 0.0 => format!("< {hi}"),
+        (lo, hi) if hi.is_infinite() => format!("≥ {lo}"),
+        (lo, hi) => format!("{lo}–{hi}"),
+    };
+    let header: Vec<String> = INPUT_PSNR_BANDS.iter().map(|&b| band_name(b)).collect();
+    let mut t = format!(
+        "| set | stratum | {} |\n|---|---|{}\n",
+        header.join(" | "),
+        "---|".repeat(header.len())
+    );
+    for (set, severity, faces) in rows {
+        let cells: Vec<String> = INPUT_PSNR_BANDS
+            .iter()
+            .map(|&(lo, hi)| {
+                let d: Vec<f64> = faces
+                    .iter()
+                    .filter_map(method_scores)
+                    .filter(|(b, _)| (lo..hi).contains(&b.psnr))
+                    .map(|(b, x)| x.psnr - b.psnr)
+                    .collect();
+                match (d.len(), PairedDifference::of(&d)) {
+                    (0, _) => "–".to_string(),
+                    (_, Some(p)) => format!("{}: {:+.2} ± {:.2}", p.faces, p.mean, p.std_err),
+                    (n, None) => format!("{n}: {:+.2}", d[0]),
+                }
+            })
+            .collect();
+        t += &format!(
+            "| {set} | {} | {} |\n",
+            severity.as_str(),
+            cells.join(" | ")
+        );
+    }
+    t
+}
+
 pub fn paired_table(rows: &[(String, Severity, PairedSummary)]) -> String {
     let cell = |d: Option<PairedDifference>, digits: usize| {
         d.map_or("n/a".to_string(), |d| {
@@ -696,6 +746,12 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
         })
         .collect();
     let paired = paired_table(&paired_rows);
+    let by_input = psnr_by_input_quality(
+        &strata
+            .iter()
+            .map(|r| (r.set.clone(), r.severity, r.faces.as_slice()))
+            .collect::<Vec<_>>(),
+    );
     let patches = (size / super::niqe::PATCH_SIZE).pow(2);
     let md = format!(
         "# Evaluation of {}\n\nSeed {}; faces degraded at their set's reference size ({}) in three \
@@ -712,6 +768,8 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
          covariance estimate is coarse below 512; it is reported, not a target.\n\n\
          Restored minus bicubic, face by face (mean ± standard error of the mean), the HQ \
          faces' NIQE minus bicubic's, and the fidelity bar of models/README.md:\n\n{paired}\n\
+         Restored minus bicubic PSNR (dB) by the bicubic input's own PSNR (faces: mean ± standard \
+         error): a change on a nearly pristine face is all error.\n\n{by_input}\n\
          Means per method:\n\n{}\nNIQE of the HQ faces themselves \
          (what the metric gives the natural images of the set): {}.\n",
         ev.generator.info.path.display(),
@@ -778,6 +836,25 @@ mod tests {
             niqe,
             ..Default::default()
         }
+    }
+
+    /// Faces fall in the band of their bicubic PSNR; each band has its own mean ± standard
+    /// error, a lone face its value, an empty band a dash.
+    #[test]
+    fn psnr_differences_are_split_by_the_inputs_own_psnr() {
+        let results = [
+            face(scores(30.0, None), scores(31.0, None), None),
+            face(scores(40.0, None), scores(40.5, None), None),
+            face(scores(41.0, None), scores(42.5, None), None),
+            face(scores(46.0, None), scores(44.0, None), None),
+        ];
+        let table = psnr_by_input_quality(&[("s".into(), Severity::Mild, &results[..])]);
+        let row = table.lines().nth(2).unwrap();
+        assert_eq!(
+            row, "| s | mild | 1: +1.00 | 2: +1.00 ± 0.50 | – | 1: -2.00 |",
+            "{table}"
+        );
+        assert!(table.starts_with("| set | stratum | < 35 | 35–42 | 42–45 | ≥ 45 |"));
     }
 
     #[test]
