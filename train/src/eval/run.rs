@@ -519,10 +519,14 @@ pub const INPUT_PSNR_BANDS: [(f64, f64); 4] = [
 /// ([`INPUT_PSNR_BANDS`]): one row per set and stratum, `faces: mean ± standard error` per band
 /// (one face gives its value alone; none, `–`).
 pub fn psnr_by_input_quality(rows: &[(String, Severity, &[FaceResult])]) -> String {
-    let band_name = |(lo, hi): (f64, f64)| match (lo, hi) {
-        (lo, hi) if lo == 0.0 => format!("< {hi}"),
-        (lo, hi) if hi.is_infinite() => format!("≥ {lo}"),
-        (lo, hi) => format!("{lo}–{hi}"),
+    let band_name = |(lo, hi): (f64, f64)| {
+        if lo <= 0.0 {
+            format!("< {hi}")
+        } else if hi.is_infinite() {
+            format!("≥ {lo}")
+        } else {
+            format!("{lo}–{hi}")
+        }
     };
     let header: Vec<String> = INPUT_PSNR_BANDS.iter().map(|&b| band_name(b)).collect();
     let mut t = format!(
