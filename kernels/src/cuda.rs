@@ -934,6 +934,21 @@ mod tests {
         Some(CudaKernels::new(0).unwrap_or_else(|e| panic!("{e}")))
     }
 
+    /// Runs the emulator [`build_emulator`] built in `mode` on the files in `dir`; a failure
+    /// fails the test with the emulator's error output.
+    pub(super) fn run_emulator(exe: &std::path::Path, mode: &str, dir: &std::path::Path) {
+        let out = std::process::Command::new(exe)
+            .arg(mode)
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "emulate {mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Builds `kernels/cuda/emulate_main.cpp` into `dir` (created); `None`, with the reason
     /// printed, where no C++ compiler exists.
     pub(super) fn build_emulator(dir: &std::path::Path) -> Option<PathBuf> {
@@ -968,18 +983,7 @@ mod tests {
         let Some(exe) = build_emulator(&dir) else {
             return;
         };
-        let run = |mode: &str| {
-            let out = std::process::Command::new(&exe)
-                .arg(mode)
-                .arg(&dir)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "emulate {mode}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
+        let run = |mode: &str| run_emulator(&exe, mode, &dir);
         let write = |name: &str, bytes: &[u8]| std::fs::write(dir.join(name), bytes).unwrap();
         let read = |name: &str| bytes_to_floats(&std::fs::read(dir.join(name)).unwrap());
 

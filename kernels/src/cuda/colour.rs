@@ -72,7 +72,7 @@ impl CudaKernels {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{
-        build_emulator, bytes_to_floats, floats_to_bytes, gpu_or_skip, struct_bytes,
+        build_emulator, bytes_to_floats, floats_to_bytes, gpu_or_skip, run_emulator, struct_bytes,
     };
     use super::*;
     use crate::backend::FaceKernels;
@@ -122,16 +122,7 @@ mod tests {
             .unwrap();
             std::fs::write(dir.join("lq.bin"), floats_to_bytes(&lq)).unwrap();
             std::fs::write(dir.join("restored.bin"), floats_to_bytes(&restored)).unwrap();
-            let out = std::process::Command::new(&exe)
-                .arg("colour")
-                .arg(&dir)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "emulate colour: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            run_emulator(&exe, "colour", &dir);
             let got = bytes_to_floats(&std::fs::read(dir.join("restored.bin")).unwrap());
             assert_eq!(got, want, "size {size}");
         }

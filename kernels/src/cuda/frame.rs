@@ -328,7 +328,7 @@ impl CudaKernels {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{
-        build_emulator, bytes_to_floats, floats_to_bytes, gpu_or_skip, struct_bytes,
+        build_emulator, bytes_to_floats, floats_to_bytes, gpu_or_skip, run_emulator, struct_bytes,
     };
     use super::*;
     use crate::backend::FaceKernels;
@@ -379,16 +379,7 @@ mod tests {
             let params = FrameParams::new(frame, rect).unwrap();
             std::fs::write(dir.join("params.bin"), struct_bytes(&params)).unwrap();
             std::fs::write(dir.join("frame.bin"), bytes).unwrap();
-            let out = std::process::Command::new(&exe)
-                .arg("frame")
-                .arg(&dir)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "emulate frame: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            run_emulator(&exe, "frame", &dir);
             let got = bytes_to_floats(&std::fs::read(dir.join("out.bin")).unwrap());
             let what = format!("{:?} {:?}", frame.format, frame.colorimetry);
             assert_eq!(got, read_region(frame, rect).data, "{what}");
@@ -463,16 +454,7 @@ mod tests {
             std::fs::write(dir.join("frame.bin"), bytes).unwrap();
             std::fs::write(dir.join("rgb.bin"), floats_to_bytes(&rgb.data)).unwrap();
             std::fs::write(dir.join("alpha.bin"), floats_to_bytes(&alpha)).unwrap();
-            let out = std::process::Command::new(&exe)
-                .arg("frame-write")
-                .arg(&dir)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "emulate frame-write: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            run_emulator(&exe, "frame-write", &dir);
             let got = std::fs::read(dir.join("frame.bin")).unwrap();
             assert!(
                 got == want,

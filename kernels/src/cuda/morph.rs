@@ -122,7 +122,7 @@ impl CudaKernels {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{
-        build_emulator, bytes_to_floats, floats_to_bytes, gpu_or_skip, struct_bytes,
+        build_emulator, bytes_to_floats, floats_to_bytes, gpu_or_skip, run_emulator, struct_bytes,
     };
     use super::*;
     use crate::morph::add_combination;
@@ -186,16 +186,7 @@ mod tests {
             ] {
                 std::fs::write(dir.join(name), floats_to_bytes(v)).unwrap();
             }
-            let out = std::process::Command::new(&exe)
-                .arg("morph")
-                .arg(&dir)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "emulate morph: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            run_emulator(&exe, "morph", &dir);
             let got = bytes_to_floats(&std::fs::read(dir.join("out.bin")).unwrap());
             assert_eq!(got, want, "K2 = {k2}");
         }

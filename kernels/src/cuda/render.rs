@@ -171,7 +171,7 @@ impl CudaKernels {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{
-        build_emulator, bytes_to_floats, floats_to_bytes, gpu_or_skip, struct_bytes,
+        build_emulator, bytes_to_floats, floats_to_bytes, gpu_or_skip, run_emulator, struct_bytes,
     };
     use super::*;
     use crate::render::batch::{FaceInput, render_batch};
@@ -305,16 +305,7 @@ mod tests {
             .flat_map(|t| t.to_le_bytes())
             .collect();
         write("triangles.bin", &tri_bytes);
-        let out = std::process::Command::new(&exe)
-            .arg("render")
-            .arg(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "emulate render: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_emulator(&exe, "render", &dir);
         let read = |name: &str| bytes_to_floats(&std::fs::read(dir.join(name)).unwrap());
         let got = BatchRender {
             faces: batch.faces,

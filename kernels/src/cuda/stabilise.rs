@@ -93,7 +93,7 @@ impl CudaKernels {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{
-        build_emulator, bytes_to_floats, floats_to_bytes, gpu_or_skip, struct_bytes,
+        build_emulator, bytes_to_floats, floats_to_bytes, gpu_or_skip, run_emulator, struct_bytes,
     };
     use super::*;
     use crate::backend::FaceKernels;
@@ -196,16 +196,7 @@ mod tests {
             ] {
                 std::fs::write(dir.join(name), floats_to_bytes(v)).unwrap();
             }
-            let out = std::process::Command::new(&exe)
-                .arg("stabilise")
-                .arg(&dir)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "emulate stabilise: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            run_emulator(&exe, "stabilise", &dir);
             let read = |name: &str| bytes_to_floats(&std::fs::read(dir.join(name)).unwrap());
             assert_eq!(
                 read("pasted.bin"),
