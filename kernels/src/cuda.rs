@@ -267,6 +267,16 @@ fn to_i32(what: &'static str, v: usize) -> Result<i32, KernelError> {
         .map_err(|_| KernelError::Cuda(format!("{what} = {v} exceeds the kernel's int range")))
 }
 
+/// `rect` as the kernels' `int[4]` (x, y, width, height).
+fn rect_to_i32(rect: crate::image::Rect) -> Result<[i32; 4], KernelError> {
+    Ok([
+        to_i32("region x", rect.x)?,
+        to_i32("region y", rect.y)?,
+        to_i32("region width", rect.width)?,
+        to_i32("region height", rect.height)?,
+    ])
+}
+
 fn grid(width: usize, height: usize, depth: usize) -> LaunchConfig {
     LaunchConfig {
         grid_dim: (

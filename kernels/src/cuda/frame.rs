@@ -4,7 +4,7 @@
 
 use cudarc::driver::{CudaSlice, DeviceRepr, PushKernelArg};
 
-use super::{CudaKernels, grid, to_i32};
+use super::{CudaKernels, grid, rect_to_i32, to_i32};
 use crate::error::KernelError;
 use crate::frame::{FrameMut, FrameRef, PixelFormat, Samples, Yuv};
 use crate::image::{Rect, RgbImage};
@@ -59,12 +59,7 @@ impl FrameParams {
             pixel_samples: spp as i32,
             stride,
             offset,
-            rect: [
-                to_i32("region x", rect.x)?,
-                to_i32("region y", rect.y)?,
-                to_i32("region width", rect.width)?,
-                to_i32("region height", rect.height)?,
-            ],
+            rect: rect_to_i32(rect)?,
             sample_bytes: samples.bytes as i32,
             code_shift: samples.shift as i32,
             chroma_rows: format.chroma_rows() as i32,

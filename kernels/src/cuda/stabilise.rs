@@ -3,7 +3,7 @@
 
 use cudarc::driver::{CudaSlice, DeviceRepr, PushKernelArg};
 
-use super::{CudaKernels, grid, to_i32};
+use super::{CudaKernels, grid, rect_to_i32};
 use crate::error::{KernelError, check_len};
 use crate::image::Rect;
 use crate::stabilise::MOTION_LEVELS;
@@ -23,17 +23,9 @@ unsafe impl DeviceRepr for StabiliseParams {}
 
 impl StabiliseParams {
     pub fn new(rect: Rect, previous: Rect, strength: f32) -> Result<Self, KernelError> {
-        let ints = |r: Rect| -> Result<[i32; 4], KernelError> {
-            Ok([
-                to_i32("region x", r.x)?,
-                to_i32("region y", r.y)?,
-                to_i32("region width", r.width)?,
-                to_i32("region height", r.height)?,
-            ])
-        };
         Ok(Self {
-            rect: ints(rect)?,
-            previous: ints(previous)?,
+            rect: rect_to_i32(rect)?,
+            previous: rect_to_i32(previous)?,
             strength: strength.clamp(0.0, 1.0),
             motion_levels: MOTION_LEVELS,
         })
