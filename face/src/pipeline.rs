@@ -34,8 +34,8 @@ pub struct RestorerConfig {
     pub threads: usize,
     /// Precision, engine cache and batch profile of `device=tensorrt`.
     pub tensorrt: TensorRtOptions,
-    /// Where the non-network stages run (region conversion, crop warp, colour fix, paste-back,
-    /// detail smoothing, write-back).
+    /// Where the non-network stages run (region conversion, crop warp, the shape prior's
+    /// render, colour fix, paste-back, detail smoothing, write-back).
     pub kernels: KernelDevice,
     /// The shape prior (regressor and 3DMM): required by a `full` generator and by
     /// [`OutputMode::Render`]; with a `no3d` generator only for [`OutputMode::Render`].

@@ -82,22 +82,22 @@ fn check_shapes(shapes: &[Vec<i64>]) -> ort::Result<AffbShape> {
 fn compute(ctx: &ComputeContext) -> ort::Result<()> {
     let inputs = node_inputs(ctx)?;
     let count = inputs.len();
-    let mut tensors = Vec::with_capacity(count);
+    let (mut shapes, mut data) = (Vec::with_capacity(count), Vec::with_capacity(count));
     for input in &inputs {
-        let (shape, data) = input.try_extract_tensor::<f32>()?;
-        tensors.push((shape.to_vec(), data));
+        let (shape, values) = input.try_extract_tensor::<f32>()?;
+        shapes.push(shape.to_vec());
+        data.push(values);
     }
-    let shapes: Vec<Vec<i64>> = tensors.iter().map(|t| t.0.clone()).collect();
     let shape = check_shapes(&shapes)?;
-    let (features, params) = tensors.split_at(count - 2);
+    let (features, params) = data.split_at(count - 2);
     let (n, c, h, w) = (shapes[0][0], shapes[0][1], shapes[0][2], shapes[0][3]);
     let fused = affb_fuse(
         shape,
-        features[0].1,
-        features[1].1,
-        features.get(2).map(|f| f.1),
-        params[0].1,
-        params[1].1,
+        features[0],
+        features[1],
+        features.get(2).copied(),
+        params[0],
+        params[1],
     );
     let mut output = ctx
         .output(0, vec![n, 2 * c, h, w])?

@@ -91,6 +91,9 @@ impl CudaKernels {
         coeffs: [&[f32]; 2],
         faces: usize,
     ) -> Result<Vec<f32>, KernelError> {
+        if faces * mean.len() == 0 {
+            return Ok(Vec::new());
+        }
         let s = &self.stream;
         // Empty buffers are allocated with one element: the kernel needs valid pointers.
         let upload = |v: &[f32]| {
@@ -107,10 +110,7 @@ impl CudaKernels {
             mean: &d_mean,
             bases: [(&d_b1, bases[0].1), (&d_b2, bases[1].1)],
         };
-        let mut d_out = s.alloc_zeros::<f32>((faces * mean.len()).max(1))?;
-        if faces * mean.len() == 0 {
-            return Ok(Vec::new());
-        }
+        let mut d_out = s.alloc_zeros::<f32>(faces * mean.len())?;
         self.launch_morph(&model, [&d_c1, &d_c2], faces, &mut d_out)?;
         let mut out = vec![0.0; faces * mean.len()];
         s.memcpy_dtoh(&d_out, &mut out)?;

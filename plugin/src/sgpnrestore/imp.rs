@@ -474,9 +474,9 @@ impl ObjectImpl for SgpnRestore {
                 glib::ParamSpecEnum::builder_with_default("kernels", Kernels::Cpu)
                     .nick("Face kernels")
                     .blurb(
-                        "Where region conversion, crop warp, colour fix, paste-back, detail \
-                         smoothing and write-back run: cpu, or cuda (GPU 0, NVRTC from \
-                         scripts/setup.sh); independent of device",
+                        "Where region conversion, crop warp, the shape prior's render, colour \
+                         fix, paste-back, detail smoothing and write-back run: cpu, or cuda (GPU \
+                         0, NVRTC from scripts/setup.sh); independent of device",
                     )
                     .mutable_ready()
                     .build(),
