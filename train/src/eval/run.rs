@@ -505,7 +505,6 @@ pub fn fidelity_shortfalls(severity: Severity, p: &PairedSummary) -> Vec<String>
     short
 }
 
-/// The Markdown table of paired differences: one row per set and stratum, with the fidelity bar.
 /// Bands of the bicubic input's PSNR (dB) for [`psnr_by_input_quality`]: where a restorer harms
 /// nearly pristine faces (its change is all error there) shows apart from where it helps.
 pub const INPUT_PSNR_BANDS: [(f64, f64); 4] = [
@@ -560,6 +559,7 @@ pub fn psnr_by_input_quality(rows: &[(String, Severity, &[FaceResult])]) -> Stri
     t
 }
 
+/// The Markdown table of paired differences: one row per set and stratum, with the fidelity bar.
 pub fn paired_table(rows: &[(String, Severity, PairedSummary)]) -> String {
     let cell = |d: Option<PairedDifference>, digits: usize| {
         d.map_or("n/a".to_string(), |d| {
