@@ -32,6 +32,9 @@ pub const META_VARIANT: &str = "sgpn.variant";
 /// Optional: the constant (R, G, B in grey levels) `sgpn-train calibrate-colour` added to the
 /// output to remove the generator's measured colour shift.
 pub const META_COLOUR_CALIBRATION: &str = "sgpn.colour_calibration";
+/// Optional: the parameters of the per-face change gate `sgpn-train fit-gate` put in front of
+/// the output (`restored = lq + α·(network − lq)`, α from the input's and the change's detail).
+pub const META_CHANGE_GATE: &str = "sgpn.change_gate";
 
 /// Face sizes this version accepts for `sgpn.size`.
 pub const SIZE_RANGE: std::ops::RangeInclusive<usize> = 16..=2048;

@@ -96,6 +96,38 @@ pub fn write_affine_generator(
     write_model(path, &finish(g, &metadata(size, template)))
 }
 
+/// A contract-satisfying generator that smooths its input with a 3×3 box filter (the border
+/// replicated by `Pad` in `edge` mode), ending in a clip to [-1, 1] as the exporter's graphs do. It helps a noisy face and harms a sharp one, which is what
+/// a per-face gate has to tell apart.
+pub fn write_smoothing_generator(path: &Path, size: usize, template: Template) -> io::Result<()> {
+    let mut g = GraphBuilder::new("smoothing_generator");
+    g.input(INPUT_LQ, ElemType::F32, &face_dims(size));
+    let pads = g.initializer_i64("pads", &[8], &[0, 0, 1, 1, 0, 0, 1, 1]);
+    let kernel = g.initializer("box", &[3, 1, 3, 3], &[1.0 / 9.0; 27]);
+    let lo = g.initializer("lo", &[], &[-1.0]);
+    let hi = g.initializer("hi", &[], &[1.0]);
+    let padded = g.fresh("padded");
+    g.node(
+        "Pad",
+        &[INPUT_LQ, &pads],
+        &[&padded],
+        vec![Attribute::string("mode", "edge")],
+    );
+    let smoothed = g.fresh("smoothed");
+    g.node(
+        "Conv",
+        &[&padded, &kernel],
+        &[&smoothed],
+        vec![
+            Attribute::int("group", 3),
+            Attribute::ints("kernel_shape", &[3, 3]),
+        ],
+    );
+    g.node("Clip", &[&smoothed, &lo, &hi], &[OUTPUT_RESTORED], vec![]);
+    g.output(OUTPUT_RESTORED, ElemType::F32, &face_dims(size));
+    write_model(path, &finish(g, &metadata(size, template)))
+}
+
 /// A `full` generator (inputs `lq` and `render`) computing `restored = (lq + render) / 2`, so a
 /// test can see exactly where and how the rendered 3D face reached the output.
 pub fn write_render_blend_generator(

@@ -28,6 +28,8 @@ enum Command {
     DegradeGrid(sgpn_train::data::cli::DegradeGridArgs),
     /// Remove a generator's measured colour shift with an offset at its output.
     CalibrateColour(sgpn_train::calibrate::cli::CalibrateColourArgs),
+    /// Fit the per-face change gate on training faces and fold it into a generator.
+    FitGate(sgpn_train::gate::cli::FitGateArgs),
     /// Score a generator on held-out faces against the bicubic baseline.
     Eval(sgpn_train::eval::cli::EvalArgs),
     /// A PNG grid LQ | variant A | full | rendered 3D | HQ on evaluation faces.
@@ -57,6 +59,7 @@ fn main() -> anyhow::Result<()> {
         Command::Prepare(args) => sgpn_train::data::cli::prepare(args),
         Command::DegradeGrid(args) => sgpn_train::data::cli::degrade_grid(args),
         Command::CalibrateColour(args) => sgpn_train::calibrate::cli::calibrate_colour(args),
+        Command::FitGate(args) => sgpn_train::gate::cli::fit_gate_cmd(args),
         Command::Eval(args) => sgpn_train::eval::cli::eval(args),
         Command::CompareGrid(args) => sgpn_train::eval::compare::compare_grid(args),
         Command::RealGrid(args) => sgpn_train::eval::real::real_grid(args),

@@ -133,7 +133,13 @@ fn files_that_cannot_be_rewritten_safely_are_refused() {
     write_affine_generator(&path, 16, Template::Sgpn, 1.0, 0.0).unwrap();
     let mut bytes = std::fs::read(&path).unwrap();
     let err = add_colour_offset(b"not a model", [0.0; 3]).unwrap_err();
-    assert!(matches!(err, CalibrateGraphError::Decode(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            CalibrateGraphError::Rewrite(sgpn_train::rewrite::RewriteError::Decode(_))
+        ),
+        "{err}"
+    );
     let err = add_colour_offset(&bytes, [f32::NAN, 0.0, 0.0]).unwrap_err();
     assert!(err.to_string().contains("not finite"), "{err}");
     // A field our onnx.proto subset does not know (ModelProto field 20, varint 1), as another

@@ -18,11 +18,10 @@ use sgpn_models::{MorphableModel, ShapeRegressor};
 use sgpn_train::data::cli::shared_data;
 use sgpn_train::eval::cli::{EvalArgs, ShapePriorArgs, eval};
 
-/// Faces per set in each stratum for the default generator's checks.
-const FACES_PER_SET: usize = 20;
-/// For the full model: its landmark gain on heavy faces (0.0024, about 2 standard errors on
-/// every face) needs more faces than 20 to show.
-const FULL_FACES_PER_SET: usize = 60;
+/// Faces per set in each stratum: the full model's landmark gain on heavy faces (0.0024, about
+/// 2 standard errors on every face) and the mild faces' PSNR (a standard error of 0.2 dB on 20
+/// `hq512` faces, where the ungated default lost 0.4) need more than 20 to show.
+const FACES_PER_SET: usize = 60;
 /// Largest mean colour shift per channel (grey levels) on those faces.
 const MAX_COLOUR_SHIFT: f64 = 2.0;
 
@@ -55,6 +54,11 @@ fn check_generator(file: &str, variant: Variant) -> String {
     ] {
         assert!(card.contains(needle), "{file}: model card lacks {needle:?}");
     }
+    let sha = sha256_file(&path).unwrap();
+    assert!(
+        card.contains(&sha),
+        "{file}: the card describes another file (the file's SHA-256 is {sha})"
+    );
     card
 }
 
@@ -183,7 +187,9 @@ fn strata(file: &str, metrics: &serde_json::Value, faces: usize) -> Vec<Stratum>
 /// models lost 0.13–0.22 and added 0.02 on mild and moderate faces; the networks' changes are so
 /// consistent that standard errors fall to 0.0001 and below, so the bar's standard-error test
 /// flags differences nobody can see), gains at least `gain` dB on moderately and heavily
-/// degraded faces, and loses at most 0.5 dB on mild ones (short of the bar's +0.3 dB there, and
+/// degraded faces, and is not below bicubic by more than two standard errors on mild ones,
+/// which the change gate leaves almost as they are (level with bicubic on every face of both
+/// sets; ungated, the default lost 0.42 ± 0.10 dB on `hq512`'s; short of the bar's +0.3 dB, and
 /// of its identity and landmark gains, as the cards state; the shortfalls are printed).
 fn never_harms_and_gains(file: &str, strata: &[Stratum], gain: f64) {
     for s in strata {
@@ -200,12 +206,20 @@ fn never_harms_and_gains(file: &str, strata: &[Stratum], gain: f64) {
             s.landmarks.0,
             s.landmarks.1
         );
-        let floor = if s.severity == "mild" { -0.5 } else { gain };
-        assert!(
-            s.psnr.0 >= floor,
-            "{at}: PSNR {:+.2} dB < {floor:+.1}",
-            s.psnr.0
-        );
+        if s.severity == "mild" {
+            assert!(
+                s.psnr.0 + 2.0 * s.psnr.1 >= 0.0,
+                "{at}: PSNR {:+.2} ± {:.2} dB, below bicubic by more than two standard errors",
+                s.psnr.0,
+                s.psnr.1
+            );
+        } else {
+            assert!(
+                s.psnr.0 >= gain,
+                "{at}: PSNR {:+.2} dB < {gain:+.1}",
+                s.psnr.0
+            );
+        }
     }
 }
 
@@ -222,10 +236,10 @@ fn shipped_generator_never_harms_and_gains_where_faces_are_degraded() {
 /// places the landmarks of heavily degraded faces closer to the truth than bicubic.
 #[test]
 fn shipped_full_model_never_harms_and_lowers_landmark_error_on_heavy_faces() {
-    let Some(metrics) = evaluate(FULL, Some(FULL_REGRESSOR), FULL_FACES_PER_SET) else {
+    let Some(metrics) = evaluate(FULL, Some(FULL_REGRESSOR), FACES_PER_SET) else {
         return;
     };
-    let rows = strata(FULL, &metrics, FULL_FACES_PER_SET);
+    let rows = strata(FULL, &metrics, FACES_PER_SET);
     never_harms_and_gains(FULL, &rows, 0.1);
     for s in rows.iter().filter(|s| s.severity == "heavy") {
         assert!(

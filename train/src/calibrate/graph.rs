@@ -1,35 +1,30 @@
-//! Folding a colour offset into an exported generator: one `Add` of a `[1, 3, 1, 1]` constant before
-//! the output's final `Clip` (the exporter clips `restored` to [-1, 1], and the offset must move
-//! the colour before the clip, not push clipped values off the range's end), or after the output
-//! when the graph has no final clip. The offset is recorded in the metadata
-//! `sgpn.colour_calibration` so a calibrated file says what was done to it.
+//! Folding a colour offset into an exported generator: one `Add` of a `[1, 3, 1, 1]` constant in
+//! front of the output ([`crate::rewrite::splice_at_output`]: before the exporter's final clip).
+//! The offset is recorded in the metadata `sgpn.colour_calibration`.
 
-use prost::Message;
-use sgpn_models::contract::{META_COLOUR_CALIBRATION, OUTPUT_RESTORED};
-use sgpn_models::onnx::proto::{NodeProto, StringStringEntryProto};
+use sgpn_models::contract::{META_CHANGE_GATE, META_COLOUR_CALIBRATION};
+use sgpn_models::onnx::proto::NodeProto;
 use sgpn_models::onnx::{ModelProto, encode_model, tensor_f32};
+
+use crate::rewrite::{RewriteError, decode_exported, metadata, push_metadata, splice_at_output};
 
 /// Initializer holding the offset, in network units ([-1, 1] range, so grey levels / 127.5).
 pub const OFFSET_NAME: &str = "colour_calibration/offset";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CalibrateGraphError {
-    #[error("not an ONNX model: {0}")]
-    Decode(#[from] prost::DecodeError),
-    #[error(
-        "this ONNX file holds fields outside the subset of onnx.proto that sgpn's writer knows, \
-         and rewriting it would drop them: calibrate files written by `sgpn-train export`"
-    )]
-    ForeignFields,
-    #[error("the model has no graph")]
-    NoGraph,
-    #[error("no node produces the output '{OUTPUT_RESTORED}'")]
-    NoOutput,
+    #[error(transparent)]
+    Rewrite(#[from] RewriteError),
     #[error(
         "the model is already colour-calibrated ({META_COLOUR_CALIBRATION} = {0}): calibrate \
          the uncalibrated export instead of stacking offsets"
     )]
     AlreadyCalibrated(String),
+    #[error(
+        "the model is already gated ({META_CHANGE_GATE} = {0}): calibrate the ungated file, \
+         then fit the gate on the calibrated one, so that a gate of 0 returns the input exactly"
+    )]
+    Gated(String),
     #[error("colour offset {0:?} is not finite")]
     NotFinite([f32; 3]),
 }
@@ -45,29 +40,15 @@ pub fn add_colour_offset(bytes: &[u8], levels: [f32; 3]) -> Result<Vec<u8>, Cali
     with_colour_offset(decode_uncalibrated(bytes)?, levels)
 }
 
-/// Decodes a generator that can be calibrated: written by the project's exporter (nothing lost
-/// on re-encoding), not calibrated yet, its output produced by a node.
+/// Decodes a generator that can be calibrated: one [`decode_exported`] accepts, neither
+/// calibrated nor gated yet.
 pub fn decode_uncalibrated(bytes: &[u8]) -> Result<ModelProto, CalibrateGraphError> {
-    let model = ModelProto::decode(bytes)?;
-    // prost drops fields it does not know; a file that does not re-encode to the same bytes had
-    // some, and rewriting it would lose them silently.
-    if encode_model(&model) != bytes {
-        return Err(CalibrateGraphError::ForeignFields);
+    let model = decode_exported(bytes)?;
+    if let Some(value) = metadata(&model, META_COLOUR_CALIBRATION) {
+        return Err(CalibrateGraphError::AlreadyCalibrated(value.to_string()));
     }
-    if let Some(p) = model
-        .metadata_props
-        .iter()
-        .find(|p| p.key == META_COLOUR_CALIBRATION)
-    {
-        return Err(CalibrateGraphError::AlreadyCalibrated(p.value.clone()));
-    }
-    let graph = model.graph.as_ref().ok_or(CalibrateGraphError::NoGraph)?;
-    if !graph
-        .node
-        .iter()
-        .any(|n| n.output.iter().any(|o| o == OUTPUT_RESTORED))
-    {
-        return Err(CalibrateGraphError::NoOutput);
+    if let Some(value) = metadata(&model, META_CHANGE_GATE) {
+        return Err(CalibrateGraphError::Gated(value.to_string()));
     }
     Ok(model)
 }
@@ -80,42 +61,22 @@ pub fn with_colour_offset(
     if levels.iter().any(|v| !v.is_finite()) {
         return Err(CalibrateGraphError::NotFinite(levels));
     }
-    let graph = model.graph.as_mut().ok_or(CalibrateGraphError::NoGraph)?;
-    let producer = graph
-        .node
-        .iter()
-        .position(|n| n.output.iter().any(|o| o == OUTPUT_RESTORED))
-        .ok_or(CalibrateGraphError::NoOutput)?;
     let offset: Vec<f32> = levels.iter().map(|v| v / 127.5).collect();
-    graph
+    splice_at_output(&mut model, "colour_calibrated", |from, to| {
+        vec![NodeProto {
+            input: vec![from.to_string(), OFFSET_NAME.to_string()],
+            output: vec![to.to_string()],
+            name: "colour_calibration".to_string(),
+            op_type: "Add".to_string(),
+            ..Default::default()
+        }]
+    })?;
+    model
+        .graph
+        .as_mut()
+        .ok_or(RewriteError::NoGraph)?
         .initializer
         .push(tensor_f32(OFFSET_NAME, &[1, 3, 1, 1], &offset));
-    // Nodes stay topologically sorted: the Add goes right before the clip it feeds, or right
-    // after the node whose output it takes over.
-    let last = &mut graph.node[producer];
-    let (add_in, add_out, at) = if last.op_type == "Clip" && last.domain.is_empty() {
-        let unclipped = last.input[0].clone();
-        let shifted = format!("{unclipped}/colour_calibrated");
-        last.input[0] = shifted.clone();
-        (unclipped, shifted, producer)
-    } else {
-        let raw = format!("{OUTPUT_RESTORED}/uncalibrated");
-        for o in last.output.iter_mut().filter(|o| *o == OUTPUT_RESTORED) {
-            *o = raw.clone();
-        }
-        (raw, OUTPUT_RESTORED.to_string(), producer + 1)
-    };
-    let add = NodeProto {
-        input: vec![add_in, OFFSET_NAME.to_string()],
-        output: vec![add_out],
-        name: "colour_calibration".to_string(),
-        op_type: "Add".to_string(),
-        ..Default::default()
-    };
-    graph.node.insert(at, add);
-    model.metadata_props.push(StringStringEntryProto {
-        key: META_COLOUR_CALIBRATION.to_string(),
-        value: offset_text(levels),
-    });
+    push_metadata(&mut model, META_COLOUR_CALIBRATION, offset_text(levels));
     Ok(encode_model(&model))
 }

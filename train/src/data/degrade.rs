@@ -189,17 +189,22 @@ impl TrainingDegradation {
         }
     }
 
+    /// The stratum a [`TrainingDegradation::Strata`] pair with `seed` is drawn from.
+    pub fn stratum_of_pair(seed: u64) -> Severity {
+        match seed % 10 {
+            0..=3 => Severity::Mild,
+            4..=6 => Severity::Moderate,
+            _ => Severity::Heavy,
+        }
+    }
+
     /// The ranges pair `seed` is degraded with and the size it is degraded at, for crops of
     /// `size` px.
     pub fn plan_for_pair(self, size: u32, seed: u64) -> (DegradationConfig, u32) {
         match self {
             Self::Paper => (DegradationConfig::for_size(size), size),
             Self::Strata => {
-                let severity = match seed % 10 {
-                    0..=3 => Severity::Mild,
-                    4..=6 => Severity::Moderate,
-                    _ => Severity::Heavy,
-                };
+                let severity = Self::stratum_of_pair(seed);
                 let at = if (seed / 10).is_multiple_of(2) {
                     size
                 } else {
