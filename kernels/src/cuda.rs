@@ -25,12 +25,14 @@ use std::sync::{Arc, OnceLock};
 mod colour;
 mod frame;
 mod morph;
+mod ptx_cache;
 mod render;
 mod stabilise;
 
 pub use colour::ColourParams;
 pub use frame::{DeviceFrame, FrameParams};
 pub use morph::{DeviceMorph, MorphParams};
+pub use ptx_cache::{CACHE_ENV, PtxCache, PtxOrigin, cache_dir_from};
 pub use render::{DeviceBatch, RenderParams};
 pub use stabilise::{StabiliseBuffers, StabiliseParams};
 
@@ -145,18 +147,22 @@ pub fn load_nvrtc() -> Result<&'static str, KernelError> {
     result.as_deref().map_err(|e| KernelError::Cuda(e.clone()))
 }
 
-/// Compiles one kernel source to PTX for `arch` (e.g. `sm_80`).
-pub fn compile_to_ptx(name: &str, source: &str, arch: &'static str) -> Result<Ptx, KernelError> {
-    load_nvrtc()?;
-    let opts = CompileOptions {
+/// NVRTC's options for kernel file `name` on `arch` (part of the PTX cache's key).
+fn compile_options(name: &str, arch: &'static str) -> CompileOptions {
+    CompileOptions {
         arch: Some(arch),
         name: Some(name.to_owned()),
         // No fused multiply-add: each kernel then rounds every product and sum as its Rust
         // reference does, which the renderer's exact coverage and z-buffer ties rely on.
         fmad: Some(false),
         ..Default::default()
-    };
-    compile_ptx_with_opts(source, opts)
+    }
+}
+
+/// Compiles one kernel source to PTX for `arch` (e.g. `sm_80`).
+pub fn compile_to_ptx(name: &str, source: &str, arch: &'static str) -> Result<Ptx, KernelError> {
+    load_nvrtc()?;
+    compile_ptx_with_opts(source, compile_options(name, arch))
         .map_err(|e| KernelError::Cuda(format!("NVRTC compiling {name} for {arch}: {e}")))
 }
 
@@ -289,6 +295,30 @@ fn grid(width: usize, height: usize, depth: usize) -> LaunchConfig {
     }
 }
 
+/// Loads kernel file `name` into `ctx`: its PTX from `cache` when there, else compiled (and
+/// stored). An entry the driver refuses (a PTX newer than the driver, say) is dropped and
+/// compiled again.
+fn load_module(
+    ctx: &Arc<CudaContext>,
+    cache: Option<&PtxCache>,
+    name: &str,
+    source: &str,
+) -> Result<Arc<cudarc::driver::CudaModule>, KernelError> {
+    let arch = ARCHES[0];
+    let Some(cache) = cache else {
+        return Ok(ctx.load_module(compile_to_ptx(name, source, arch)?)?);
+    };
+    let (ptx, origin) = cache.compile(name, source, arch)?;
+    match (ctx.load_module(ptx), origin) {
+        (Ok(module), _) => Ok(module),
+        (Err(_), PtxOrigin::Cache) => {
+            cache.remove(name, source, arch);
+            Ok(ctx.load_module(compile_to_ptx(name, source, arch)?)?)
+        }
+        (Err(e), PtxOrigin::Compiled) => Err(e.into()),
+    }
+}
+
 /// The CUDA implementation of [`FaceKernels`]: one context, one stream, kernels compiled once.
 pub struct CudaKernels {
     stream: Arc<CudaStream>,
@@ -322,10 +352,10 @@ impl CudaKernels {
             ));
         }
         let ctx = CudaContext::new(ordinal)?;
+        let cache = PtxCache::from_env();
         let mut functions = Vec::new();
         for (name, source, kernels) in SOURCES {
-            let ptx = compile_to_ptx(name, source, ARCHES[0])?;
-            let module = ctx.load_module(ptx)?;
+            let module = load_module(&ctx, cache.as_ref(), name, source)?;
             for kernel in kernels {
                 functions.push(module.load_function(kernel)?);
             }
