@@ -114,18 +114,15 @@ pub fn fit_gate_cmd(args: FitGateArgs) -> Result<()> {
         }
     })?;
 
+    if faces.len() < 8 {
+        bail!(
+            "only {} of {total} degraded faces differ from their HQ: too few to fit the gate",
+            faces.len()
+        );
+    }
     // Two-fold check: fitted on half the faces, scored on the other half.
-    let (even, odd): (Vec<FaceStats>, Vec<FaceStats>) = {
-        let (e, o): (Vec<_>, Vec<_>) = faces
-            .iter()
-            .cloned()
-            .enumerate()
-            .partition(|(i, _)| i % 2 == 0);
-        (
-            e.into_iter().map(|(_, f)| f).collect(),
-            o.into_iter().map(|(_, f)| f).collect(),
-        )
-    };
+    let even: Vec<FaceStats> = faces.iter().step_by(2).cloned().collect();
+    let odd: Vec<FaceStats> = faces.iter().skip(1).step_by(2).cloned().collect();
     let half = fit_gate(&even, args.max_alpha);
     println!(
         "fitted on the even faces ({}), scored on the odd ones ({}):\n{}",

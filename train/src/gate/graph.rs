@@ -104,19 +104,18 @@ pub fn with_change_gate(
         .map(|k| name(&format!("weight{k}")))
         .collect();
     splice_at_output(&mut model, PREFIX, |from, to| {
-        let t = |s: &str| format!("{PREFIX}/{s}");
-        let change = t("change");
+        let change = name("change");
         let (lap_lq, lap_change, pooled, lap_pooled) = (
-            t("input_laplacian"),
-            t("change_laplacian"),
-            t("input_pooled"),
-            t("pooled_laplacian"),
+            name("input_laplacian"),
+            name("change_laplacian"),
+            name("input_pooled"),
+            name("pooled_laplacian"),
         );
         let (e_detail, e_change, e_change_detail, e_coarse) = (
-            t("input_detail_energy"),
-            t("change_energy"),
-            t("change_detail_energy"),
-            t("coarse_detail_energy"),
+            name("input_detail_energy"),
+            name("change_energy"),
+            name("change_detail_energy"),
+            name("coarse_detail_energy"),
         );
         let mut nodes = vec![
             node("Sub", &[from, INPUT_LQ], &change, vec![]),
@@ -138,7 +137,9 @@ pub fn with_change_gate(
         nodes.extend(energy(&lap_change, &e_change_detail, &floor));
         nodes.extend(energy(&lap_pooled, &e_coarse, &floor));
         // The features, in the order of `stats::features`.
-        let features: Vec<String> = (0..FEATURES).map(|k| t(&format!("feature{k}"))).collect();
+        let features: Vec<String> = (0..FEATURES)
+            .map(|k| name(&format!("feature{k}")))
+            .collect();
         for (k, e) in [&e_detail, &e_change, &e_change_detail, &e_coarse]
             .iter()
             .enumerate()
@@ -146,10 +147,10 @@ pub fn with_change_gate(
             nodes.push(node("Log", &[e], &features[k], vec![]));
         }
         let (product, along, norm_sq, norm) = (
-            t("along/product"),
-            t("along/mean"),
-            t("along/norm_squared"),
-            t("along/norm"),
+            name("along/product"),
+            name("along/mean"),
+            name("along/norm_squared"),
+            name("along/norm"),
         );
         nodes.push(node("Mul", &[&lap_lq, &lap_change], &product, vec![]));
         nodes.push(reduce_mean(&product, &along));
@@ -164,12 +165,12 @@ pub fn with_change_gate(
         // z = b + Σ w_k f_k, α = max · sigmoid(z), restored = lq + α·change.
         let mut sum = bias.clone();
         for (k, (f, w)) in features.iter().zip(&weights).enumerate() {
-            let (term, acc) = (t(&format!("term{k}")), t(&format!("logit{k}")));
+            let (term, acc) = (name(&format!("term{k}")), name(&format!("logit{k}")));
             nodes.push(node("Mul", &[f, w], &term, vec![]));
             nodes.push(node("Add", &[&sum, &term], &acc, vec![]));
             sum = acc;
         }
-        let (sig, alpha, gated) = (t("sigmoid"), t("alpha"), t("gated_change"));
+        let (sig, alpha, gated) = (name("sigmoid"), name("alpha"), name("gated_change"));
         nodes.push(node("Sigmoid", &[&sum], &sig, vec![]));
         nodes.push(node("Mul", &[&sig, &max], &alpha, vec![]));
         nodes.push(node("Mul", &[&alpha, &change], &gated, vec![]));
