@@ -1,7 +1,8 @@
 // Runs the CUDA kernels on the CPU through emulate.h, for `cargo test` (kernels/src/cuda.rs).
 // Usage: emulate warp DIR | emulate paste DIR | emulate paste-residual DIR (reads reference.bin
 // too) | emulate affb DIR | emulate render DIR | emulate frame DIR |
-// emulate colour DIR | emulate stabilise DIR | emulate morph DIR | emulate frame-write DIR. Inputs and outputs are raw little-endian files in
+// emulate colour DIR | emulate stabilise DIR | emulate morph DIR | emulate normals DIR |
+// emulate frame-write DIR. Inputs and outputs are raw little-endian files in
 // DIR written by the Rust test; params.bin holds the kernel's params struct exactly as the Rust
 // launcher passes it, so the test also checks that both sides agree on its layout.
 #include "emulate.h"
@@ -13,6 +14,7 @@
 #include "colour.cu"
 #include "stabilise.cu"
 #include "morph.cu"
+#include "normals.cu"
 
 #include <cstdio>
 #include <cstring>
@@ -187,6 +189,23 @@ int main(int argc, char** argv) {
                        (const float*)b2.data(), (const float*)c1.data(), (const float*)c2.data(),
                        out.data());
         write_values(dir + "out.bin", out);
+        return 0;
+    }
+    if (mode == "normals") {
+        NormalsParams p = read_struct<NormalsParams>(dir + "params.bin");
+        std::vector<float> vertices = read_values<float>(dir + "vertices.bin");
+        std::vector<unsigned int> triangles = read_values<unsigned int>(dir + "triangles.bin");
+        std::vector<unsigned int> offsets = read_values<unsigned int>(dir + "offsets.bin");
+        std::vector<unsigned int> adjacent = read_values<unsigned int>(dir + "adjacent.bin");
+        std::vector<float> face_normals((size_t)p.n * p.triangles * 3, 0.0f);
+        std::vector<float> normals((size_t)p.n * p.vertices * 3, 0.0f);
+        emulate_launch({blocks(p.triangles, 128), (unsigned)p.n, 1}, {128, 1, 1}, triangle_normals,
+                       p, (const float*)vertices.data(), (const unsigned int*)triangles.data(),
+                       face_normals.data());
+        emulate_launch({blocks(p.vertices, 128), (unsigned)p.n, 1}, {128, 1, 1}, vertex_normals, p,
+                       (const float*)face_normals.data(), (const unsigned int*)offsets.data(),
+                       (const unsigned int*)adjacent.data(), normals.data());
+        write_values(dir + "normals.bin", normals);
         return 0;
     }
     if (mode == "frame-write") {

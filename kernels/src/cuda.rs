@@ -25,6 +25,7 @@ use std::sync::{Arc, OnceLock};
 mod colour;
 mod frame;
 mod morph;
+mod normals;
 mod ptx_cache;
 mod render;
 mod stabilise;
@@ -32,12 +33,13 @@ mod stabilise;
 pub use colour::ColourParams;
 pub use frame::{DeviceFrame, FrameParams};
 pub use morph::{DeviceMorph, MorphParams};
+pub use normals::{DeviceMesh, NormalsParams};
 pub use ptx_cache::{CACHE_ENV, PtxCache, PtxOrigin, cache_dir_from};
 pub use render::{DeviceBatch, RenderParams};
 pub use stabilise::{StabiliseBuffers, StabiliseParams};
 
 /// Kernel sources: (file name, CUDA C source, kernel function names).
-pub const SOURCES: [(&str, &str, &[&str]); 8] = [
+pub const SOURCES: [(&str, &str, &[&str]); 9] = [
     (
         "warp.cu",
         include_str!("../cuda/warp.cu"),
@@ -79,6 +81,11 @@ pub const SOURCES: [(&str, &str, &[&str]); 8] = [
         "morph.cu",
         include_str!("../cuda/morph.cu"),
         &["morph_combine"],
+    ),
+    (
+        "normals.cu",
+        include_str!("../cuda/normals.cu"),
+        &["triangle_normals", "vertex_normals"],
     ),
 ];
 
@@ -337,6 +344,8 @@ pub struct CudaKernels {
     colour_apply: CudaFunction,
     stabilise_blend: CudaFunction,
     morph_combine: CudaFunction,
+    triangle_normals: CudaFunction,
+    vertex_normals: CudaFunction,
     /// The frame between `begin_frame` and `end_frame`, on the device.
     resident: std::sync::Mutex<Option<frame::ResidentFrame>>,
 }
@@ -360,6 +369,8 @@ impl CudaKernels {
                 functions.push(module.load_function(kernel)?);
             }
         }
+        let vertex_normals = functions.pop().expect("vertex_normals loaded");
+        let triangle_normals = functions.pop().expect("triangle_normals loaded");
         let morph_combine = functions.pop().expect("morph_combine loaded");
         let stabilise_blend = functions.pop().expect("stabilise_blend loaded");
         let colour_apply = functions.pop().expect("colour_apply loaded");
@@ -392,6 +403,8 @@ impl CudaKernels {
             colour_apply,
             stabilise_blend,
             morph_combine,
+            triangle_normals,
+            vertex_normals,
             resident: std::sync::Mutex::new(None),
         })
     }

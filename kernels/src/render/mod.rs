@@ -31,7 +31,7 @@ pub use camera::{Camera, MAX_RENDER_SIZE};
 pub use error::RenderError;
 pub use face::{FacePose, ProjectedFace, project_and_shade, render_face};
 pub use interpolate::{Render, interpolate, rasterize};
-pub use normals::vertex_normals;
+pub use normals::{VertexAdjacency, vertex_normals};
 pub use pose::{rotate, rotation};
 pub use raster::{NO_TRIANGLE, Raster, rasterize_triangles};
 pub use sh::{GAMMA_LEN, sh_basis, sh_shade};
