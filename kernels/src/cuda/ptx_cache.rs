@@ -117,39 +117,7 @@ impl PtxCache {
         source: &str,
         arch: &'static str,
     ) -> Result<Option<Ptx>, KernelError> {
-        let path = self.entry(name, source, arch)?;
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            return Ok(None);
-        };
-        let sound = text.split_once('\n').and_then(|(first, ptx)| {
-            let sum = first.strip_prefix(HEADER)?;
-            (sum == hex(&Sha256::digest(ptx.as_bytes()))).then(|| ptx.to_owned())
-        });
-        if sound.is_none() {
-            std::fs::remove_file(&path).ok();
-        }
-        Ok(sound.map(Ptx::from_src))
-    }
-
-    /// Stores `ptx` as the entry of `source` for `arch`.
-    pub fn put(
-        &self,
-        name: &str,
-        source: &str,
-        arch: &'static str,
-        ptx: &Ptx,
-    ) -> std::io::Result<()> {
-        let path = self
-            .entry(name, source, arch)
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        std::fs::create_dir_all(&self.dir)?;
-        let text = ptx.to_src();
-        let tmp = path.with_extension(format!("{}.part", std::process::id()));
-        std::fs::write(
-            &tmp,
-            format!("{HEADER}{}\n{text}", hex(&Sha256::digest(text.as_bytes()))),
-        )?;
-        std::fs::rename(&tmp, &path)
+        Ok(read_entry(&self.entry(name, source, arch)?))
     }
 
     /// Removes the entry of `source` for `arch` (one the driver refused to load).
@@ -166,14 +134,41 @@ impl PtxCache {
         source: &str,
         arch: &'static str,
     ) -> Result<(Ptx, PtxOrigin), KernelError> {
-        if let Some(ptx) = self.get(name, source, arch)? {
+        let path = self.entry(name, source, arch)?;
+        if let Some(ptx) = read_entry(&path) {
             return Ok((ptx, PtxOrigin::Cache));
         }
         let ptx = compile_to_ptx(name, source, arch)?;
         // Best effort: a read-only or full disk only costs the next start a compile.
-        self.put(name, source, arch, &ptx).ok();
+        write_entry(&self.dir, &path, &ptx).ok();
         Ok((ptx, PtxOrigin::Compiled))
     }
+}
+
+/// The PTX of the entry at `path`, if it exists and its checksum matches; a damaged entry is
+/// removed.
+fn read_entry(path: &Path) -> Option<Ptx> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let sound = text.split_once('\n').and_then(|(first, ptx)| {
+        let sum = first.strip_prefix(HEADER)?;
+        (sum == hex(&Sha256::digest(ptx.as_bytes()))).then(|| ptx.to_owned())
+    });
+    if sound.is_none() {
+        std::fs::remove_file(path).ok();
+    }
+    sound.map(Ptx::from_src)
+}
+
+/// Stores `ptx` at `path` in `dir`: a temporary file renamed into place, its checksum first.
+fn write_entry(dir: &Path, path: &Path, ptx: &Ptx) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let text = ptx.to_src();
+    let tmp = path.with_extension(format!("{}.part", std::process::id()));
+    std::fs::write(
+        &tmp,
+        format!("{HEADER}{}\n{text}", hex(&Sha256::digest(text.as_bytes()))),
+    )?;
+    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

@@ -143,13 +143,14 @@ pub fn fit_gate_cmd(args: FitGateArgs) -> Result<()> {
     std::fs::write(&args.out, gated)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
 
-    // The written graph against the fit's own arithmetic, on the first faces.
+    // The written graph against the fit's own arithmetic, on the first faces. Whether a face
+    // is skipped depends on its degraded pair alone, so the gated graph's faces are the first of
+    // `faces`, in the same order.
     let check = &crops[..crops.len().min(16)];
     let mut gated = Generator::load(&args.out, &session)
         .with_context(|| format!("cannot load the gated generator {}", args.out.display()))?;
-    let ungated_stats = measure_faces(&mut generator, shape.as_mut(), check, args.seed, |_| {})?;
     let graph_stats = measure_faces(&mut gated, shape.as_mut(), check, args.seed, |_| {})?;
-    let predicted = mean_gain(&ungated_stats, |f| gate.alpha(&f.features));
+    let predicted = mean_gain(&faces[..graph_stats.len()], |f| gate.alpha(&f.features));
     let measured = mean_gain(&graph_stats, |_| 1.0);
     println!(
         "wrote {}: on the first {} faces the graph gains {measured:+.4} dB, the fit predicted {predicted:+.4} dB",

@@ -26,13 +26,14 @@ use sgpn_face::shape::ShapePrior;
 use sgpn_models::generator::Generator;
 
 use crate::data::degrade::{TrainingDegradation, make_training_pair, pair_seed};
+use crate::data::pixels::quantize;
 use crate::eval::run::{read_crop, restore_face};
 use stats::FaceStats;
 
 /// Rounds network-unit values to the 8-bit grid, as a face cropped from an 8-bit frame is.
 fn quantized_network(v: &[f32]) -> Vec<f32> {
     v.iter()
-        .map(|&x| ((x + 1.0) * 127.5).round().clamp(0.0, 255.0) / 127.5 - 1.0)
+        .map(|&x| f32::from(quantize((x + 1.0) * 127.5)) / 127.5 - 1.0)
         .collect()
 }
 
