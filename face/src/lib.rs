@@ -10,6 +10,7 @@
 //! pipelines between the streams of one process.
 
 pub mod align;
+mod chain;
 pub mod colour;
 pub mod d3dfr_crop;
 pub mod detect;

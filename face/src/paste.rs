@@ -12,7 +12,7 @@
 use sgpn_kernels::KernelError;
 use sgpn_kernels::backend::FaceKernels;
 use sgpn_kernels::frame::FrameMut;
-use sgpn_kernels::image::{Rect, RgbImage};
+use sgpn_kernels::image::Rect;
 use sgpn_kernels::paste::PasteParams;
 
 use crate::align::Alignment;
@@ -39,49 +39,59 @@ pub struct PasteSettings {
     pub detail_smoothing: f32,
 }
 
-/// What paste-back keeps between faces and frames: scratch buffers, and each tracked face's
-/// pasted change for [`PasteSettings::detail_smoothing`].
-#[derive(Debug, Default)]
-pub struct PasteState {
-    alpha: Vec<f32>,
-    written: Vec<f32>,
-    pub stabiliser: DetailStabiliser,
+/// What paste-back keeps between frames: each tracked face's pasted change for
+/// [`PasteSettings::detail_smoothing`], in the buffers of the backend that pastes.
+pub struct PasteState<B> {
+    pub stabiliser: DetailStabiliser<B>,
 }
 
-/// One face's crops, planar `[3,S,S]` in [-1, 1]: what the generator was given and what it returned.
+impl<B> Default for PasteState<B> {
+    fn default() -> Self {
+        Self {
+            stabiliser: DetailStabiliser::default(),
+        }
+    }
+}
+
+/// One face's crops in the frame's batches (`[N,3,S,S]` in [-1, 1], where the kernels compute):
+/// what the generator was given and what it returned, and the face's slot in both.
 #[derive(Clone, Copy, Debug)]
-pub struct CropPair<'a> {
-    pub lq: &'a [f32],
-    pub restored: &'a [f32],
+pub struct CropSlot<'a, B> {
+    pub lq: &'a B,
+    pub restored: &'a B,
+    pub slot: usize,
 }
 
-/// Pastes one restored crop of track `track_id` into `frame` at `rect` (the crop's `lq` is the
-/// reference of [`PasteMode::Residual`]).
+/// Pastes crop `crops.slot` of track `track_id` into `frame` at `rect` (the crop's `lq` is the
+/// reference of [`PasteMode::Residual`]), every step on `kernels`' own buffers.
 ///
 /// The region is read from the frame as it is now, so faces whose regions overlap are pasted one
 /// over the other rather than one undoing the other. Pixels the mask does not reach are never
 /// written, which keeps them bit-identical in every pixel format.
-pub fn paste_face(
-    kernels: &dyn FaceKernels,
+pub fn paste_face<K: FaceKernels>(
+    kernels: &K,
     frame: &mut FrameMut<'_>,
     (alignment, rect): (&Alignment, Rect),
-    crops: CropPair<'_>,
+    crops: CropSlot<'_, K::Buffer>,
     settings: PasteSettings,
     track_id: u64,
-    state: &mut PasteState,
+    state: &mut PasteState<K::Buffer>,
 ) -> Result<(), KernelError> {
-    let mut region: RgbImage = kernels.read_region(&frame.as_ref(), rect)?;
-    let input = (settings.detail_smoothing > 0.0).then(|| region.clone());
-    let n = rect.width * rect.height;
-    state.alpha.clear();
-    state.alpha.resize(n, 0.0);
+    let mut region = kernels.read_region(&frame.as_ref(), rect)?;
+    let input = if settings.detail_smoothing > 0.0 {
+        Some(kernels.duplicate(&region)?)
+    } else {
+        None
+    };
+    let mut alpha = kernels.zeros(rect.area())?;
     let params = PasteParams::for_crop(alignment.size, settings.blend);
     kernels.paste_back(
         &mut region,
-        &mut state.alpha,
+        &mut alpha,
+        (rect.width, rect.height),
         crops.restored,
         (settings.mode == PasteMode::Residual).then_some(crops.lq),
-        alignment.size,
+        (crops.slot, alignment.size),
         &alignment.region_to_crop(&rect),
         &params,
     )?;
@@ -100,9 +110,7 @@ pub fn paste_face(
         None => state.stabiliser.forget(track_id),
     }
     // `region` already holds the blend; write it where the mask reached, untouched elsewhere.
-    state.written.clear();
-    state
-        .written
-        .extend(state.alpha.iter().map(|&a| if a > 0.0 { 1.0 } else { 0.0 }));
-    kernels.write_region(frame, rect, &region, &state.written)
+    let mut covered = kernels.zeros(rect.area())?;
+    kernels.coverage(&alpha, &mut covered)?;
+    kernels.write_region(frame, rect, &region, &covered)
 }

@@ -3,10 +3,9 @@
 
 use std::path::PathBuf;
 
-use sgpn_kernels::backend::{CpuKernels, FaceKernels};
+use sgpn_kernels::backend::CpuKernels;
 use sgpn_kernels::cuda::CudaKernels;
 use sgpn_kernels::frame::FrameMut;
-use sgpn_kernels::image::Rect;
 use sgpn_models::contract::Variant;
 use sgpn_models::detector::FaceDetector;
 use sgpn_models::generator::Generator;
@@ -14,11 +13,11 @@ use sgpn_models::runtime::{Device, SessionConfig};
 use sgpn_models::tensorrt::TensorRtOptions;
 
 use crate::FaceError;
-use crate::align::{Alignment, align_to_template};
+use crate::align::align_to_template;
+use crate::chain::{Chain, FrameChain, Networks, PlacedFace};
 use crate::colour::DEFAULT_COLOUR_FIX;
 use crate::detect::{DEFAULT_WORKING_SIZE, DetectParams, detect_faces};
-use crate::paste::{CropPair, PasteMode, PasteSettings, PasteState, paste_face};
-use crate::restore::{CropBatch, restore_batch};
+use crate::paste::PasteMode;
 use crate::shape::{ShapeConfig, ShapePrior};
 use crate::stabilise::DEFAULT_DETAIL_SMOOTHING;
 use crate::timings::{StageTimings, timed};
@@ -50,8 +49,9 @@ pub enum KernelDevice {
     #[default]
     Cpu,
     /// Their CUDA twins on GPU 0 (`sgpn_kernels::cuda`): a frame with faces is uploaded once
-    /// in its native format (8, 10 or 16 bits) and downloaded once after the paste-back, each
-    /// stage's region or crop crossing between host and device.
+    /// in its native format (8, 10 or 16 bits) and downloaded once after the paste-back; its
+    /// regions, crops and restored crops stay on the device between the stages
+    /// ([`crate::chain`]), crossing to the host only for a network that runs there.
     Cuda,
 }
 
@@ -130,32 +130,28 @@ pub struct FaceRestorer {
     output_mode: OutputMode,
     tracker: Tracker,
     frame_index: u64,
-    batch: CropBatch,
-    paste: PasteState,
     timings: StageTimings,
-    kernels: Box<dyn FaceKernels>,
-}
-
-/// A face of the current frame on its way through the steps.
-struct PlacedFace {
-    face: RestoredFace,
-    alignment: Alignment,
-    rect: Rect,
+    chain: Box<dyn FrameChain>,
 }
 
 impl FaceRestorer {
     /// Loads and validates the models and checks that they fit together and the output mode
     /// (errors name the file and the problem).
     pub fn new(cfg: &RestorerConfig) -> Result<Self, FaceError> {
-        let session = SessionConfig {
+        let mut session = SessionConfig {
             device: cfg.device,
             intra_threads: cfg.threads,
             tensorrt: cfg.tensorrt.clone(),
+            compute_stream: None,
         };
-        let kernels: Box<dyn FaceKernels> = match cfg.kernels {
-            KernelDevice::Cpu => Box::new(CpuKernels),
+        let chain: Box<dyn FrameChain> = match cfg.kernels {
+            KernelDevice::Cpu => Box::new(Chain::new(CpuKernels)),
             KernelDevice::Cuda => {
-                Box::new(CudaKernels::new(0).map_err(|e| FaceError::Kernels(e.to_string()))?)
+                let gpu = CudaKernels::new(0).map_err(|e| FaceError::Kernels(e.to_string()))?;
+                // The networks on a CUDA provider run on the kernels' stream, so that a batch
+                // bound to the kernels' buffers is ordered with the kernels around it.
+                session.compute_stream = Some(gpu.stream_handle());
+                Box::new(Chain::new(gpu))
             }
         };
         let detector = FaceDetector::load(&cfg.detector_model, &session)?;
@@ -173,10 +169,8 @@ impl FaceRestorer {
             output_mode: cfg.output_mode,
             tracker: Tracker::default(),
             frame_index: 0,
-            batch: CropBatch::default(),
-            paste: PasteState::default(),
             timings: StageTimings::default(),
-            kernels,
+            chain,
         })
     }
 
@@ -189,7 +183,7 @@ impl FaceRestorer {
     /// increasing, so that an id never names two faces of one stream.
     pub fn reset(&mut self) {
         self.tracker.reset();
-        self.paste.stabiliser.reset();
+        self.chain.reset();
         self.frame_index = 0;
     }
 
@@ -237,132 +231,51 @@ impl FaceRestorer {
         }
 
         // 3. align to the generator's template, and locate each crop in the frame.
-        let info = self.generator.info.clone();
+        let info = &self.generator.info;
         let (width, height) = (frame.width, frame.height);
-        let faces: Vec<PlacedFace> = timed(&mut t.align_warp, || {
-            self.tracker
-                .tracks()
-                .iter()
-                .take(params.max_faces)
-                .filter_map(|track| {
-                    let alignment = align_to_template(&track.landmarks, info.template, info.size)?;
-                    let rect = alignment.frame_rect(width, height)?;
-                    let face = RestoredFace {
-                        track_id: track.id,
-                        score: track.score,
-                        bbox: track.bbox,
-                        landmarks: track.landmarks,
-                    };
-                    Some(PlacedFace {
-                        face,
-                        alignment,
-                        rect,
+        let (faces, placed): (Vec<RestoredFace>, Vec<PlacedFace>) =
+            timed(&mut t.align_warp, || {
+                self.tracker
+                    .tracks()
+                    .iter()
+                    .take(params.max_faces)
+                    .filter_map(|track| {
+                        let alignment =
+                            align_to_template(&track.landmarks, info.template, info.size)?;
+                        let rect = alignment.frame_rect(width, height)?;
+                        let face = RestoredFace {
+                            track_id: track.id,
+                            score: track.score,
+                            bbox: track.bbox,
+                            landmarks: track.landmarks,
+                        };
+                        let placed = PlacedFace {
+                            track_id: track.id,
+                            landmarks: track.landmarks,
+                            alignment,
+                            rect,
+                        };
+                        Some((face, placed))
                     })
-                })
-                .collect()
-        });
-        let live: Vec<u64> = faces.iter().map(|f| f.face.track_id).collect();
-        self.paste.stabiliser.retain(&live);
+                    .unzip()
+            });
+        let live: Vec<u64> = faces.iter().map(|f| f.track_id).collect();
+        self.chain.retain_faces(&live);
         if faces.is_empty() || params.blend <= 0.0 {
             self.timings = t;
-            return Ok(faces.into_iter().map(|f| f.face).collect());
+            return Ok(faces);
         }
 
-        // 4. warp every crop into one batch, restore them in one run. A device backend keeps
-        // one copy of the frame from here to the end of the paste-back.
-        timed(&mut t.align_warp, || -> Result<(), FaceError> {
-            self.kernels.begin_frame(&frame.as_ref())?;
-            self.batch.clear(info.size);
-            for f in &faces {
-                let region = self.kernels.read_region(&frame.as_ref(), f.rect)?;
-                self.kernels.warp_face_crops(
-                    &region,
-                    &[f.alignment.crop_to_region(&f.rect)],
-                    info.size,
-                    self.batch.push(),
-                )?;
-            }
-            Ok(())
-        })?;
-
-        // 4a. shape (paper Sec. 3.1): regress the 3DMM coefficients of all crops in one run,
-        // render each face in the crop's own alignment; 4b. restore, or show the shape prior.
-        let mut restored = match self.shape.as_mut() {
-            Some(shape) => {
-                let landmarks: Vec<[[f32; 2]; 5]> = faces
-                    .iter()
-                    .map(|f| {
-                        f.face.landmarks.map(|[x, y]| {
-                            let (x, y) = f.alignment.frame_to_crop.apply(x, y);
-                            [x, y]
-                        })
-                    })
-                    .collect();
-                let coefficients =
-                    timed(&mut t.regress, || shape.regress(&self.batch, &landmarks))?;
-                let renders = timed(&mut t.render, || {
-                    shape.render(&coefficients, info.size, &*self.kernels)
-                })?;
-                match self.output_mode {
-                    OutputMode::Restored => timed(&mut t.restore, || {
-                        restore_batch(
-                            &mut self.generator,
-                            &self.batch,
-                            Some((renders, &coefficients)),
-                        )
-                    })?,
-                    OutputMode::Render => timed(&mut t.render, || {
-                        shape.composite_over(self.batch.as_slice())
-                    }),
-                }
-            }
-            None => timed(&mut t.restore, || {
-                restore_batch(&mut self.generator, &self.batch, None)
-            })?,
+        // 4. warp, shape, restore, colour fix and 5. paste back, where the kernels run.
+        let networks = Networks {
+            generator: &mut self.generator,
+            shape: self.shape.as_mut(),
+            output_mode: self.output_mode,
         };
-
-        let crop_len = 3 * info.size * info.size;
-        // 4c. colour fix: each face keeps the input's coarse colour and shading.
-        if params.colour_fix && self.output_mode == OutputMode::Restored {
-            timed(&mut t.paste, || {
-                self.kernels
-                    .colour_fix(self.batch.as_slice(), &mut restored, info.size)
-            })?;
-        }
-
-        // 5. paste back, one face after the other, each with its history of earlier frames. The
-        // render output mode shows the shape prior frame by frame, jitter included, unsmoothed.
-        let settings = PasteSettings {
-            mode: params.paste_mode,
-            blend: params.blend.min(1.0),
-            detail_smoothing: match self.output_mode {
-                OutputMode::Restored => params.detail_smoothing,
-                OutputMode::Render => 0.0,
-            },
-        };
-        timed(&mut t.paste, || -> Result<(), FaceError> {
-            let lq_crops = self.batch.as_slice().chunks_exact(crop_len);
-            for ((f, restored), lq) in faces
-                .iter()
-                .zip(restored.chunks_exact(crop_len))
-                .zip(lq_crops)
-            {
-                let crops = CropPair { lq, restored };
-                paste_face(
-                    &*self.kernels,
-                    frame,
-                    (&f.alignment, f.rect),
-                    crops,
-                    settings,
-                    f.face.track_id,
-                    &mut self.paste,
-                )?;
-            }
-            self.kernels.end_frame(frame)?;
-            Ok(())
-        })?;
+        self.chain
+            .restore_faces(frame, &placed, networks, params, &mut t)?;
         self.timings = t;
-        Ok(faces.into_iter().map(|f| f.face).collect())
+        Ok(faces)
     }
 }
 

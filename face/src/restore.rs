@@ -30,6 +30,18 @@ impl CropBatch {
         &mut self.data[(self.len - 1) * n..self.len * n]
     }
 
+    /// Empties the batch and makes room for `count` crops of `size`×`size` at once: the whole
+    /// `[N,3,S,S]` tensor to fill (a download from the device).
+    pub fn fill(&mut self, size: usize, count: usize) -> &mut [f32] {
+        self.size = size;
+        self.len = count;
+        let n = count * 3 * size * size;
+        if self.data.len() < n {
+            self.data.resize(n, 0.0);
+        }
+        &mut self.data[..n]
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
@@ -94,5 +106,8 @@ mod tests {
         assert!(b.as_slice().is_empty());
         b.push().fill(3.0);
         assert_eq!(b.as_slice(), &[3.0; 12]);
+        b.fill(1, 2).fill(4.0);
+        assert_eq!((b.len(), b.size()), (2, 1));
+        assert_eq!(b.as_slice(), &[4.0; 6]);
     }
 }

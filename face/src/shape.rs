@@ -23,10 +23,13 @@ use sgpn_kernels::KernelError;
 use sgpn_kernels::affine::Affine2;
 use sgpn_kernels::backend::FaceKernels;
 use sgpn_kernels::image::RgbImage;
-use sgpn_kernels::render::{Camera, FaceInput, FacePose, RenderError};
+use sgpn_kernels::render::{
+    Camera, CoefficientBatch, FaceInput, FacePose, LinearPart, MorphableParts, RenderError,
+    to_generator_input,
+};
 use sgpn_kernels::warp::warp_face_crop;
 use sgpn_models::contract::GeneratorInfo;
-use sgpn_models::morphable::{Coefficients, MorphableModel};
+use sgpn_models::morphable::{Basis, Coefficients, MorphableModel};
 use sgpn_models::runtime::SessionConfig;
 use sgpn_models::shape_regressor::{INPUT_SIZE, RegressorCrop, ShapeRegressor, sha256_file};
 
@@ -184,11 +187,11 @@ impl ShapePrior {
     /// Renders every face from its coefficients (`[N,K]` from [`ShapePrior::regress`]) at the
     /// crop size S, all in one batch on `kernels` (the rasterizer's CUDA twin with
     /// `kernels=cuda`): `I_3d` as the generator's `render` input, `[N,3,S,S]` in [-1, 1].
-    pub fn render(
+    pub fn render<K: FaceKernels>(
         &mut self,
         coefficients: &[f32],
         size: usize,
-        kernels: &dyn FaceKernels,
+        kernels: &K,
     ) -> Result<&CropBatch, FaceError> {
         self.renders.clear(size);
         self.coverage.clear();
@@ -217,14 +220,7 @@ impl ShapePrior {
             .collect();
         let batch = kernels
             .render_faces(&faces, &self.morphable.triangles, &self.camera)
-            .map_err(|e| match e {
-                KernelError::Render(RenderError::Face { face, source }) => FaceError::Render {
-                    face,
-                    path: self.morphable_path.clone(),
-                    source: *source,
-                },
-                other => FaceError::Kernel(other),
-            })?;
+            .map_err(|e| self.render_error(e))?;
         let plane = batch.size * batch.size;
         for (face, (image, mask)) in batch
             .image
@@ -234,7 +230,7 @@ impl ShapePrior {
         {
             match self.frames.get(face) {
                 None => {
-                    image_to_planar(image, mask, self.renders.push());
+                    to_generator_input(image, mask, self.renders.push());
                     self.coverage.extend_from_slice(mask);
                 }
                 Some(frame) => {
@@ -257,6 +253,77 @@ impl ShapePrior {
             }
         }
         Ok(&self.renders)
+    }
+
+    /// Whether [`ShapePrior::render_on`] applies: the `resize` crop, whose faces are rendered
+    /// in the crop itself (the `d3dfr` crop renders in D3DFR's frame and warps each render
+    /// back to the crop on the host, [`ShapePrior::render`]).
+    pub fn renders_in_the_crop(&self) -> bool {
+        self.regressor.info.crop == RegressorCrop::Resize
+    }
+
+    /// The 3DMM as the kernels render from it (`FaceKernels::load_morphable`).
+    pub fn morphable_parts(&self) -> MorphableParts<'_> {
+        let m = &self.morphable;
+        MorphableParts {
+            identity: part(&m.mean_shape, &m.id_basis),
+            expression: part(&m.mean_shape, &m.exp_basis),
+            albedo: part(&m.mean_albedo, &m.albedo_basis),
+            triangles: &m.triangles,
+        }
+    }
+
+    /// Renders every face from its coefficients (`[N,K]` from [`ShapePrior::regress`]) straight
+    /// into the generator's `render` batch `[N,3,S,S]` where `kernels` compute: shape, albedo,
+    /// normals, raster and the mapping to [-1, 1] all on the device with `kernels=cuda`
+    /// (`FaceKernels::render_crops`). `loaded` is [`ShapePrior::morphable_parts`] after
+    /// `FaceKernels::load_morphable`. The `resize` crop only ([`ShapePrior::renders_in_the_crop`]).
+    pub fn render_on<K: FaceKernels>(
+        &self,
+        kernels: &K,
+        loaded: &K::Morphable,
+        coefficients: &[f32],
+        size: usize,
+    ) -> Result<K::Buffer, FaceError> {
+        debug_assert!(self.renders_in_the_crop() && self.camera.size == size);
+        let k = self.morphable.coefficient_count();
+        let split = coefficients
+            .chunks_exact(k)
+            .map(|values| Coefficients::split(values, &self.morphable))
+            .collect::<Result<Vec<_>, _>>()?;
+        let flat = |part: fn(&Coefficients) -> &[f32]| -> Vec<f32> {
+            split.iter().flat_map(|c| part(c).iter().copied()).collect()
+        };
+        let (identity, expression, albedo) = (flat(|c| &c.id), flat(|c| &c.exp), flat(|c| &c.tex));
+        let batch = CoefficientBatch {
+            identity: &identity,
+            expression: &expression,
+            albedo: &albedo,
+            poses: split
+                .iter()
+                .map(|c| FacePose {
+                    angles: c.angles,
+                    translation: c.translation,
+                    gamma: &c.gamma,
+                })
+                .collect(),
+        };
+        let (renders, _coverage) = kernels
+            .render_crops(&self.morphable_parts(), loaded, &batch, &self.camera)
+            .map_err(|e| self.render_error(e))?;
+        Ok(renders)
+    }
+
+    /// A face the renderer refused, named with the 3DMM file.
+    fn render_error(&self, e: KernelError) -> FaceError {
+        match e {
+            KernelError::Render(RenderError::Face { face, source }) => FaceError::Render {
+                face,
+                path: self.morphable_path.clone(),
+                source: *source,
+            },
+            other => FaceError::Kernel(other),
+        }
     }
 
     /// The rendered faces over `lq` (`[N,3,S,S]`): `I_3d` where the mesh covers a pixel, the LQ
@@ -286,6 +353,15 @@ impl ShapePrior {
     }
 }
 
+/// A 3DMM part as the kernels take it.
+fn part<'a>(mean: &'a [f32], basis: &'a Basis) -> LinearPart<'a> {
+    LinearPart {
+        mean,
+        basis: &basis.values,
+        components: basis.components,
+    }
+}
+
 /// A planar `[3,S,S]` crop in [-1, 1] as an interleaved 0..255 region image.
 fn planar_to_image(crop: &[f32], size: usize, out: &mut RgbImage) {
     let plane = size * size;
@@ -299,34 +375,9 @@ fn planar_to_image(crop: &[f32], size: usize, out: &mut RgbImage) {
     }
 }
 
-/// A render (interleaved RGB in the albedo's 0..1 units, one value of `mask` per pixel) as the
-/// generator's `render` tensor: colour clamped to 0..1, mapped by `2·c − 1`; −1 where `mask` is
-/// 0 (docs/shape-prior.md "Tensors").
-fn image_to_planar(image: &[f32], mask: &[f32], out: &mut [f32]) {
-    let plane = mask.len();
-    for (i, (px, &m)) in image.chunks_exact(3).zip(mask).enumerate() {
-        for (c, &v) in px.iter().enumerate() {
-            out[c * plane + i] = if m > 0.0 {
-                2.0 * v.clamp(0.0, 1.0) - 1.0
-            } else {
-                -1.0
-            };
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn renders_map_to_minus_one_to_one_and_uncovered_to_minus_one() {
-        let image = [0.5, 1.5, -0.2, 0.9, 0.9, 0.9];
-        let mut out = vec![0.0; 6];
-        image_to_planar(&image, &[1.0, 0.0], &mut out);
-        // Planes: r of both pixels, then g, then b.
-        assert_eq!(out, vec![0.0, -1.0, 1.0, -1.0, -1.0, -1.0]);
-    }
 
     #[test]
     fn crops_convert_to_region_images() {

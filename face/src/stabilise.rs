@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use sgpn_kernels::KernelError;
 use sgpn_kernels::backend::FaceKernels;
-use sgpn_kernels::image::{Rect, RgbImage};
+use sgpn_kernels::image::Rect;
 pub use sgpn_kernels::stabilise::MOTION_LEVELS;
 use sgpn_kernels::stabilise::Previous;
 
@@ -25,30 +25,38 @@ use sgpn_kernels::stabilise::Previous;
 pub const DEFAULT_DETAIL_SMOOTHING: f32 = 0.8;
 
 /// The previous frame of one tracked face: where its region was, the input there and the
-/// averaged change pasted over it.
+/// averaged change pasted over it, in the buffers of the backend that pastes.
 #[derive(Debug)]
-struct History {
+struct History<B> {
     rect: Rect,
-    input: Vec<f32>,
-    change: Vec<f32>,
+    input: B,
+    change: B,
 }
 
 /// The averaged pasted change of every tracked face, by track id.
-#[derive(Debug, Default)]
-pub struct DetailStabiliser {
-    faces: HashMap<u64, History>,
+#[derive(Debug)]
+pub struct DetailStabiliser<B> {
+    faces: HashMap<u64, History<B>>,
+}
+
+impl<B> Default for DetailStabiliser<B> {
+    fn default() -> Self {
+        Self {
+            faces: HashMap::new(),
+        }
+    }
 }
 
 /// One face's paste-back: `input` is the frame region at `rect` before the face was pasted,
 /// `pasted` the same region after.
-pub struct PastedRegion<'a> {
+pub struct PastedRegion<'a, B> {
     pub track_id: u64,
     pub rect: Rect,
-    pub input: RgbImage,
-    pub pasted: &'a mut RgbImage,
+    pub input: B,
+    pub pasted: &'a mut B,
 }
 
-impl DetailStabiliser {
+impl<B> DetailStabiliser<B> {
     /// Forgets every face (a seek, a flush, a discontinuity).
     pub fn reset(&mut self) {
         self.faces.clear();
@@ -67,10 +75,10 @@ impl DetailStabiliser {
     /// Replaces `region.pasted` by the input + the change averaged with the face's history at
     /// `strength` (0–1, the history's weight where the input is still) and keeps the result as
     /// the new history. Pixels outside the previous frame's region start afresh.
-    pub fn stabilise(
+    pub fn stabilise<K: FaceKernels<Buffer = B>>(
         &mut self,
-        kernels: &dyn FaceKernels,
-        region: PastedRegion<'_>,
+        kernels: &K,
+        region: PastedRegion<'_, B>,
         strength: f32,
     ) -> Result<(), KernelError> {
         let PastedRegion {
@@ -79,33 +87,21 @@ impl DetailStabiliser {
             input,
             pasted,
         } = region;
-        debug_assert_eq!(input.data.len(), pasted.data.len());
-        let mut change: Vec<f32> = pasted
-            .data
-            .iter()
-            .zip(&input.data)
-            .map(|(p, i)| p - i)
-            .collect();
+        let mut change = kernels.zeros(kernels.len(pasted))?;
+        kernels.region_change(pasted, &input, &mut change)?;
         if let Some(previous) = self.faces.get(&track_id) {
             let previous = Previous {
                 rect: previous.rect,
                 input: &previous.input,
                 change: &previous.change,
             };
-            kernels.blend_with_history(
-                rect,
-                &input.data,
-                &mut pasted.data,
-                &mut change,
-                &previous,
-                strength,
-            )?;
+            kernels.blend_with_history(rect, &input, pasted, &mut change, &previous, strength)?;
         }
         self.faces.insert(
             track_id,
             History {
                 rect,
-                input: input.data,
+                input,
                 change,
             },
         );
@@ -118,17 +114,13 @@ mod tests {
     use super::*;
 
     /// A `w × 1` region whose pixels are grey at `v`.
-    fn grey(v: &[f32]) -> RgbImage {
-        RgbImage {
-            width: v.len(),
-            height: 1,
-            data: v.iter().flat_map(|&g| [g; 3]).collect(),
-        }
+    fn grey(v: &[f32]) -> Vec<f32> {
+        v.iter().flat_map(|&g| [g; 3]).collect()
     }
 
     /// Pastes `pasted` over `input` at `x` for track 1.
     fn paste(
-        s: &mut DetailStabiliser,
+        s: &mut DetailStabiliser<Vec<f32>>,
         x: usize,
         input: &[f32],
         pasted: &[f32],
@@ -143,12 +135,12 @@ mod tests {
         };
         s.stabilise(&sgpn_kernels::backend::CpuKernels, region, strength)
             .unwrap();
-        out.data.iter().step_by(3).copied().collect()
+        out.iter().step_by(3).copied().collect()
     }
 
     #[test]
     fn a_still_face_averages_its_change() {
-        let mut s = DetailStabiliser::default();
+        let mut s = DetailStabiliser::<Vec<f32>>::default();
         assert_eq!(
             paste(&mut s, 0, &[100.0], &[110.0], 0.75),
             [110.0],
@@ -160,7 +152,7 @@ mod tests {
 
     #[test]
     fn the_input_change_passes_and_motion_drops_the_history() {
-        let mut s = DetailStabiliser::default();
+        let mut s = DetailStabiliser::<Vec<f32>>::default();
         paste(
             &mut s,
             0,
@@ -184,7 +176,7 @@ mod tests {
 
     #[test]
     fn history_follows_frame_coordinates() {
-        let mut s = DetailStabiliser::default();
+        let mut s = DetailStabiliser::<Vec<f32>>::default();
         paste(&mut s, 10, &[100.0, 100.0], &[120.0, 140.0], 0.5);
         // The region moved one pixel right: its first pixel is the old second one, its second
         // pixel is new.
@@ -194,7 +186,7 @@ mod tests {
 
     #[test]
     fn forgotten_faces_start_afresh() {
-        let mut s = DetailStabiliser::default();
+        let mut s = DetailStabiliser::<Vec<f32>>::default();
         paste(&mut s, 0, &[100.0], &[120.0], 0.5);
         s.forget(1);
         assert_eq!(
@@ -213,7 +205,7 @@ mod tests {
 
     #[test]
     fn results_stay_in_range() {
-        let mut s = DetailStabiliser::default();
+        let mut s = DetailStabiliser::<Vec<f32>>::default();
         paste(&mut s, 0, &[200.0], &[255.0], 0.9);
         // The input brightens by 2 levels: the averaged change (~54) would overshoot 255.
         assert_eq!(paste(&mut s, 0, &[202.0], &[255.0], 0.9), [255.0]);

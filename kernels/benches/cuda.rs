@@ -1,8 +1,8 @@
 //! The CUDA kernels against their CPU references on the benches' 1080p scene (4 faces of
 //! ~300 px): batched warp into the generator's crops and paste-back (replace and residual),
-//! each timed three ways — the CPU reference (rayon), the GPU on device-resident buffers (the
-//! GPU path of docs/gpu-path.md: launch + stream sync), and the GPU through the host-memory
-//! `FaceKernels` methods (upload, launch, download). Then the batch face renderer and the AFFB
+//! each timed three ways through `FaceKernels` — the CPU reference (rayon), the GPU on
+//! device-resident buffers (the element's GPU path: launch + stream sync), and the GPU with the
+//! inputs uploaded and the outputs downloaded on every call. Then the batch face renderer and the AFFB
 //! fusion on device-resident buffers at 256 and 512 px for 1, 8 and 16 faces, with the bytes
 //! each moves at least (every input read once, every output written once) as a share of the
 //! GPU's peak memory bandwidth. Prints tables of medians, or the reason it skipped. Run:
@@ -29,6 +29,52 @@ fn region_of(frame: &RgbImage, face: &scene::Face) -> RgbImage {
     region
 }
 
+/// One face's region and alpha on some backend, with the region's width and height.
+struct Region<B> {
+    rgb: B,
+    alpha: B,
+    dims: (usize, usize),
+}
+
+/// The regions of `regions` (host) on backend `k`, alpha cleared.
+fn regions_on<K: FaceKernels>(k: &K, regions: &[RgbImage]) -> Vec<Region<K::Buffer>> {
+    regions
+        .iter()
+        .map(|r| Region {
+            rgb: k.upload(&r.data).unwrap(),
+            alpha: k.zeros(r.width * r.height).unwrap(),
+            dims: (r.width, r.height),
+        })
+        .collect()
+}
+
+/// Backend `k`'s paste of crop `i` of `crops` into region `i`, for every region.
+fn paste_all<K: FaceKernels>(
+    k: &K,
+    regions: &mut [Region<K::Buffer>],
+    crops: &K::Buffer,
+    residual: bool,
+    size: usize,
+    region_to_crop: &[Affine2],
+) {
+    let params = PasteParams::for_crop(size, 1.0);
+    for (i, r) in regions.iter_mut().enumerate() {
+        let reference = residual.then_some(crops);
+        let at = (i, size);
+        k.paste_back(
+            &mut r.rgb,
+            &mut r.alpha,
+            r.dims,
+            crops,
+            reference,
+            at,
+            &region_to_crop[i],
+            &params,
+        )
+        .unwrap();
+    }
+}
+
 fn main() {
     // SAFETY: only probes whether libcuda can be opened.
     if !unsafe { cudarc::driver::sys::is_culib_present() } {
@@ -50,7 +96,7 @@ fn main() {
     );
     println!("| stage | crop | CPU reference ms | GPU resident ms | GPU with host copies ms |");
     println!("|---|---|---|---|---|");
-    let d_frame = stream.clone_htod(&frame.data).unwrap();
+    let d_frame = gpu.upload(&frame.data).unwrap();
     let (upload, _) = median_ms(|| {
         let d = stream.clone_htod(&frame.data).unwrap();
         stream.synchronize().unwrap();
@@ -63,43 +109,55 @@ fn main() {
     for size in [512usize, 256] {
         let faces = faces(size);
         let transforms: Vec<Affine2> = faces.iter().map(|f| f.crop_to_frame).collect();
-        let flat: Vec<f32> = transforms
-            .iter()
-            .flat_map(|t| t.m.into_iter().flatten())
-            .collect();
-        let d_t = stream.clone_htod(&flat).unwrap();
-        let mut crops = vec![0.0f32; faces.len() * 3 * size * size];
-        let mut d_crops = stream.alloc_zeros::<f32>(crops.len()).unwrap();
+        let crop_len = 3 * size * size;
+        let mut crops = vec![0.0f32; faces.len() * crop_len];
+        let mut d_crops = gpu.zeros(crops.len()).unwrap();
         let (cpu, _) = median_ms(|| {
             CpuKernels
-                .warp_face_crops(&frame, &transforms, size, &mut crops)
+                .warp_face_crops(
+                    &frame.data,
+                    frame.width,
+                    frame.height,
+                    &transforms,
+                    size,
+                    &mut crops,
+                    0,
+                )
                 .unwrap();
         });
         let (resident, _) = median_ms(|| {
-            gpu.launch_warp(
+            gpu.warp_face_crops(
                 &d_frame,
                 frame.width,
                 frame.height,
-                &d_t,
+                &transforms,
                 size,
                 &mut d_crops,
+                0,
             )
             .unwrap();
             stream.synchronize().unwrap();
         });
         let mut host_out = crops.clone();
         let (host, _) = median_ms(|| {
-            gpu.warp_face_crops(&frame, &transforms, size, &mut host_out)
-                .unwrap();
+            let d_src = gpu.upload(&frame.data).unwrap();
+            let mut d_out = gpu.zeros(host_out.len()).unwrap();
+            gpu.warp_face_crops(
+                &d_src,
+                frame.width,
+                frame.height,
+                &transforms,
+                size,
+                &mut d_out,
+                0,
+            )
+            .unwrap();
+            gpu.download(&d_out, &mut host_out).unwrap();
         });
         println!("| warp_face_crops ×4 | {size} | {cpu:.3} | {resident:.3} | {host:.3} |");
 
-        let params = PasteParams::for_crop(size, 1.0);
-        let crop_len = 3 * size * size;
         for residual in [false, true] {
-            let mut regions: Vec<RgbImage> = faces.iter().map(|f| region_of(&frame, f)).collect();
-            let mut alphas: Vec<Vec<f32>> =
-                faces.iter().map(|f| vec![0.0; f.rect.area()]).collect();
+            let regions: Vec<RgbImage> = faces.iter().map(|f| region_of(&frame, f)).collect();
             let region_to_crop: Vec<Affine2> = faces
                 .iter()
                 .map(|f| {
@@ -109,52 +167,40 @@ fn main() {
                         .unwrap()
                 })
                 .collect();
-            // The host-memory path of one backend: paste each face into its region.
-            let mut paste_all = |kernels: &dyn FaceKernels| {
-                for (i, (region, alpha)) in regions.iter_mut().zip(&mut alphas).enumerate() {
-                    let crop = &crops[i * crop_len..(i + 1) * crop_len];
-                    let reference = residual.then_some(crop);
-                    let to_crop = &region_to_crop[i];
-                    kernels
-                        .paste_back(region, alpha, crop, reference, size, to_crop, &params)
-                        .unwrap();
-                }
-            };
-            let (cpu, _) = median_ms(|| paste_all(&CpuKernels));
-            let (host, _) = median_ms(|| paste_all(&gpu));
-            let mut d_regions: Vec<_> = regions
-                .iter()
-                .map(|r| stream.clone_htod(&r.data).unwrap())
-                .collect();
-            let mut d_alphas: Vec<_> = alphas
-                .iter()
-                .map(|a| stream.clone_htod(a).unwrap())
-                .collect();
-            let d_faces: Vec<_> = (0..faces.len())
-                .map(|i| {
-                    stream
-                        .clone_htod(&crops[i * crop_len..(i + 1) * crop_len])
-                        .unwrap()
-                })
-                .collect();
+            let mut cpu_regions = regions_on(&CpuKernels, &regions);
+            let (cpu, _) = median_ms(|| {
+                paste_all(
+                    &CpuKernels,
+                    &mut cpu_regions,
+                    &crops,
+                    residual,
+                    size,
+                    &region_to_crop,
+                )
+            });
+            let mut d_regions = regions_on(&gpu, &regions);
+            let d_batch = gpu.upload(&crops).unwrap();
             let (resident, _) = median_ms(|| {
-                for (i, (d_region, d_alpha)) in d_regions.iter_mut().zip(&mut d_alphas).enumerate()
-                {
-                    let reference = residual.then_some(&d_faces[i]);
-                    gpu.launch_paste(
-                        d_region,
-                        d_alpha,
-                        regions[i].width,
-                        regions[i].height,
-                        &d_faces[i],
-                        reference,
-                        size,
-                        &region_to_crop[i],
-                        &params,
-                    )
-                    .unwrap();
-                }
+                paste_all(
+                    &gpu,
+                    &mut d_regions,
+                    &d_batch,
+                    residual,
+                    size,
+                    &region_to_crop,
+                );
                 stream.synchronize().unwrap();
+            });
+            let (host, _) = median_ms(|| {
+                let mut up = regions_on(&gpu, &regions);
+                let d_batch = gpu.upload(&crops).unwrap();
+                paste_all(&gpu, &mut up, &d_batch, residual, size, &region_to_crop);
+                for (r, host) in up.iter().zip(&regions) {
+                    let mut back = host.data.clone();
+                    gpu.download(&r.rgb, &mut back).unwrap();
+                    let mut alpha = vec![0.0; host.width * host.height];
+                    gpu.download(&r.alpha, &mut alpha).unwrap();
+                }
             });
             let mode = if residual { " residual" } else { "" };
             println!("| paste_back{mode} ×4 | {size} | {cpu:.3} | {resident:.3} | {host:.3} |");

@@ -2,7 +2,7 @@
 // Usage: emulate warp DIR | emulate paste DIR | emulate paste-residual DIR (reads reference.bin
 // too) | emulate affb DIR | emulate render DIR | emulate frame DIR |
 // emulate colour DIR | emulate stabilise DIR | emulate morph DIR | emulate normals DIR |
-// emulate frame-write DIR. Inputs and outputs are raw little-endian files in
+// emulate frame-write DIR | emulate elementwise DIR. Inputs and outputs are raw little-endian files in
 // DIR written by the Rust test; params.bin holds the kernel's params struct exactly as the Rust
 // launcher passes it, so the test also checks that both sides agree on its layout.
 #include "emulate.h"
@@ -133,6 +133,11 @@ int main(int argc, char** argv) {
                        (const unsigned*)triangles.data(), (const float*)colours.data(),
                        (const unsigned long long*)zbuf.data(), triangle.data(), bary.data(),
                        depth.data(), image.data(), mask.data());
+        std::vector<float> crops(3 * pixels);
+        emulate_launch({blocks(p.size, B), blocks(p.size, B), (unsigned)p.n}, {B, B, 1},
+                       render_to_crops, p, (const float*)image.data(), (const float*)mask.data(),
+                       crops.data());
+        write_values(dir + "crops.bin", crops);
         write_values(dir + "triangle.bin", triangle);
         write_values(dir + "barycentric.bin", bary);
         write_values(dir + "depth.bin", depth);
@@ -174,6 +179,20 @@ int main(int argc, char** argv) {
                        (const float*)prev_input.data(), (const float*)prev_change.data());
         write_values(dir + "pasted.bin", pasted);
         write_values(dir + "change.bin", change);
+        return 0;
+    }
+    if (mode == "elementwise") {
+        std::vector<float> pasted = read_values<float>(dir + "pasted.bin");
+        std::vector<float> input = read_values<float>(dir + "input.bin");
+        std::vector<float> alpha = read_values<float>(dir + "alpha.bin");
+        long long n = (long long)pasted.size(), m = (long long)alpha.size();
+        std::vector<float> change(pasted.size(), -1.0f), covered(alpha.size(), -1.0f);
+        emulate_launch({blocks((int)n, 256), 1, 1}, {256, 1, 1}, region_change,
+                       (const float*)pasted.data(), (const float*)input.data(), change.data(), n);
+        emulate_launch({blocks((int)m, 256), 1, 1}, {256, 1, 1}, paste_coverage,
+                       (const float*)alpha.data(), covered.data(), m);
+        write_values(dir + "change.bin", change);
+        write_values(dir + "covered.bin", covered);
         return 0;
     }
     if (mode == "morph") {

@@ -81,3 +81,11 @@ extern "C" __global__ void paste_back(const PasteParams p, float* region, float*
     long long i = (long long)y * p.width + x;
     alpha[i] = fmaxf(alpha[i], a);
 }
+
+// The pixels a paste-back reached: covered = 1 where alpha > 0, else 0, one thread per pixel
+// (the CPU twin is `CpuKernels::coverage`). The write-back then replaces exactly those pixels by
+// the already blended region and leaves every other pixel of the frame bit-identical.
+extern "C" __global__ void paste_coverage(const float* alpha, float* covered, const long long n) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) covered[i] = alpha[i] > 0.0f ? 1.0f : 0.0f;
+}

@@ -232,3 +232,22 @@ extern "C" __global__ void raster_resolve(const RenderParams p, const float* scr
     for (int c = 0; c < 3; ++c) image[3 * i + c] = rgb[c];
     mask[i] = m;
 }
+
+// The renders as the generator's `render` input (CPU twin `render::to_generator_input`): per
+// face and pixel, the colour clamped to 0..1 and mapped by 2·c − 1 into the planar [N,3,S,S]
+// batch, −1 where no triangle covers the pixel. One thread per (pixel, face).
+extern "C" __global__ void render_to_crops(const RenderParams p, const float* image,
+                                           const float* mask, float* crops) {
+    int x = blockIdx.x * blockDim.x + threadIdx.x;
+    int y = blockIdx.y * blockDim.y + threadIdx.y;
+    int face = blockIdx.z;
+    if (x >= p.size || y >= p.size || face >= p.n) return;
+    long long plane = (long long)p.size * p.size;
+    long long i = (long long)y * p.size + x;
+    long long px = face * plane + i;
+    bool covered = mask[px] > 0.0f;
+    for (int c = 0; c < 3; ++c) {
+        float v = fminf(fmaxf(image[3 * px + c], 0.0f), 1.0f);
+        crops[(3LL * face + c) * plane + i] = covered ? 2.0f * v - 1.0f : -1.0f;
+    }
+}

@@ -31,3 +31,11 @@ extern "C" __global__ void stabilise_blend(const StabiliseParams p, const float*
         pasted[at + c] = fminf(fmaxf(input[at + c] + averaged, 0.0f), 255.0f);
     }
 }
+
+// What a paste-back changed in a region: change = pasted − input, one thread per value (the
+// CPU twin is `CpuKernels::region_change`); the detail smoothing then averages it over frames.
+extern "C" __global__ void region_change(const float* pasted, const float* input, float* change,
+                                         const long long n) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) change[i] = pasted[i] - input[i];
+}

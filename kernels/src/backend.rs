@@ -7,39 +7,43 @@ use crate::error::KernelError;
 use crate::frame::{self, FrameMut, FrameRef};
 use crate::image::{Rect, RgbImage};
 use crate::paste::{self, PasteParams};
-use crate::render::{self, BatchRender, Camera, FaceInput};
+use crate::render::{self, BatchRender, Camera, CoefficientBatch, FaceInput, MorphableParts};
 use crate::stabilise::{self, Previous};
 use crate::{colour, warp};
 
-/// The per-face kernels of the pipeline, on some device.
+/// The per-face kernels of the pipeline, on some device, over buffers that live where that
+/// device computes: a frame's regions, crops and restored crops stay there from the first
+/// stage to the write-back, and cross to the host only where a network runs there.
+///
+/// Layouts: a region is interleaved RGB `[h, w, 3]` in 0..255 with its alpha `[h, w]`; a crop
+/// batch is planar `[N, 3, S, S]` in [-1, 1], crop `i` at `i·3·S·S`.
 pub trait FaceKernels: Send {
-    /// Warps one crop per transform (`crop_to_src`) out of `src` into `out`, a batch
-    /// [N, 3, S, S] in [-1, 1] ready for the generator.
-    fn warp_face_crops(
-        &self,
-        src: &RgbImage,
-        transforms: &[Affine2],
-        size: usize,
-        out: &mut [f32],
-    ) -> Result<(), KernelError>;
+    /// Floats where this backend computes: host memory for the CPU, device memory for CUDA.
+    type Buffer: Send;
 
-    /// Blends one restored crop [3, S, S] into `region` and raises `alpha` where it pasted:
-    /// the crop itself when `reference` is `None` (replace), the change `restored − reference`
-    /// against the generator's input crop otherwise (residual); see [`paste::paste_back`].
-    #[allow(clippy::too_many_arguments)]
-    fn paste_back(
-        &self,
-        region: &mut RgbImage,
-        alpha: &mut [f32],
-        restored: &[f32],
-        reference: Option<&[f32]>,
-        size: usize,
-        region_to_crop: &Affine2,
-        params: &PasteParams,
-    ) -> Result<(), KernelError>;
+    /// `len` zeros.
+    fn zeros(&self, len: usize) -> Result<Self::Buffer, KernelError>;
 
-    /// Called before the faces of a frame are read and written back: a device backend may keep
-    /// one copy of the frame for all of them.
+    /// A buffer holding `host`.
+    fn upload(&self, host: &[f32]) -> Result<Self::Buffer, KernelError>;
+
+    /// Copies `buffer` into `host` (the same length): for networks that run on the host.
+    fn download(&self, buffer: &Self::Buffer, host: &mut [f32]) -> Result<(), KernelError>;
+
+    /// The number of floats `buffer` holds.
+    fn len(&self, buffer: &Self::Buffer) -> usize;
+
+    /// A copy of `buffer`, on the same device.
+    fn duplicate(&self, buffer: &Self::Buffer) -> Result<Self::Buffer, KernelError>;
+
+    /// Where `buffer` lives for ONNX Runtime's CUDA provider: `(device ordinal, address)`, or
+    /// `None` for host memory.
+    fn device_address(&self, _buffer: &Self::Buffer) -> Option<(i32, u64)> {
+        None
+    }
+
+    /// Called before the faces of a frame are read and written back: a device backend keeps one
+    /// copy of the frame for all of them.
     fn begin_frame(&self, _frame: &FrameRef) -> Result<(), KernelError> {
         Ok(())
     }
@@ -50,31 +54,81 @@ pub trait FaceKernels: Send {
         Ok(())
     }
 
-    /// The pixels of `rect` as RGB ([`frame::read_region`]).
-    fn read_region(&self, frame: &FrameRef, rect: Rect) -> Result<RgbImage, KernelError>;
+    /// The pixels of `rect` as an RGB region ([`frame::read_region`]).
+    fn read_region(&self, frame: &FrameRef, rect: Rect) -> Result<Self::Buffer, KernelError>;
 
-    /// Blends `rgb` into `rect` under `alpha` in the frame's own format
+    /// Blends region `rgb` into `rect` under `alpha` in the frame's own format
     /// ([`frame::write_region`]).
     fn write_region(
         &self,
         frame: &mut FrameMut,
         rect: Rect,
-        rgb: &RgbImage,
-        alpha: &[f32],
+        rgb: &Self::Buffer,
+        alpha: &Self::Buffer,
+    ) -> Result<(), KernelError>;
+
+    /// Warps one crop per transform (`crop_to_src`) out of `region` (`width × height`) into
+    /// the crop batch `crops`, the first into slot `first` ([`warp::warp_face_crop`]).
+    #[allow(clippy::too_many_arguments)]
+    fn warp_face_crops(
+        &self,
+        region: &Self::Buffer,
+        width: usize,
+        height: usize,
+        transforms: &[Affine2],
+        size: usize,
+        crops: &mut Self::Buffer,
+        first: usize,
+    ) -> Result<(), KernelError>;
+
+    /// Blends crop `slot` of the batch `restored` (`slot_size` = (slot, S)) into `region`
+    /// (`dims` = (width, height)) and raises
+    /// `alpha` where it pasted: the crop itself when `reference` is `None` (replace), the
+    /// change `restored − reference` against crop `slot` of the generator's input batch
+    /// otherwise (residual); see [`paste::paste_back`].
+    #[allow(clippy::too_many_arguments)]
+    fn paste_back(
+        &self,
+        region: &mut Self::Buffer,
+        alpha: &mut Self::Buffer,
+        dims: (usize, usize),
+        restored: &Self::Buffer,
+        reference: Option<&Self::Buffer>,
+        slot_size: (usize, usize),
+        region_to_crop: &Affine2,
+        params: &PasteParams,
     ) -> Result<(), KernelError>;
 
     /// The colour fix of a batch of restored crops against the crops the generator was given
-    /// (planar `[N,3,S,S]`; [`colour::match_coarse_colour`] per crop).
-    fn colour_fix(&self, lq: &[f32], restored: &mut [f32], size: usize) -> Result<(), KernelError>;
+    /// ([`colour::match_coarse_colour`] per crop).
+    fn colour_fix(
+        &self,
+        lq: &Self::Buffer,
+        restored: &mut Self::Buffer,
+        size: usize,
+    ) -> Result<(), KernelError>;
+
+    /// `change = pasted − input`, value by value: what a paste-back changed in a region.
+    fn region_change(
+        &self,
+        pasted: &Self::Buffer,
+        input: &Self::Buffer,
+        change: &mut Self::Buffer,
+    ) -> Result<(), KernelError>;
+
+    /// `covered = 1` where `alpha > 0`, else 0: the pixels a paste-back reached, which the
+    /// write-back then replaces by the already blended region and leaves alone elsewhere.
+    fn coverage(&self, alpha: &Self::Buffer, covered: &mut Self::Buffer)
+    -> Result<(), KernelError>;
 
     /// One face's detail smoothing ([`stabilise::blend_with_history`]).
     fn blend_with_history(
         &self,
         rect: Rect,
-        input: &[f32],
-        pasted: &mut [f32],
-        change: &mut [f32],
-        previous: &Previous<'_>,
+        input: &Self::Buffer,
+        pasted: &mut Self::Buffer,
+        change: &mut Self::Buffer,
+        previous: &Previous<'_, Self::Buffer>,
         strength: f32,
     ) -> Result<(), KernelError>;
 
@@ -86,64 +140,160 @@ pub trait FaceKernels: Send {
         triangles: &[[u32; 3]],
         camera: &Camera,
     ) -> Result<BatchRender, KernelError>;
+
+    /// A 3DMM kept where this backend renders: the CPU renders from the caller's copy, a device
+    /// keeps its own, uploaded once.
+    type Morphable: Send;
+
+    /// Makes `model` ready for [`FaceKernels::render_crops`].
+    fn load_morphable(&self, model: &MorphableParts<'_>) -> Result<Self::Morphable, KernelError>;
+
+    /// The shape prior's `I_3d` straight from the coefficients ([`render::render_crops`]):
+    /// the generator's `render` batch `[N,3,S,S]` in [-1, 1] and the coverage `[N,S,S]`, at
+    /// `camera.size`. `loaded` is `model` after [`FaceKernels::load_morphable`]. A refused face
+    /// is [`KernelError::Render`] naming it.
+    fn render_crops(
+        &self,
+        model: &MorphableParts<'_>,
+        loaded: &Self::Morphable,
+        batch: &CoefficientBatch<'_>,
+        camera: &Camera,
+    ) -> Result<(Self::Buffer, Self::Buffer), KernelError>;
 }
 
-/// The CPU reference implementation (rayon over rows).
+/// The CPU reference implementation (rayon over rows), on host vectors.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuKernels;
 
+/// `region` as an image of `width × height` for the references, and back.
+fn with_image<R>(
+    region: &mut Vec<f32>,
+    (width, height): (usize, usize),
+    f: impl FnOnce(&mut RgbImage) -> R,
+) -> R {
+    let mut image = RgbImage {
+        width,
+        height,
+        data: std::mem::take(region),
+    };
+    let out = f(&mut image);
+    *region = image.data;
+    out
+}
+
+/// Crop `slot` of a batch of `[3,S,S]` crops.
+fn crop_at(batch: &[f32], slot: usize, size: usize) -> Result<&[f32], KernelError> {
+    let n = 3 * size * size;
+    batch
+        .get(slot * n..(slot + 1) * n)
+        .ok_or(KernelError::BufferSize {
+            what: "crop batch",
+            expected: (slot + 1) * n,
+            found: batch.len(),
+        })
+}
+
 impl FaceKernels for CpuKernels {
-    fn warp_face_crops(
-        &self,
-        src: &RgbImage,
-        transforms: &[Affine2],
-        size: usize,
-        out: &mut [f32],
-    ) -> Result<(), KernelError> {
-        warp::check_batch(transforms.len(), size, out.len())?;
-        for (t, crop) in transforms.iter().zip(out.chunks_exact_mut(3 * size * size)) {
-            warp::warp_face_crop(src, t, size, crop)?;
-        }
+    type Buffer = Vec<f32>;
+
+    fn zeros(&self, len: usize) -> Result<Vec<f32>, KernelError> {
+        Ok(vec![0.0; len])
+    }
+
+    fn upload(&self, host: &[f32]) -> Result<Vec<f32>, KernelError> {
+        Ok(host.to_vec())
+    }
+
+    fn download(&self, buffer: &Vec<f32>, host: &mut [f32]) -> Result<(), KernelError> {
+        crate::error::check_len("download", buffer.len(), host.len())?;
+        host.copy_from_slice(buffer);
         Ok(())
     }
 
-    fn paste_back(
-        &self,
-        region: &mut RgbImage,
-        alpha: &mut [f32],
-        restored: &[f32],
-        reference: Option<&[f32]>,
-        size: usize,
-        region_to_crop: &Affine2,
-        params: &PasteParams,
-    ) -> Result<(), KernelError> {
-        paste::paste_back(
-            region,
-            alpha,
-            restored,
-            reference,
-            size,
-            region_to_crop,
-            params,
-        )
+    fn len(&self, buffer: &Vec<f32>) -> usize {
+        buffer.len()
     }
 
-    fn read_region(&self, frame: &FrameRef, rect: Rect) -> Result<RgbImage, KernelError> {
-        Ok(frame::read_region(frame, rect))
+    fn duplicate(&self, buffer: &Vec<f32>) -> Result<Vec<f32>, KernelError> {
+        Ok(buffer.clone())
+    }
+
+    fn read_region(&self, frame: &FrameRef, rect: Rect) -> Result<Vec<f32>, KernelError> {
+        Ok(frame::read_region(frame, rect).data)
     }
 
     fn write_region(
         &self,
         frame: &mut FrameMut,
         rect: Rect,
-        rgb: &RgbImage,
-        alpha: &[f32],
+        rgb: &Vec<f32>,
+        alpha: &Vec<f32>,
     ) -> Result<(), KernelError> {
-        frame::write_region(frame, rect, rgb, alpha);
+        crate::error::check_len("write_region region", 3 * rect.area(), rgb.len())?;
+        crate::error::check_len("write_region alpha", rect.area(), alpha.len())?;
+        frame::write_region_from(frame, rect, rgb, alpha);
         Ok(())
     }
 
-    fn colour_fix(&self, lq: &[f32], restored: &mut [f32], size: usize) -> Result<(), KernelError> {
+    fn warp_face_crops(
+        &self,
+        region: &Vec<f32>,
+        width: usize,
+        height: usize,
+        transforms: &[Affine2],
+        size: usize,
+        crops: &mut Vec<f32>,
+        first: usize,
+    ) -> Result<(), KernelError> {
+        let n = 3 * size * size;
+        let end = (first + transforms.len()) * n;
+        if crops.len() < end {
+            return Err(KernelError::BufferSize {
+                what: "warp_face_crops crop batch",
+                expected: end,
+                found: crops.len(),
+            });
+        }
+        let out = &mut crops[first * n..end];
+        warp::check_batch(transforms.len(), size, out.len())?;
+        for (t, crop) in transforms.iter().zip(out.chunks_exact_mut(n)) {
+            warp::warp_crop_from(region, (width, height), t, size, crop)?;
+        }
+        Ok(())
+    }
+
+    fn paste_back(
+        &self,
+        region: &mut Vec<f32>,
+        alpha: &mut Vec<f32>,
+        dims: (usize, usize),
+        restored: &Vec<f32>,
+        reference: Option<&Vec<f32>>,
+        (slot, size): (usize, usize),
+        region_to_crop: &Affine2,
+        params: &PasteParams,
+    ) -> Result<(), KernelError> {
+        let restored = crop_at(restored, slot, size)?;
+        let reference = reference.map(|r| crop_at(r, slot, size)).transpose()?;
+        with_image(region, dims, |image| {
+            paste::paste_back(
+                image,
+                alpha,
+                restored,
+                reference,
+                size,
+                region_to_crop,
+                params,
+            )
+        })
+    }
+
+    fn colour_fix(
+        &self,
+        lq: &Vec<f32>,
+        restored: &mut Vec<f32>,
+        size: usize,
+    ) -> Result<(), KernelError> {
         let n = 3 * size * size;
         check_crops("colour fix", size, lq.len(), restored.len())?;
         for (r, l) in restored.chunks_exact_mut(n).zip(lq.chunks_exact(n)) {
@@ -152,16 +302,50 @@ impl FaceKernels for CpuKernels {
         Ok(())
     }
 
+    fn region_change(
+        &self,
+        pasted: &Vec<f32>,
+        input: &Vec<f32>,
+        change: &mut Vec<f32>,
+    ) -> Result<(), KernelError> {
+        crate::error::check_len("region change input", pasted.len(), input.len())?;
+        crate::error::check_len("region change output", pasted.len(), change.len())?;
+        for ((c, p), i) in change.iter_mut().zip(pasted).zip(input) {
+            *c = p - i;
+        }
+        Ok(())
+    }
+
+    fn coverage(&self, alpha: &Vec<f32>, covered: &mut Vec<f32>) -> Result<(), KernelError> {
+        crate::error::check_len("coverage", alpha.len(), covered.len())?;
+        for (c, &a) in covered.iter_mut().zip(alpha) {
+            *c = if a > 0.0 { 1.0 } else { 0.0 };
+        }
+        Ok(())
+    }
+
     fn blend_with_history(
         &self,
         rect: Rect,
-        input: &[f32],
-        pasted: &mut [f32],
-        change: &mut [f32],
-        previous: &Previous<'_>,
+        input: &Vec<f32>,
+        pasted: &mut Vec<f32>,
+        change: &mut Vec<f32>,
+        previous: &Previous<'_, Vec<f32>>,
         strength: f32,
     ) -> Result<(), KernelError> {
-        stabilise::blend_with_history(rect, input, pasted, change, previous, strength);
+        let len = 3 * rect.area();
+        crate::error::check_len("detail smoothing input", len, input.len())?;
+        crate::error::check_len("detail smoothing pasted", len, pasted.len())?;
+        crate::error::check_len("detail smoothing change", len, change.len())?;
+        let before = 3 * previous.rect.area();
+        crate::error::check_len("detail smoothing history", before, previous.input.len())?;
+        crate::error::check_len("detail smoothing history", before, previous.change.len())?;
+        let previous = Previous {
+            rect: previous.rect,
+            input: previous.input.as_slice(),
+            change: previous.change.as_slice(),
+        };
+        stabilise::blend_with_history(rect, input, pasted, change, &previous, strength);
         Ok(())
     }
 
@@ -172,6 +356,23 @@ impl FaceKernels for CpuKernels {
         camera: &Camera,
     ) -> Result<BatchRender, KernelError> {
         Ok(render::render_batch(faces, triangles, camera)?)
+    }
+
+    /// Nothing to copy: the reference renders from the caller's model.
+    type Morphable = ();
+
+    fn load_morphable(&self, model: &MorphableParts<'_>) -> Result<(), KernelError> {
+        Ok(model.check()?)
+    }
+
+    fn render_crops(
+        &self,
+        model: &MorphableParts<'_>,
+        _loaded: &(),
+        batch: &CoefficientBatch<'_>,
+        camera: &Camera,
+    ) -> Result<(Vec<f32>, Vec<f32>), KernelError> {
+        Ok(render::render_crops(model, batch, camera)?)
     }
 }
 
@@ -195,7 +396,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn batched_warp_equals_single_warps() {
+    fn batched_warp_equals_single_warps_into_their_slots() {
         let mut src = RgbImage::new(30, 20);
         for (i, v) in src.data.iter_mut().enumerate() {
             *v = (i % 251) as f32;
@@ -205,23 +406,41 @@ mod tests {
             Affine2::scale_translate(0.5, 3.0, 2.0),
             Affine2::scale_translate(2.0, -4.0, 1.0),
         ];
-        let mut batch = vec![0.0; 3 * 3 * 8 * 8];
+        // Slot 0 stays as it was; the three crops go to slots 1..4.
+        let mut batch = vec![7.0; 4 * 3 * 8 * 8];
         CpuKernels
-            .warp_face_crops(&src, &ts, 8, &mut batch)
+            .warp_face_crops(&src.data, 30, 20, &ts, 8, &mut batch, 1)
             .unwrap();
-        for (t, got) in ts.iter().zip(batch.chunks(3 * 64)) {
+        assert!(batch[..3 * 64].iter().all(|&v| v == 7.0));
+        for (t, got) in ts.iter().zip(batch[3 * 64..].chunks(3 * 64)) {
             let mut one = vec![0.0; 3 * 64];
             warp::warp_face_crop(&src, t, 8, &mut one).unwrap();
             assert_eq!(got, &one[..]);
         }
         assert!(matches!(
-            CpuKernels.warp_face_crops(&src, &ts, 8, &mut batch[1..]),
+            CpuKernels.warp_face_crops(&src.data, 30, 20, &ts, 8, &mut batch, 2),
             Err(KernelError::BufferSize {
-                expected: 576,
-                found: 575,
+                expected: 960,
+                found: 768,
                 ..
             })
         ));
+    }
+
+    /// The region-level helpers of the paste-back: what changed, and where it was pasted.
+    #[test]
+    fn region_change_and_coverage() {
+        let mut change = vec![0.0; 3];
+        CpuKernels
+            .region_change(&vec![10.0, 5.0, 255.0], &vec![4.0, 5.0, 0.0], &mut change)
+            .unwrap();
+        assert_eq!(change, [6.0, 0.0, 255.0]);
+        let mut covered = vec![9.0; 4];
+        CpuKernels
+            .coverage(&vec![0.0, 1e-6, 0.5, -1.0], &mut covered)
+            .unwrap();
+        assert_eq!(covered, [0.0, 1.0, 1.0, 0.0]);
+        assert!(CpuKernels.coverage(&vec![0.0; 3], &mut covered).is_err());
     }
 
     /// The batch render of the shape prior equals one `render_face` per face, and a refused

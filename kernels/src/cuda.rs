@@ -13,10 +13,13 @@ use crate::backend::FaceKernels;
 use crate::error::{KernelError, check_len};
 use crate::image::RgbImage;
 use crate::paste::PasteParams;
-use crate::render::{BatchRender, Camera, FaceInput, PreparedBatch};
+use crate::render::{
+    BatchRender, Camera, CoefficientBatch, FaceInput, MorphableParts, PreparedBatch,
+};
 use crate::warp::{BORDER_FILL, MAX_SUPERSAMPLE, check_batch, check_finite};
 use cudarc::driver::{
-    CudaContext, CudaFunction, CudaSlice, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg,
+    CudaContext, CudaFunction, CudaSlice, CudaStream, CudaView, CudaViewMut, DevicePtr, DeviceRepr,
+    LaunchConfig, PushKernelArg,
 };
 use cudarc::nvrtc::{CompileOptions, Ptx, compile_ptx_with_opts};
 use std::path::PathBuf;
@@ -35,7 +38,7 @@ pub use frame::{DeviceFrame, FrameParams};
 pub use morph::{DeviceMorph, MorphParams};
 pub use normals::{DeviceMesh, NormalsParams};
 pub use ptx_cache::{CACHE_ENV, PtxCache, PtxOrigin, cache_dir_from};
-pub use render::{DeviceBatch, RenderParams};
+pub use render::{DeviceBatch, DeviceMorphable, RenderParams};
 pub use stabilise::{StabiliseBuffers, StabiliseParams};
 
 /// Kernel sources: (file name, CUDA C source, kernel function names).
@@ -48,13 +51,18 @@ pub const SOURCES: [(&str, &str, &[&str]); 9] = [
     (
         "paste.cu",
         include_str!("../cuda/paste.cu"),
-        &["paste_back"],
+        &["paste_back", "paste_coverage"],
     ),
     ("affb.cu", include_str!("../cuda/affb.cu"), &["affb_fuse"]),
     (
         "render.cu",
         include_str!("../cuda/render.cu"),
-        &["render_vertices", "raster_depth", "raster_resolve"],
+        &[
+            "render_vertices",
+            "raster_depth",
+            "raster_resolve",
+            "render_to_crops",
+        ],
     ),
     (
         "frame.cu",
@@ -75,7 +83,7 @@ pub const SOURCES: [(&str, &str, &[&str]); 9] = [
     (
         "stabilise.cu",
         include_str!("../cuda/stabilise.cu"),
-        &["stabilise_blend"],
+        &["stabilise_blend", "region_change"],
     ),
     (
         "morph.cu",
@@ -335,6 +343,7 @@ pub struct CudaKernels {
     render_vertices: CudaFunction,
     raster_depth: CudaFunction,
     raster_resolve: CudaFunction,
+    render_to_crops: CudaFunction,
     frame_read_region: CudaFunction,
     frame_write_packed: CudaFunction,
     frame_write_luma: CudaFunction,
@@ -343,6 +352,8 @@ pub struct CudaKernels {
     colour_cell_means: CudaFunction,
     colour_apply: CudaFunction,
     stabilise_blend: CudaFunction,
+    region_change: CudaFunction,
+    paste_coverage: CudaFunction,
     morph_combine: CudaFunction,
     triangle_normals: CudaFunction,
     vertex_normals: CudaFunction,
@@ -372,6 +383,7 @@ impl CudaKernels {
         let vertex_normals = functions.pop().expect("vertex_normals loaded");
         let triangle_normals = functions.pop().expect("triangle_normals loaded");
         let morph_combine = functions.pop().expect("morph_combine loaded");
+        let region_change = functions.pop().expect("region_change loaded");
         let stabilise_blend = functions.pop().expect("stabilise_blend loaded");
         let colour_apply = functions.pop().expect("colour_apply loaded");
         let colour_cell_means = functions.pop().expect("colour_cell_means loaded");
@@ -380,20 +392,25 @@ impl CudaKernels {
         let frame_write_luma = functions.pop().expect("frame_write_luma loaded");
         let frame_write_packed = functions.pop().expect("frame_write_packed loaded");
         let frame_read_region = functions.pop().expect("frame_read_region loaded");
+        let render_to_crops = functions.pop().expect("render_to_crops loaded");
         let raster_resolve = functions.pop().expect("raster_resolve loaded");
         let raster_depth = functions.pop().expect("raster_depth loaded");
         let render_vertices = functions.pop().expect("render_vertices loaded");
         let affb = functions.pop().expect("affb_fuse loaded");
+        let paste_coverage = functions.pop().expect("paste_coverage loaded");
         let paste = functions.pop().expect("paste_back loaded");
         let warp = functions.pop().expect("warp_face_crops loaded");
         Ok(Self {
-            stream: ctx.default_stream(),
+            // A stream of our own rather than the legacy default stream, so that ONNX Runtime
+            // can be given it as its compute stream without serialising with every other.
+            stream: ctx.new_stream()?,
             warp,
             paste,
             affb,
             render_vertices,
             raster_depth,
             raster_resolve,
+            render_to_crops,
             frame_read_region,
             frame_write_packed,
             frame_write_luma,
@@ -402,6 +419,8 @@ impl CudaKernels {
             colour_cell_means,
             colour_apply,
             stabilise_blend,
+            region_change,
+            paste_coverage,
             morph_combine,
             triangle_normals,
             vertex_normals,
@@ -420,8 +439,28 @@ impl CudaKernels {
         &self.stream
     }
 
+    /// `values` on the device; an empty slice as one zero, since kernels need a valid pointer
+    /// even for an input they never read.
+    pub(crate) fn upload_or_placeholder<T: DeviceRepr + cudarc::driver::ValidAsZeroBits>(
+        &self,
+        values: &[T],
+    ) -> Result<CudaSlice<T>, KernelError> {
+        Ok(if values.is_empty() {
+            self.stream.alloc_zeros(1)?
+        } else {
+            self.stream.clone_htod(values)?
+        })
+    }
+
+    /// The stream's `CUstream` handle, for ONNX Runtime's CUDA and TensorRT providers
+    /// (`user_compute_stream`); valid while these kernels live.
+    pub fn stream_handle(&self) -> u64 {
+        self.stream.cu_stream() as usize as u64
+    }
+
     /// Launches `warp_face_crops` on device buffers: `src` interleaved RGB `src_w × src_h`,
-    /// `transforms` N × 6 floats (crop → source), `out` N × 3 × S × S.
+    /// `transforms` N × 6 floats (crop → source), `out` N × 3 × S × S (a part of a larger
+    /// batch, `batch.slice_mut(..)`, or all of it, `batch.as_view_mut()`).
     pub fn launch_warp(
         &self,
         src: &CudaSlice<f32>,
@@ -429,7 +468,7 @@ impl CudaKernels {
         src_h: usize,
         transforms: &CudaSlice<f32>,
         size: usize,
-        out: &mut CudaSlice<f32>,
+        out: &mut CudaViewMut<'_, f32>,
     ) -> Result<(), KernelError> {
         let count = transforms.len() / 6;
         check_len(
@@ -453,7 +492,8 @@ impl CudaKernels {
 
     /// Launches `paste_back` on device buffers: `region` interleaved RGB `width × height`,
     /// `alpha` width × height, `restored` 3 × S × S, and `reference` (the generator's input
-    /// crop, 3 × S × S) for residual mode or `None` to replace.
+    /// crop, 3 × S × S) for residual mode or `None` to replace; crops are views, so that they
+    /// can be one slot of a batch.
     #[allow(clippy::too_many_arguments)]
     pub fn launch_paste(
         &self,
@@ -461,8 +501,8 @@ impl CudaKernels {
         alpha: &mut CudaSlice<f32>,
         width: usize,
         height: usize,
-        restored: &CudaSlice<f32>,
-        reference: Option<&CudaSlice<f32>>,
+        restored: &CudaView<'_, f32>,
+        reference: Option<&CudaView<'_, f32>>,
         size: usize,
         region_to_crop: &Affine2,
         params: &PasteParams,
@@ -472,7 +512,7 @@ impl CudaKernels {
             width * height,
             alpha.len(),
             restored.len(),
-            reference.map(CudaSlice::len),
+            reference.map(CudaView::len),
             size,
             region_to_crop,
             params,
@@ -619,81 +659,85 @@ impl CudaKernels {
     }
 }
 
+/// One thread per value, 256 per block, for the elementwise kernels.
+fn line(n: usize) -> Result<LaunchConfig, KernelError> {
+    let blocks = u32::try_from(n.div_ceil(256))
+        .map_err(|_| KernelError::Cuda(format!("{n} values exceed a 1-D grid")))?;
+    Ok(LaunchConfig {
+        grid_dim: (blocks, 1, 1),
+        block_dim: (256, 1, 1),
+        shared_mem_bytes: 0,
+    })
+}
+
+/// Crop `slot` of a batch of `[3,S,S]` crops on the device.
+fn crop_view(
+    batch: &CudaSlice<f32>,
+    slot: usize,
+    size: usize,
+) -> Result<CudaView<'_, f32>, KernelError> {
+    let n = 3 * size * size;
+    check_slot("crop batch", batch.len(), slot + 1, n)?;
+    Ok(batch.slice(slot * n..(slot + 1) * n))
+}
+
+/// A batch of `len` floats holds slots `..end` of `n` floats each.
+fn check_slot(what: &'static str, len: usize, end: usize, n: usize) -> Result<(), KernelError> {
+    if len < end * n {
+        return Err(KernelError::BufferSize {
+            what,
+            expected: end * n,
+            found: len,
+        });
+    }
+    Ok(())
+}
+
 impl FaceKernels for CudaKernels {
-    /// Host-memory convenience: upload, launch, download (the device path uses `launch_warp`).
-    fn warp_face_crops(
-        &self,
-        src: &RgbImage,
-        transforms: &[Affine2],
-        size: usize,
-        out: &mut [f32],
-    ) -> Result<(), KernelError> {
-        src.check("warp_face_crops source image")?;
-        check_batch(transforms.len(), size, out.len())?;
-        for t in transforms {
-            check_finite("warp_face_crops transform", t)?;
+    /// Device memory on this context, ordered on [`CudaKernels::stream`].
+    type Buffer = CudaSlice<f32>;
+
+    fn zeros(&self, len: usize) -> Result<CudaSlice<f32>, KernelError> {
+        Ok(if len == 0 {
+            self.stream.null()?
+        } else {
+            self.stream.alloc_zeros(len)?
+        })
+    }
+
+    fn upload(&self, host: &[f32]) -> Result<CudaSlice<f32>, KernelError> {
+        Ok(if host.is_empty() {
+            self.stream.null()?
+        } else {
+            self.stream.clone_htod(host)?
+        })
+    }
+
+    /// Waits for the stream, so that `host` holds the values on return.
+    fn download(&self, buffer: &CudaSlice<f32>, host: &mut [f32]) -> Result<(), KernelError> {
+        check_len("download", buffer.len(), host.len())?;
+        if !host.is_empty() {
+            self.stream.memcpy_dtoh(buffer, host)?;
         }
-        if transforms.is_empty() {
-            return Ok(());
-        }
-        if src.width == 0 || src.height == 0 {
-            return crate::backend::CpuKernels.warp_face_crops(src, transforms, size, out);
-        }
-        let flat: Vec<f32> = transforms
-            .iter()
-            .flat_map(|t| t.m.into_iter().flatten())
-            .collect();
-        let d_src = self.stream.clone_htod(&src.data)?;
-        let d_t = self.stream.clone_htod(&flat)?;
-        let mut d_out = self.stream.alloc_zeros::<f32>(out.len())?;
-        self.launch_warp(&d_src, src.width, src.height, &d_t, size, &mut d_out)?;
-        self.stream.memcpy_dtoh(&d_out, out)?;
         self.stream.synchronize()?;
         Ok(())
     }
 
-    /// Host-memory convenience: upload, launch, download (the device path uses `launch_paste`).
-    fn paste_back(
-        &self,
-        region: &mut RgbImage,
-        alpha: &mut [f32],
-        restored: &[f32],
-        reference: Option<&[f32]>,
-        size: usize,
-        region_to_crop: &Affine2,
-        params: &PasteParams,
-    ) -> Result<(), KernelError> {
-        crate::paste::validate_host_inputs(
-            region,
-            alpha,
-            restored,
-            reference,
-            size,
-            region_to_crop,
-            params,
-        )?;
-        if region.width == 0 || region.height == 0 {
-            return Ok(());
+    fn len(&self, buffer: &CudaSlice<f32>) -> usize {
+        buffer.len()
+    }
+
+    fn duplicate(&self, buffer: &CudaSlice<f32>) -> Result<CudaSlice<f32>, KernelError> {
+        if buffer.is_empty() {
+            return Ok(self.stream.null()?);
         }
-        let mut d_region = self.stream.clone_htod(&region.data)?;
-        let mut d_alpha = self.stream.clone_htod(alpha)?;
-        let d_restored = self.stream.clone_htod(restored)?;
-        let d_reference = reference.map(|r| self.stream.clone_htod(r)).transpose()?;
-        self.launch_paste(
-            &mut d_region,
-            &mut d_alpha,
-            region.width,
-            region.height,
-            &d_restored,
-            d_reference.as_ref(),
-            size,
-            region_to_crop,
-            params,
-        )?;
-        self.stream.memcpy_dtoh(&d_region, &mut region.data)?;
-        self.stream.memcpy_dtoh(&d_alpha, alpha)?;
-        self.stream.synchronize()?;
-        Ok(())
+        Ok(self.stream.clone_dtod(buffer)?)
+    }
+
+    fn device_address(&self, buffer: &CudaSlice<f32>) -> Option<(i32, u64)> {
+        let ordinal = i32::try_from(self.context().ordinal()).ok()?;
+        let (address, _sync) = buffer.device_ptr(&self.stream);
+        Some((ordinal, address))
     }
 
     /// Uploads the frame once for all its faces, in its native format.
@@ -722,7 +766,7 @@ impl FaceKernels for CudaKernels {
         &self,
         frame: &crate::frame::FrameRef,
         rect: crate::image::Rect,
-    ) -> Result<RgbImage, KernelError> {
+    ) -> Result<CudaSlice<f32>, KernelError> {
         let resident = self.resident.lock().unwrap_or_else(|e| e.into_inner());
         match resident.as_ref().filter(|r| r.holds(frame)) {
             Some(r) => r.read_region(self, frame, rect),
@@ -735,8 +779,8 @@ impl FaceKernels for CudaKernels {
         &self,
         frame: &mut crate::frame::FrameMut,
         rect: crate::image::Rect,
-        rgb: &RgbImage,
-        alpha: &[f32],
+        rgb: &CudaSlice<f32>,
+        alpha: &CudaSlice<f32>,
     ) -> Result<(), KernelError> {
         let mut resident = self.resident.lock().unwrap_or_else(|e| e.into_inner());
         match resident.as_mut().filter(|r| r.holds(&frame.as_ref())) {
@@ -750,50 +794,148 @@ impl FaceKernels for CudaKernels {
         }
     }
 
-    fn colour_fix(&self, lq: &[f32], restored: &mut [f32], size: usize) -> Result<(), KernelError> {
+    fn warp_face_crops(
+        &self,
+        region: &CudaSlice<f32>,
+        width: usize,
+        height: usize,
+        transforms: &[Affine2],
+        size: usize,
+        crops: &mut CudaSlice<f32>,
+        first: usize,
+    ) -> Result<(), KernelError> {
+        check_len("warp_face_crops source", width * height * 3, region.len())?;
+        let n = 3 * size * size;
+        check_slot(
+            "warp_face_crops crop batch",
+            crops.len(),
+            first + transforms.len(),
+            n,
+        )?;
+        for t in transforms {
+            check_finite("warp_face_crops transform", t)?;
+        }
+        if transforms.is_empty() {
+            return Ok(());
+        }
+        if width == 0 || height == 0 {
+            // Every sample lies outside an empty source: the reference's border fill.
+            let empty = RgbImage::new(0, 0);
+            let mut fill = vec![0.0; transforms.len() * n];
+            for (t, crop) in transforms.iter().zip(fill.chunks_exact_mut(n)) {
+                crate::warp::warp_face_crop(&empty, t, size, crop)?;
+            }
+            let mut out = crops.slice_mut(first * n..(first + transforms.len()) * n);
+            self.stream.memcpy_htod(&fill, &mut out)?;
+            return Ok(());
+        }
+        let flat: Vec<f32> = transforms
+            .iter()
+            .flat_map(|t| t.m.into_iter().flatten())
+            .collect();
+        let d_t = self.stream.clone_htod(&flat)?;
+        let mut out = crops.slice_mut(first * n..(first + transforms.len()) * n);
+        self.launch_warp(region, width, height, &d_t, size, &mut out)
+    }
+
+    fn paste_back(
+        &self,
+        region: &mut CudaSlice<f32>,
+        alpha: &mut CudaSlice<f32>,
+        (width, height): (usize, usize),
+        restored: &CudaSlice<f32>,
+        reference: Option<&CudaSlice<f32>>,
+        (slot, size): (usize, usize),
+        region_to_crop: &Affine2,
+        params: &PasteParams,
+    ) -> Result<(), KernelError> {
+        let restored = crop_view(restored, slot, size)?;
+        let reference = reference.map(|r| crop_view(r, slot, size)).transpose()?;
+        self.launch_paste(
+            region,
+            alpha,
+            width,
+            height,
+            &restored,
+            reference.as_ref(),
+            size,
+            region_to_crop,
+            params,
+        )
+    }
+
+    fn colour_fix(
+        &self,
+        lq: &CudaSlice<f32>,
+        restored: &mut CudaSlice<f32>,
+        size: usize,
+    ) -> Result<(), KernelError> {
         crate::backend::check_crops("colour fix", size, lq.len(), restored.len())?;
         let faces = restored.len() / (3 * size * size);
         if faces == 0 {
             return Ok(());
         }
         let p = ColourParams::new(faces, size)?;
-        let d_lq = self.stream.clone_htod(lq)?;
-        let mut d_restored = self.stream.clone_htod(restored)?;
         let cells = (p.cells * p.cells) as usize;
         let mut means = self.stream.alloc_zeros::<f32>(faces * 3 * cells)?;
-        self.launch_colour_fix(&d_lq, &mut d_restored, &mut means, faces, size)?;
-        self.stream.memcpy_dtoh(&d_restored, restored)?;
-        self.stream.synchronize()?;
+        self.launch_colour_fix(lq, restored, &mut means, faces, size)
+    }
+
+    fn region_change(
+        &self,
+        pasted: &CudaSlice<f32>,
+        input: &CudaSlice<f32>,
+        change: &mut CudaSlice<f32>,
+    ) -> Result<(), KernelError> {
+        check_len("region change input", pasted.len(), input.len())?;
+        check_len("region change output", pasted.len(), change.len())?;
+        if pasted.is_empty() {
+            return Ok(());
+        }
+        let n = pasted.len() as i64;
+        let mut launch = self.stream.launch_builder(&self.region_change);
+        launch.arg(pasted).arg(input).arg(change).arg(&n);
+        // SAFETY: argument types and order match `region_change` in stabilise.cu; the three
+        // buffers hold `n` floats (checked above).
+        unsafe { launch.launch(line(pasted.len())?) }?;
+        Ok(())
+    }
+
+    fn coverage(
+        &self,
+        alpha: &CudaSlice<f32>,
+        covered: &mut CudaSlice<f32>,
+    ) -> Result<(), KernelError> {
+        check_len("coverage", alpha.len(), covered.len())?;
+        if alpha.is_empty() {
+            return Ok(());
+        }
+        let n = alpha.len() as i64;
+        let mut launch = self.stream.launch_builder(&self.paste_coverage);
+        launch.arg(alpha).arg(covered).arg(&n);
+        // SAFETY: argument types and order match `paste_coverage` in paste.cu; both buffers
+        // hold `n` floats (checked above).
+        unsafe { launch.launch(line(alpha.len())?) }?;
         Ok(())
     }
 
     fn blend_with_history(
         &self,
         rect: crate::image::Rect,
-        input: &[f32],
-        pasted: &mut [f32],
-        change: &mut [f32],
-        previous: &crate::stabilise::Previous<'_>,
+        input: &CudaSlice<f32>,
+        pasted: &mut CudaSlice<f32>,
+        change: &mut CudaSlice<f32>,
+        previous: &crate::stabilise::Previous<'_, CudaSlice<f32>>,
         strength: f32,
     ) -> Result<(), KernelError> {
-        let s = &self.stream;
-        let d_input = s.clone_htod(input)?;
-        let mut d_pasted = s.clone_htod(pasted)?;
-        let mut d_change = s.clone_htod(change)?;
-        let d_prev_input = s.clone_htod(previous.input)?;
-        let d_prev_change = s.clone_htod(previous.change)?;
         let buffers = StabiliseBuffers {
-            input: &d_input,
-            pasted: &mut d_pasted,
-            change: &mut d_change,
-            previous_input: &d_prev_input,
-            previous_change: &d_prev_change,
+            input,
+            pasted,
+            change,
+            previous_input: previous.input,
+            previous_change: previous.change,
         };
-        self.launch_stabilise(rect, previous.rect, strength, buffers)?;
-        s.memcpy_dtoh(&d_pasted, pasted)?;
-        s.memcpy_dtoh(&d_change, change)?;
-        s.synchronize()?;
-        Ok(())
+        self.launch_stabilise(rect, previous.rect, strength, buffers)
     }
 
     /// The batch renderer (`render.cu`) on the faces in the layout [`PreparedBatch`] checks
@@ -805,6 +947,26 @@ impl FaceKernels for CudaKernels {
         camera: &Camera,
     ) -> Result<BatchRender, KernelError> {
         self.render_batch(&PreparedBatch::new(faces, triangles, camera)?)
+    }
+
+    /// Every basis, the triangles and their adjacency on the device, uploaded once.
+    type Morphable = DeviceMorphable;
+
+    fn load_morphable(&self, model: &MorphableParts<'_>) -> Result<DeviceMorphable, KernelError> {
+        self.upload_morphable(model)
+    }
+
+    /// The coefficients are checked on the host as the reference checks them (a refused face
+    /// is named), then everything from the 3DMM's combination on runs on the device.
+    fn render_crops(
+        &self,
+        model: &MorphableParts<'_>,
+        loaded: &DeviceMorphable,
+        batch: &CoefficientBatch<'_>,
+        camera: &Camera,
+    ) -> Result<(CudaSlice<f32>, CudaSlice<f32>), KernelError> {
+        batch.check(model)?;
+        self.launch_render_crops(loaded, batch, camera)
     }
 }
 
@@ -953,20 +1115,50 @@ mod tests {
             }
         }
 
-        /// The CPU reference paste into `region` and `alpha`.
-        fn cpu_paste(&self, region: &mut RgbImage, alpha: &mut [f32], reference: Option<&[f32]>) {
-            CpuKernels
-                .paste_back(
-                    region,
-                    alpha,
-                    self.crop,
-                    reference,
-                    self.size,
-                    &self.region_to_crop,
-                    &self.params,
-                )
-                .unwrap();
+        /// The paste of backend `k` into `region` and `alpha`, through its own buffers.
+        fn paste_with<K: FaceKernels>(
+            &self,
+            k: &K,
+            region: &mut RgbImage,
+            alpha: &mut [f32],
+            reference: Option<&[f32]>,
+        ) {
+            let mut d_region = k.upload(&region.data).unwrap();
+            let mut d_alpha = k.upload(alpha).unwrap();
+            let restored = k.upload(self.crop).unwrap();
+            let reference = reference.map(|r| k.upload(r).unwrap());
+            k.paste_back(
+                &mut d_region,
+                &mut d_alpha,
+                (region.width, region.height),
+                &restored,
+                reference.as_ref(),
+                (0, self.size),
+                &self.region_to_crop,
+                &self.params,
+            )
+            .unwrap();
+            k.download(&d_region, &mut region.data).unwrap();
+            k.download(&d_alpha, alpha).unwrap();
         }
+    }
+
+    /// The crops backend `k` warps out of `src`, through its own buffers.
+    fn warp_with<K: FaceKernels>(
+        k: &K,
+        src: &RgbImage,
+        transforms: &[Affine2],
+        size: usize,
+    ) -> Vec<f32> {
+        let region = k.upload(&src.data).unwrap();
+        let mut crops = k.zeros(transforms.len() * 3 * size * size).unwrap();
+        k.warp_face_crops(
+            &region, src.width, src.height, transforms, size, &mut crops, 0,
+        )
+        .unwrap();
+        let mut out = vec![0.0; k.len(&crops)];
+        k.download(&crops, &mut out).unwrap();
+        out
     }
 
     /// The reference paste must have covered a face-sized part of the region, or the
@@ -1041,10 +1233,7 @@ mod tests {
         let read = |name: &str| bytes_to_floats(&std::fs::read(dir.join(name)).unwrap());
 
         let (src, transforms, size) = scene();
-        let mut want = vec![0.0; transforms.len() * 3 * size * size];
-        CpuKernels
-            .warp_face_crops(&src, &transforms, size, &mut want)
-            .unwrap();
+        let want = warp_with(&CpuKernels, &src, &transforms, size);
         let params = WarpParams::new(src.width, src.height, size, transforms.len()).unwrap();
         write("params.bin", &struct_bytes(&params));
         write("src.bin", &floats_to_bytes(&src.data));
@@ -1081,7 +1270,7 @@ mod tests {
                 write("reference.bin", &floats_to_bytes(reference));
             }
             run(mode);
-            paste.cpu_paste(&mut region, &mut alpha, reference);
+            paste.paste_with(&CpuKernels, &mut region, &mut alpha, reference);
             let changed = region
                 .data
                 .iter()
@@ -1156,6 +1345,23 @@ mod tests {
                 1e-6,
             );
         }
+
+        // The paste-back's region helpers: exact, over more values than one block.
+        let pasted: Vec<f32> = src.data.iter().map(|v| (v * 1.7).min(255.0)).collect();
+        let alpha: Vec<f32> = (0..5000).map(|i| ((i % 5) as f32 - 2.0) * 1e-3).collect();
+        write("pasted.bin", &floats_to_bytes(&pasted));
+        write("input.bin", &floats_to_bytes(&src.data));
+        write("alpha.bin", &floats_to_bytes(&alpha));
+        run("elementwise");
+        let mut want_change = vec![0.0; pasted.len()];
+        CpuKernels
+            .region_change(&pasted, &src.data, &mut want_change)
+            .unwrap();
+        assert_eq!(read("change.bin"), want_change, "emulated region_change");
+        let mut want_covered = vec![0.0; alpha.len()];
+        CpuKernels.coverage(&alpha, &mut want_covered).unwrap();
+        assert_eq!(read("covered.bin"), want_covered, "emulated paste_coverage");
+        assert_eq!(want_covered.iter().sum::<f32>(), 2000.0);
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -1165,14 +1371,51 @@ mod tests {
             return;
         };
         let (src, transforms, size) = scene();
-        let mut want = vec![0.0; transforms.len() * 3 * size * size];
-        let mut got = want.clone();
-        CpuKernels
-            .warp_face_crops(&src, &transforms, size, &mut want)
-            .unwrap();
-        gpu.warp_face_crops(&src, &transforms, size, &mut got)
-            .unwrap();
+        let want = warp_with(&CpuKernels, &src, &transforms, size);
+        let got = warp_with(&gpu, &src, &transforms, size);
         assert_close("warp_face_crops", &got, &want, 1e-3, 1e-5);
+        // Into a later slot of a batch, as the pipeline warps one face after another.
+        let d_src = gpu.upload(&src.data).unwrap();
+        let n = 3 * size * size;
+        let mut batch = gpu.upload(&vec![7.0; 3 * n]).unwrap();
+        gpu.warp_face_crops(&d_src, 203, 157, &transforms[1..2], size, &mut batch, 2)
+            .unwrap();
+        let mut slots = vec![0.0; 3 * n];
+        gpu.download(&batch, &mut slots).unwrap();
+        assert!(
+            slots[..2 * n].iter().all(|&v| v == 7.0),
+            "slots 0 and 1 kept"
+        );
+        assert_close(
+            "warp into slot 2",
+            &slots[2 * n..],
+            &want[n..2 * n],
+            1e-3,
+            1e-5,
+        );
+
+        // The paste-back's region helpers, exact.
+        let pasted: Vec<f32> = src.data.iter().map(|v| (v * 1.7).min(255.0)).collect();
+        let (d_pasted, mut d_change) = (
+            gpu.upload(&pasted).unwrap(),
+            gpu.zeros(pasted.len()).unwrap(),
+        );
+        gpu.region_change(&d_pasted, &d_src, &mut d_change).unwrap();
+        let mut change = vec![0.0; pasted.len()];
+        gpu.download(&d_change, &mut change).unwrap();
+        let mut want_change = vec![0.0; pasted.len()];
+        CpuKernels
+            .region_change(&pasted, &src.data, &mut want_change)
+            .unwrap();
+        assert_eq!(change, want_change, "region_change");
+        let alpha: Vec<f32> = (0..5000).map(|i| ((i % 5) as f32 - 2.0) * 1e-3).collect();
+        let (d_alpha, mut d_covered) = (gpu.upload(&alpha).unwrap(), gpu.zeros(5000).unwrap());
+        gpu.coverage(&d_alpha, &mut d_covered).unwrap();
+        let mut covered = vec![0.0; 5000];
+        gpu.download(&d_covered, &mut covered).unwrap();
+        let mut want_covered = vec![0.0; 5000];
+        CpuKernels.coverage(&alpha, &mut want_covered).unwrap();
+        assert_eq!(covered, want_covered, "paste_coverage");
 
         let shape = crate::affb::AffbShape {
             n: 2,
@@ -1203,17 +1446,8 @@ mod tests {
             let mut region = src.clone();
             let mut alpha = paste.alpha.clone();
             let (mut region_gpu, mut alpha_gpu) = (region.clone(), alpha.clone());
-            paste.cpu_paste(&mut region, &mut alpha, reference);
-            gpu.paste_back(
-                &mut region_gpu,
-                &mut alpha_gpu,
-                paste.crop,
-                reference,
-                size,
-                &paste.region_to_crop,
-                &paste.params,
-            )
-            .unwrap();
+            paste.paste_with(&CpuKernels, &mut region, &mut alpha, reference);
+            paste.paste_with(&gpu, &mut region_gpu, &mut alpha_gpu, reference);
             assert_close(
                 &format!("paste_back {mode} region"),
                 &region_gpu.data,

@@ -607,6 +607,17 @@ pub fn read_region(frame: &FrameRef, rect: Rect) -> RgbImage {
 /// Panics when the frame view is inconsistent, `rect` is not inside the frame, or `rgb`/`alpha`
 /// do not have `rect`'s size; all are caller bugs, not data errors.
 pub fn write_region(frame: &mut FrameMut, rect: Rect, rgb: &RgbImage, alpha: &[f32]) {
+    assert!(
+        rgb.width == rect.width && rgb.height == rect.height,
+        "write_region: image is {}x{}, region {rect:?}",
+        rgb.width,
+        rgb.height,
+    );
+    write_region_from(frame, rect, &rgb.data, alpha);
+}
+
+/// [`write_region`] from interleaved RGB `rgb` of `rect`'s size, borrowed.
+pub fn write_region_from(frame: &mut FrameMut, rect: Rect, rgb: &[f32], alpha: &[f32]) {
     let lens: Vec<usize> = frame.planes.iter().map(|p| p.len()).collect();
     expect_valid(
         &lens,
@@ -617,11 +628,9 @@ pub fn write_region(frame: &mut FrameMut, rect: Rect, rgb: &RgbImage, alpha: &[f
         rect,
     );
     assert!(
-        rgb.width == rect.width && rgb.height == rect.height && rgb.data.len() == rect.area() * 3,
-        "write_region: image is {}x{} ({} values), region {rect:?}",
-        rgb.width,
-        rgb.height,
-        rgb.data.len()
+        rgb.len() == rect.area() * 3,
+        "write_region: {} values for region {rect:?}",
+        rgb.len()
     );
     assert_eq!(
         alpha.len(),
@@ -633,7 +642,7 @@ pub fn write_region(frame: &mut FrameMut, rect: Rect, rgb: &RgbImage, alpha: &[f
     }
     // NaN or negative alpha writes nothing; alpha above 1 is 1.
     let weight = |a: f32| if a > 0.0 { a.min(1.0) } else { 0.0 };
-    let rgb_rows = rgb.data.chunks_exact(rect.width * 3);
+    let rgb_rows = rgb.chunks_exact(rect.width * 3);
     let alpha_rows = alpha.chunks_exact(rect.width);
     let sm = Samples::of(frame.format);
     if let Some((off, spp)) = frame.format.packed_layout() {
@@ -701,7 +710,7 @@ pub fn write_region(frame: &mut FrameMut, rect: Rect, rgb: &RgbImage, alpha: &[f
                     if a == 0.0 {
                         continue;
                     }
-                    let c = yuv.yuv_of([rgb.data[3 * i], rgb.data[3 * i + 1], rgb.data[3 * i + 2]]);
+                    let c = yuv.yuv_of([rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]]);
                     let b = yuv.yuv_of(read_back(&frame.planes, x, y));
                     sa += a;
                     su += a * (c[1] - b[1]);

@@ -10,13 +10,14 @@ use crate::image::Rect;
 /// moving lip by tens.
 pub const MOTION_LEVELS: f32 = 12.0;
 
-/// The previous frame of one face: where its region was, the input there and the change kept.
-#[derive(Clone, Copy, Debug)]
-pub struct Previous<'a> {
+/// The previous frame of one face: where its region was, the input there and the change kept,
+/// in the buffers of the backend that computes (host slices for this reference).
+#[derive(Debug)]
+pub struct Previous<'a, B: ?Sized = [f32]> {
     pub rect: Rect,
     /// Interleaved RGB of `rect`, 0..255.
-    pub input: &'a [f32],
-    pub change: &'a [f32],
+    pub input: &'a B,
+    pub change: &'a B,
 }
 
 impl Previous<'_> {

@@ -190,6 +190,22 @@ pub fn warp_face_crop(
     out: &mut [f32],
 ) -> Result<(), KernelError> {
     src.check("warp_face_crop source image")?;
+    warp_crop_from(&src.data, (src.width, src.height), crop_to_src, size, out)
+}
+
+/// [`warp_face_crop`] from interleaved RGB `data` of `width × height` pixels, borrowed.
+pub fn warp_crop_from(
+    data: &[f32],
+    (width, height): (usize, usize),
+    crop_to_src: &Affine2,
+    size: usize,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    check_len(
+        "warp_face_crop source image",
+        width * height * 3,
+        data.len(),
+    )?;
     if size == 0 {
         return Err(KernelError::EmptyCrop(size));
     }
@@ -199,7 +215,7 @@ pub fn warp_face_crop(
         out.len(),
     )?;
     check_finite("warp_face_crop crop_to_src", crop_to_src)?;
-    if src.width == 0 || src.height == 0 {
+    if width == 0 || height == 0 {
         for (plane, fill) in out.chunks_exact_mut(size * size).zip(BORDER_FILL) {
             plane.fill(fill / 127.5 - 1.0);
         }
@@ -216,7 +232,7 @@ pub fn warp_face_crop(
         })
         .collect();
     let inv_n = 1.0 / (k * k) as f32;
-    let (w, h, data) = (src.width, src.height, &src.data[..]);
+    let (w, h) = (width, height);
     let (r_plane, rest) = out.split_at_mut(size * size);
     let (g_plane, b_plane) = rest.split_at_mut(size * size);
     r_plane

@@ -5,18 +5,44 @@
 
 use std::path::Path;
 
+use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::Session;
-use ort::value::TensorRef;
+use ort::value::{Shape, TensorRef, TensorRefMut};
 
 use crate::contract::{
     GeneratorInfo, INPUT_COEFFS, INPUT_LQ, INPUT_RENDER, OUTPUT_RESTORED, Variant, check_generator,
 };
+use crate::device::Device;
 use crate::error::ModelError;
 use crate::runtime::{SessionConfig, build_session};
 
 pub struct Generator {
     pub info: GeneratorInfo,
     session: Session,
+    device: Device,
+}
+
+/// A float tensor in CUDA device memory, `[batch,3,S,S]` like the contract's host tensors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceTensor {
+    /// The CUDA device ordinal.
+    pub ordinal: i32,
+    /// The device address of the first float.
+    pub address: u64,
+}
+
+/// The device-bound tensors of one generator run ([`Generator::restore_on_device`]).
+#[derive(Clone, Copy, Debug)]
+pub struct DeviceBatch<'a> {
+    pub lq: DeviceTensor,
+    /// The rendered 3D faces, for a `full` generator.
+    pub render: Option<DeviceTensor>,
+    /// The 3DMM coefficients `[batch,K]` on the host, for a generator that takes them (a few
+    /// hundred floats: the provider copies them).
+    pub coefficients: Option<&'a [f32]>,
+    /// Where the restored faces go.
+    pub restored: DeviceTensor,
+    pub batch: usize,
 }
 
 impl Generator {
@@ -24,7 +50,79 @@ impl Generator {
     pub fn load(path: &Path, cfg: &SessionConfig) -> Result<Self, ModelError> {
         let session = build_session(path, cfg)?;
         let info = check_generator(path, &session)?;
-        Ok(Self { info, session })
+        Ok(Self {
+            info,
+            session,
+            device: cfg.device,
+        })
+    }
+
+    /// Whether the session runs on a CUDA provider (`cuda`, `tensorrt`), so that
+    /// [`Generator::restore_on_device`] can take the batch where the kernels left it.
+    pub fn takes_device_memory(&self) -> bool {
+        self.device != Device::Cpu
+    }
+
+    /// Restores a batch that lives in CUDA device memory into device memory, with no host
+    /// copy: the inputs and the output are bound to the caller's buffers (ONNX Runtime's
+    /// IoBinding). The session must run on a CUDA provider ([`Generator::takes_device_memory`]),
+    /// on the stream the buffers were written on (`SessionConfig::compute_stream`), so that the
+    /// run follows the kernels that filled them and precedes those that read the result.
+    ///
+    /// # Safety
+    /// Each address must point to `batch·3·S·S` floats of device memory on its ordinal that
+    /// stay allocated, and are not written by anything else, until this call returns.
+    pub unsafe fn restore_on_device(&mut self, b: DeviceBatch<'_>) -> Result<(), ModelError> {
+        let s = self.info.size;
+        let path = self.info.path.clone();
+        let runtime_err = |e: ort::Error| ModelError::Runtime {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        if !self.takes_device_memory() {
+            return Err(ModelError::Runtime {
+                path: path.clone(),
+                reason: "device-bound inputs need a CUDA provider (device=cuda or tensorrt), \
+                         the session runs on the CPU"
+                    .to_owned(),
+            });
+        }
+        self.check_inputs(b.render.is_some(), b.batch)?;
+        let coefficients = self.check_coefficients(b.coefficients, b.batch)?;
+        let shape = [b.batch, 3, s, s];
+        // SAFETY (of each `from_raw`): the caller guarantees the address holds `shape` floats
+        // on that device for the whole run.
+        let bound = |t: DeviceTensor| -> Result<TensorRefMut<'static, f32>, ModelError> {
+            let info = MemoryInfo::new(
+                AllocationDevice::CUDA,
+                t.ordinal,
+                AllocatorType::Device,
+                MemoryType::Default,
+            )
+            .map_err(runtime_err)?;
+            unsafe {
+                TensorRefMut::from_raw(info, t.address as usize as *mut _, Shape::from(shape))
+            }
+            .map_err(runtime_err)
+        };
+        let mut binding = self.session.create_binding().map_err(runtime_err)?;
+        let lq = bound(b.lq)?;
+        binding.bind_input(INPUT_LQ, &lq).map_err(runtime_err)?;
+        if let Some(render) = b.render {
+            let render = bound(render)?;
+            binding
+                .bind_input(INPUT_RENDER, &render)
+                .map_err(runtime_err)?;
+        }
+        if let Some((k, c)) = coefficients {
+            let c = TensorRef::from_array_view(([b.batch, k], c)).map_err(runtime_err)?;
+            binding.bind_input(INPUT_COEFFS, &c).map_err(runtime_err)?;
+        }
+        binding
+            .bind_output(OUTPUT_RESTORED, bound(b.restored)?)
+            .map_err(runtime_err)?;
+        self.session.run_binding(&binding).map_err(runtime_err)?;
+        Ok(())
     }
 
     /// Values in one face tensor: 3·S·S.
@@ -63,24 +161,17 @@ impl Generator {
         self.run(lq, Some(render), coefficients, batch)
     }
 
-    fn run(
-        &mut self,
-        lq: &[f32],
-        render: Option<&[f32]>,
-        coefficients: Option<&[f32]>,
-        batch: usize,
-    ) -> Result<Vec<f32>, ModelError> {
+    /// The variant takes a rendered face exactly when `has_render`, and the batch is not empty.
+    fn check_inputs(&self, has_render: bool, batch: usize) -> Result<(), ModelError> {
         let s = self.info.size;
-        let shape = [batch, 3, s, s];
-        let want_len = batch * self.face_len();
         let path = self.info.path.as_path();
         let shape_error = |what: &str, found: String| ModelError::Shape {
             path: path.to_owned(),
             what: what.to_owned(),
-            expected: format!("{want_len} values ([{batch},3,{s},{s}])"),
+            expected: format!("{} values ([{batch},3,{s},{s}])", batch * self.face_len()),
             found,
         };
-        match (self.info.variant, render.is_some()) {
+        match (self.info.variant, has_render) {
             (Variant::Full, false) => {
                 return Err(shape_error(
                     "input 'render' (variant 'full' takes the rendered 3D faces)",
@@ -100,6 +191,54 @@ impl Generator {
         if batch == 0 {
             return Err(shape_error("the batch size", "0".to_owned()));
         }
+        Ok(())
+    }
+
+    /// The coefficients `[batch,K]` with their K, for a generator that takes them.
+    fn check_coefficients<'c>(
+        &self,
+        coefficients: Option<&'c [f32]>,
+        batch: usize,
+    ) -> Result<Option<(usize, &'c [f32])>, ModelError> {
+        let path = self.info.path.as_path();
+        match (self.info.coefficients, coefficients) {
+            (None, _) => Ok(None),
+            (Some(k), None) => Err(ModelError::Shape {
+                path: path.to_owned(),
+                what: format!(
+                    "input '{INPUT_COEFFS}' (this generator takes the 3DMM coefficients of each face)"
+                ),
+                expected: format!("{} values ([{batch},{k}])", batch * k),
+                found: "none".to_owned(),
+            }),
+            (Some(k), Some(c)) if c.len() != batch * k => Err(ModelError::Shape {
+                path: path.to_owned(),
+                what: format!("input '{INPUT_COEFFS}'"),
+                expected: format!("{} values ([{batch},{k}])", batch * k),
+                found: format!("{} values", c.len()),
+            }),
+            (Some(k), Some(c)) => Ok(Some((k, c))),
+        }
+    }
+
+    fn run(
+        &mut self,
+        lq: &[f32],
+        render: Option<&[f32]>,
+        coefficients: Option<&[f32]>,
+        batch: usize,
+    ) -> Result<Vec<f32>, ModelError> {
+        let s = self.info.size;
+        let shape = [batch, 3, s, s];
+        let want_len = batch * self.face_len();
+        let path = self.info.path.as_path();
+        let shape_error = |what: &str, found: String| ModelError::Shape {
+            path: path.to_owned(),
+            what: what.to_owned(),
+            expected: format!("{want_len} values ([{batch},3,{s},{s}])"),
+            found,
+        };
+        self.check_inputs(render.is_some(), batch)?;
         if lq.len() != want_len {
             return Err(shape_error("input 'lq'", format!("{} values", lq.len())));
         }
@@ -111,28 +250,7 @@ impl Generator {
                 format!("{} values", render.len()),
             ));
         }
-        let coefficients = match (self.info.coefficients, coefficients) {
-            (None, _) => None,
-            (Some(k), None) => {
-                return Err(ModelError::Shape {
-                    path: path.to_owned(),
-                    what: format!(
-                        "input '{INPUT_COEFFS}' (this generator takes the 3DMM coefficients of each face)"
-                    ),
-                    expected: format!("{} values ([{batch},{k}])", batch * k),
-                    found: "none".to_owned(),
-                });
-            }
-            (Some(k), Some(c)) if c.len() != batch * k => {
-                return Err(ModelError::Shape {
-                    path: path.to_owned(),
-                    what: format!("input '{INPUT_COEFFS}'"),
-                    expected: format!("{} values ([{batch},{k}])", batch * k),
-                    found: format!("{} values", c.len()),
-                });
-            }
-            (Some(k), Some(c)) => Some((k, c)),
-        };
+        let coefficients = self.check_coefficients(coefficients, batch)?;
         let runtime_err = |e: ort::Error| ModelError::Runtime {
             path: path.to_owned(),
             reason: e.to_string(),

@@ -54,6 +54,10 @@ pub struct SessionConfig {
     pub intra_threads: usize,
     /// Used with [`Device::TensorRt`] only.
     pub tensorrt: TensorRtOptions,
+    /// The CUDA stream (a `CUstream` handle) the CUDA and TensorRT providers run on, so that a
+    /// network bound to device buffers is ordered with the kernels before and after it on that
+    /// stream; `None` lets each provider create its own. Ignored on the CPU.
+    pub compute_stream: Option<u64>,
 }
 
 /// The ONNX Runtime library this process loads (see the module header for the search order).
@@ -259,7 +263,7 @@ fn providers(
     }
     Ok(match device {
         Device::Cpu => vec![cpu],
-        Device::Cuda => vec![ep::CUDA::default().build().error_on_failure(), cpu],
+        Device::Cuda => vec![cuda(cfg).build().error_on_failure(), cpu],
         Device::TensorRt => {
             let trt = &cfg.tensorrt;
             let root = trt
@@ -274,7 +278,13 @@ fn providers(
             let cache = model_cache_dir(&root, path, &bytes)?
                 .to_string_lossy()
                 .into_owned();
-            let mut provider = ep::TensorRT::default()
+            let mut provider = ep::TensorRT::default();
+            if let Some(stream) = cfg.compute_stream {
+                // SAFETY: the caller keeps the stream alive as long as the session
+                // (`SessionConfig::compute_stream`); ONNX Runtime only enqueues work on it.
+                provider = unsafe { provider.with_compute_stream(stream as usize as *mut ()) };
+            }
+            let mut provider = provider
                 .with_fp16(trt.precision == Precision::Fp16)
                 .with_engine_cache(true)
                 .with_engine_cache_path(&cache)
@@ -290,11 +300,23 @@ fn providers(
             vec![
                 provider.build().error_on_failure(),
                 // Nodes TensorRT does not take run on CUDA, not on the CPU.
-                ep::CUDA::default().build().error_on_failure(),
+                cuda(cfg).build().error_on_failure(),
                 cpu,
             ]
         }
     })
+}
+
+/// ONNX Runtime's CUDA provider, on `cfg.compute_stream` when one is given.
+fn cuda(cfg: &SessionConfig) -> ep::CUDA {
+    match cfg.compute_stream {
+        // SAFETY: the caller keeps the stream alive as long as the session
+        // (`SessionConfig::compute_stream`); ONNX Runtime only enqueues work on it.
+        Some(stream) => unsafe {
+            ep::CUDA::default().with_compute_stream(stream as usize as *mut ())
+        },
+        None => ep::CUDA::default(),
+    }
 }
 
 /// Missing → [`ModelError::Missing`]; unreadable or not a file → [`ModelError::Io`], so that

@@ -137,7 +137,10 @@ mod tests {
         for size in [512, 100] {
             let (lq, mut restored) = crops(size);
             let want = reference(&lq, &restored, size);
-            gpu.colour_fix(&lq, &mut restored, size).unwrap();
+            let d_lq = gpu.upload(&lq).unwrap();
+            let mut d_restored = gpu.upload(&restored).unwrap();
+            gpu.colour_fix(&d_lq, &mut d_restored, size).unwrap();
+            gpu.download(&d_restored, &mut restored).unwrap();
             assert_eq!(restored, want, "size {size}");
         }
     }

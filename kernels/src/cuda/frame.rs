@@ -7,7 +7,7 @@ use cudarc::driver::{CudaSlice, DeviceRepr, PushKernelArg};
 use super::{CudaKernels, grid, rect_to_i32, to_i32};
 use crate::error::KernelError;
 use crate::frame::{FrameMut, FrameRef, PixelFormat, Samples, Yuv};
-use crate::image::{Rect, RgbImage};
+use crate::image::Rect;
 
 /// Scalars of the frame kernels (kernels/cuda/frame.cu `FrameParams`, same field order).
 #[repr(C)]
@@ -130,36 +130,34 @@ impl ResidentFrame {
         self.layout == Self::layout_of(frame)
     }
 
+    /// Region `rect` as interleaved RGB floats on the device.
     pub(crate) fn read_region(
         &self,
         gpu: &CudaKernels,
         frame: &FrameRef,
         rect: Rect,
-    ) -> Result<RgbImage, KernelError> {
-        let mut d_out = gpu.stream.alloc_zeros::<f32>((3 * rect.area()).max(1))?;
-        gpu.launch_read_region(frame, &self.device, rect, &mut d_out)?;
-        let mut out = RgbImage::new(rect.width, rect.height);
-        if rect.area() > 0 {
-            gpu.stream
-                .memcpy_dtoh(&d_out.slice(..3 * rect.area()), &mut out.data)?;
+    ) -> Result<CudaSlice<f32>, KernelError> {
+        if rect.area() == 0 {
+            return Ok(gpu.stream.null()?);
         }
-        gpu.stream.synchronize()?;
-        Ok(out)
+        let mut d_out = gpu.stream.alloc_zeros::<f32>(3 * rect.area())?;
+        gpu.launch_read_region(frame, &self.device, rect, &mut d_out)?;
+        Ok(d_out)
     }
 
+    /// Blends device region `rgb` into `rect` under `alpha`.
     pub(crate) fn write_region(
         &mut self,
         gpu: &CudaKernels,
         frame: &FrameRef,
         rect: Rect,
-        rgb: &RgbImage,
-        alpha: &[f32],
+        rgb: &CudaSlice<f32>,
+        alpha: &CudaSlice<f32>,
     ) -> Result<(), KernelError> {
         if rect.area() == 0 {
             return Ok(());
         }
         let s = &gpu.stream;
-        let (d_rgb, d_alpha) = (s.clone_htod(&rgb.data)?, s.clone_htod(alpha)?);
         let (mut luma, mut written) = (
             s.alloc_zeros::<f32>(rect.area())?,
             s.alloc_zeros::<u8>(rect.area())?,
@@ -168,8 +166,8 @@ impl ResidentFrame {
             frame,
             &mut self.device,
             rect,
-            &d_rgb,
-            &d_alpha,
+            rgb,
+            alpha,
             &mut luma,
             &mut written,
         )?;
@@ -329,6 +327,7 @@ mod tests {
     use crate::backend::FaceKernels;
     use crate::frame::tests::{DEEP_FORMATS, FORMATS, colorimetries};
     use crate::frame::{read_region, write_region};
+    use crate::image::RgbImage;
 
     /// Planes of pseudo-random bytes for an odd-sized frame, rows padded by 3 bytes.
     fn planes(format: PixelFormat, w: usize, h: usize) -> (Vec<Vec<u8>>, Vec<usize>) {
@@ -468,9 +467,11 @@ mod tests {
         };
         let rect = Rect::new(640, 301, 511, 611);
         each_frame(1921, 1081, |frame, _| {
-            let got = gpu.read_region(frame, rect).unwrap();
+            let region = gpu.read_region(frame, rect).unwrap();
+            let mut got = vec![0.0; 3 * rect.area()];
+            gpu.download(&region, &mut got).unwrap();
             let what = format!("{:?} {:?}", frame.format, frame.colorimetry);
-            assert_eq!(got, read_region(frame, rect), "{what}");
+            assert_eq!(got, read_region(frame, rect).data, "{what}");
         });
     }
 
@@ -483,8 +484,9 @@ mod tests {
         let (rgb, alpha) = paste(rect);
         each_frame(1921, 1081, |frame, bytes| {
             let want = written_by(frame, bytes, |f| write_region(f, rect, &rgb, &alpha));
+            let (d_rgb, d_alpha) = (gpu.upload(&rgb.data).unwrap(), gpu.upload(&alpha).unwrap());
             let got = written_by(frame, bytes, |f| {
-                gpu.write_region(f, rect, &rgb, &alpha).unwrap()
+                gpu.write_region(f, rect, &d_rgb, &d_alpha).unwrap()
             });
             assert!(got == want, "{:?} {:?}", frame.format, frame.colorimetry);
         });

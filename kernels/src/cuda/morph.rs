@@ -95,14 +95,7 @@ impl CudaKernels {
             return Ok(Vec::new());
         }
         let s = &self.stream;
-        // Empty buffers are allocated with one element: the kernel needs valid pointers.
-        let upload = |v: &[f32]| {
-            if v.is_empty() {
-                s.alloc_zeros(1)
-            } else {
-                s.clone_htod(v)
-            }
-        };
+        let upload = |v| self.upload_or_placeholder(v);
         let d_mean = upload(mean)?;
         let (d_b1, d_b2) = (upload(bases[0].0)?, upload(bases[1].0)?);
         let (d_c1, d_c2) = (upload(coeffs[0])?, upload(coeffs[1])?);

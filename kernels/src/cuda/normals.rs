@@ -40,6 +40,13 @@ pub struct DeviceMesh {
     adjacent: CudaSlice<u32>,
 }
 
+impl DeviceMesh {
+    /// The triangles `[T, 3]` on the device (one placeholder index for an empty mesh).
+    pub(crate) fn triangles(&self) -> &CudaSlice<u32> {
+        &self.triangles
+    }
+}
+
 /// Threads per block of both passes (one thread per triangle or vertex of a face).
 const THREADS: u32 = 128;
 
@@ -52,15 +59,7 @@ impl CudaKernels {
         vertices: usize,
     ) -> Result<DeviceMesh, KernelError> {
         let adjacency = VertexAdjacency::new(triangles, vertices).map_err(KernelError::Render)?;
-        let s = &self.stream;
-        // Kernels need valid pointers even for an empty mesh.
-        let upload = |v: &[u32]| {
-            if v.is_empty() {
-                s.alloc_zeros(1)
-            } else {
-                s.clone_htod(v)
-            }
-        };
+        let upload = |v| self.upload_or_placeholder(v);
         let flat: Vec<u32> = triangles.iter().flatten().copied().collect();
         Ok(DeviceMesh {
             vertices,

@@ -3,9 +3,13 @@
 
 use cudarc::driver::{CudaSlice, DeviceRepr, LaunchConfig, PushKernelArg};
 
+use super::morph::DeviceMorph;
+use super::normals::DeviceMesh;
 use super::{CudaKernels, grid, to_i32};
 use crate::error::{KernelError, check_len};
 use crate::render::batch::{BatchRender, POSE_LEN, PreparedBatch};
+use crate::render::sh::sh_weights;
+use crate::render::{Camera, CoefficientBatch, GAMMA_LEN, MorphableParts, rotation};
 
 /// Scalars of the render kernels (kernels/cuda/render.cu `RenderParams`, same field order).
 #[repr(C)]
@@ -25,16 +29,41 @@ unsafe impl DeviceRepr for RenderParams {}
 
 impl RenderParams {
     pub fn new(batch: &PreparedBatch) -> Result<Self, KernelError> {
+        Self::for_faces(
+            batch.faces,
+            batch.vertices_per_face,
+            batch.triangle_count(),
+            &batch.camera,
+        )
+    }
+
+    fn for_faces(
+        faces: usize,
+        vertices: usize,
+        triangles: usize,
+        camera: &Camera,
+    ) -> Result<Self, KernelError> {
         Ok(Self {
-            n: to_i32("faces", batch.faces)?,
-            vertices: to_i32("vertices per face", batch.vertices_per_face)?,
-            triangles: to_i32("triangles", batch.triangle_count())?,
-            size: to_i32("render size", batch.camera.size)?,
-            focal: batch.camera.focal,
-            center: batch.camera.center,
-            distance: batch.camera.distance,
+            n: to_i32("faces", faces)?,
+            vertices: to_i32("vertices per face", vertices)?,
+            triangles: to_i32("triangles", triangles)?,
+            size: to_i32("render size", camera.size)?,
+            focal: camera.focal,
+            center: camera.center,
+            distance: camera.distance,
         })
     }
+}
+
+/// A 3DMM on the device (`FaceKernels::load_morphable`): its means and bases, and its topology
+/// with the vertex adjacency of the normals.
+pub struct DeviceMorphable {
+    mean_shape: CudaSlice<f32>,
+    identity: (CudaSlice<f32>, usize),
+    expression: (CudaSlice<f32>, usize),
+    mean_albedo: CudaSlice<f32>,
+    albedo: (CudaSlice<f32>, usize),
+    mesh: DeviceMesh,
 }
 
 /// A prepared batch on the device, and the buffers the kernels write.
@@ -86,6 +115,135 @@ impl CudaKernels {
             image: s.alloc_zeros(3 * pixels.max(1))?,
             mask: s.alloc_zeros(pixels.max(1))?,
         })
+    }
+
+    /// Uploads a 3DMM once (every basis, the triangles and their adjacency).
+    pub fn upload_morphable(
+        &self,
+        model: &MorphableParts<'_>,
+    ) -> Result<DeviceMorphable, KernelError> {
+        model.check()?;
+        let upload = |v| self.upload_or_placeholder(v);
+        Ok(DeviceMorphable {
+            mean_shape: upload(model.identity.mean)?,
+            identity: (upload(model.identity.basis)?, model.identity.components),
+            expression: (upload(model.expression.basis)?, model.expression.components),
+            mean_albedo: upload(model.albedo.mean)?,
+            albedo: (upload(model.albedo.basis)?, model.albedo.components),
+            mesh: self.upload_mesh(model.triangles, model.vertex_count())?,
+        })
+    }
+
+    /// The shape prior's renders from coefficients, all on the device: the 3DMM's shape and
+    /// albedo (`morph_combine`), the vertex normals, the three render kernels and
+    /// `render_to_crops`. Returns the generator's `render` batch `[N,3,S,S]` and the coverage
+    /// `[N,S,S]`. Only the coefficients and the per-face pose blocks (rotation, translation, SH
+    /// weights: a few hundred floats, computed by the reference's own functions) are uploaded.
+    pub fn launch_render_crops(
+        &self,
+        model: &DeviceMorphable,
+        batch: &CoefficientBatch<'_>,
+        camera: &Camera,
+    ) -> Result<(CudaSlice<f32>, CudaSlice<f32>), KernelError> {
+        camera.validate()?;
+        let faces = batch.faces();
+        let rows = model.mean_shape.len();
+        let (v, t) = (model.mesh.vertices, model.mesh.triangle_count);
+        let (k_id, k_exp, k_tex) = (model.identity.1, model.expression.1, model.albedo.1);
+        check_len(
+            "identity coefficients [N, K_id]",
+            faces * k_id,
+            batch.identity.len(),
+        )?;
+        check_len(
+            "expression coefficients [N, K_exp]",
+            faces * k_exp,
+            batch.expression.len(),
+        )?;
+        check_len(
+            "albedo coefficients [N, K_tex]",
+            faces * k_tex,
+            batch.albedo.len(),
+        )?;
+        let s = &self.stream;
+        if faces == 0 || v == 0 {
+            return Ok((s.null()?, s.null()?));
+        }
+        let upload = |v| self.upload_or_placeholder(v);
+        let (d_id, d_exp, d_tex) = (
+            upload(batch.identity)?,
+            upload(batch.expression)?,
+            upload(batch.albedo)?,
+        );
+        let mut vertices = s.alloc_zeros::<f32>(faces * rows)?;
+        let shape = DeviceMorph {
+            mean: &model.mean_shape,
+            bases: [(&model.identity.0, k_id), (&model.expression.0, k_exp)],
+        };
+        self.launch_morph(&shape, [&d_id, &d_exp], faces, &mut vertices)?;
+        let mut albedo = s.alloc_zeros::<f32>(faces * rows)?;
+        let colour = DeviceMorph {
+            mean: &model.mean_albedo,
+            // A second basis without components is never read.
+            bases: [(&model.albedo.0, k_tex), (&model.albedo.0, 0)],
+        };
+        self.launch_morph(&colour, [&d_tex, &d_tex], faces, &mut albedo)?;
+        let mut face_normals = if t == 0 {
+            s.null()?
+        } else {
+            s.alloc_zeros::<f32>(faces * t * 3)?
+        };
+        let mut normals = s.alloc_zeros::<f32>(faces * rows)?;
+        self.launch_vertex_normals(
+            &model.mesh,
+            &vertices,
+            faces,
+            &mut face_normals,
+            &mut normals,
+        )?;
+        let mut poses = Vec::with_capacity(faces * POSE_LEN);
+        for pose in &batch.poses {
+            let gamma: &[f32; GAMMA_LEN] = pose.gamma.try_into().map_err(|_| {
+                KernelError::Render(crate::render::RenderError::Length {
+                    what: "gamma (D3DFR SH coefficients, 3 channels × 9 bands)",
+                    expected: GAMMA_LEN,
+                    found: pose.gamma.len(),
+                })
+            })?;
+            poses.extend(rotation(pose.angles).iter().flatten());
+            poses.extend(pose.translation);
+            poses.extend(sh_weights(gamma).iter().flatten());
+        }
+        let pixels = faces * camera.size * camera.size;
+        let params = RenderParams::for_faces(faces, v, t, camera)?;
+        let mut b = DeviceBatch {
+            params,
+            vertices,
+            normals,
+            albedo,
+            poses: s.clone_htod(&poses)?,
+            triangles: s.clone_dtod(model.mesh.triangles())?,
+            screen: s.alloc_zeros(faces * rows)?,
+            colours: s.alloc_zeros(faces * rows)?,
+            zbuf: s.alloc_zeros(pixels)?,
+            triangle: s.alloc_zeros(pixels)?,
+            barycentric: s.alloc_zeros(3 * pixels)?,
+            depth: s.alloc_zeros(pixels)?,
+            image: s.alloc_zeros(3 * pixels)?,
+            mask: s.alloc_zeros(pixels)?,
+        };
+        self.launch_render(&mut b)?;
+        let mut crops = s.alloc_zeros::<f32>(3 * pixels)?;
+        let mut launch = s.launch_builder(&self.render_to_crops);
+        launch
+            .arg(&params)
+            .arg(&b.image)
+            .arg(&b.mask)
+            .arg(&mut crops);
+        // SAFETY: argument types and order match `render_to_crops`; `image` holds 3 floats and
+        // `mask` one per pixel of the `n` S×S renders, `crops` 3 per pixel (allocated above).
+        unsafe { launch.launch(grid(camera.size, camera.size, faces)) }?;
+        Ok((crops, b.mask))
     }
 
     /// Renders every face of `b` on the device: the three kernels, one after the other on this
@@ -321,6 +479,19 @@ mod tests {
             mask: read("mask.bin"),
         };
         assert_matches("emulated render kernels", &got, &want, 1e-4);
+        // `render_to_crops` on the emulated render equals the reference's mapping of it.
+        let plane = 96 * 96;
+        let mut want_crops = vec![0.0; 4 * 3 * plane];
+        for ((image, mask), out) in got
+            .image
+            .chunks_exact(3 * plane)
+            .zip(got.mask.chunks_exact(plane))
+            .zip(want_crops.chunks_exact_mut(3 * plane))
+        {
+            crate::render::to_generator_input(image, mask, out);
+        }
+        assert_eq!(read("crops.bin"), want_crops, "emulated render_to_crops");
+        assert!(want_crops.iter().any(|&v| v > -1.0) && want_crops.contains(&-1.0));
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -336,6 +507,40 @@ mod tests {
             let batch = PreparedBatch::new(&faces, &scene.triangles, &scene.camera).unwrap();
             let got = gpu.render_batch(&batch).unwrap();
             assert_matches(&format!("GPU render at {size} px"), &got, &want, 1e-4);
+        }
+    }
+
+    /// The whole coefficient → `I_3d` chain on the device (morph, normals, render,
+    /// `render_to_crops`) against the reference `render::render_crops`: coverage exact, the
+    /// generator's input within 2e-4 (the render's 1e-4, doubled by `2·c − 1`).
+    #[test]
+    fn renders_from_coefficients_on_a_gpu_match_the_reference() {
+        use crate::backend::FaceKernels;
+        use crate::render::morphable::tests::{SphereFaces, SphereModel};
+        let Some(gpu) = gpu_or_skip() else {
+            return;
+        };
+        let (model, faces) = (SphereModel::new(), SphereFaces::new());
+        let parts = model.parts();
+        let loaded = gpu.load_morphable(&parts).unwrap();
+        for size in [96, 512] {
+            let camera = Camera::scaled(size);
+            let (want_crops, want_mask) =
+                crate::render::render_crops(&parts, &faces.batch(), &camera).unwrap();
+            let (crops, mask) = gpu
+                .render_crops(&parts, &loaded, &faces.batch(), &camera)
+                .unwrap();
+            let mut got_mask = vec![0.0; want_mask.len()];
+            gpu.download(&mask, &mut got_mask).unwrap();
+            assert_eq!(got_mask, want_mask, "coverage at {size} px");
+            let mut got = vec![0.0; want_crops.len()];
+            gpu.download(&crops, &mut got).unwrap();
+            let worst = got
+                .iter()
+                .zip(&want_crops)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst <= 2e-4, "render crops at {size} px differ by {worst}");
         }
     }
 }

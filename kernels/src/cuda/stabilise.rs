@@ -152,8 +152,8 @@ mod tests {
         let (mut pasted, mut change) = (c.pasted.clone(), c.change.clone());
         let previous = Previous {
             rect: c.previous,
-            input: &c.previous_input,
-            change: &c.previous_change,
+            input: c.previous_input.as_slice(),
+            change: c.previous_change.as_slice(),
         };
         blend_with_history(
             c.rect,
@@ -211,14 +211,19 @@ mod tests {
         };
         let c = case();
         let (want_pasted, want_change) = reference(&c, 0.8);
-        let (mut pasted, mut change) = (c.pasted.clone(), c.change.clone());
+        let up = |v: &[f32]| gpu.upload(v).unwrap();
+        let (input, mut d_pasted, mut d_change) = (up(&c.input), up(&c.pasted), up(&c.change));
+        let (previous_input, previous_change) = (up(&c.previous_input), up(&c.previous_change));
         let previous = Previous {
             rect: c.previous,
-            input: &c.previous_input,
-            change: &c.previous_change,
+            input: &previous_input,
+            change: &previous_change,
         };
-        gpu.blend_with_history(c.rect, &c.input, &mut pasted, &mut change, &previous, 0.8)
+        gpu.blend_with_history(c.rect, &input, &mut d_pasted, &mut d_change, &previous, 0.8)
             .unwrap();
+        let (mut pasted, mut change) = (c.pasted.clone(), c.change.clone());
+        gpu.download(&d_pasted, &mut pasted).unwrap();
+        gpu.download(&d_change, &mut change).unwrap();
         assert_eq!((pasted, change), (want_pasted, want_change));
     }
 }

@@ -21,6 +21,7 @@ pub mod error;
 pub mod face;
 pub mod fixtures;
 pub mod interpolate;
+pub mod morphable;
 pub mod normals;
 pub mod pose;
 pub mod raster;
@@ -31,6 +32,9 @@ pub use camera::{Camera, MAX_RENDER_SIZE};
 pub use error::RenderError;
 pub use face::{FacePose, ProjectedFace, project_and_shade, render_face};
 pub use interpolate::{Render, interpolate, rasterize};
+pub use morphable::{
+    CoefficientBatch, LinearPart, MorphableParts, render_crops, to_generator_input,
+};
 pub use normals::{VertexAdjacency, vertex_normals};
 pub use pose::{rotate, rotation};
 pub use raster::{NO_TRIANGLE, Raster, rasterize_triangles};

@@ -1,0 +1,256 @@
+//! Steps 4–5 of one frame on one backend: warp → shape → restore → colour fix → paste back →
+//! write back, over buffers that live where the backend computes (`FaceKernels::Buffer`).
+//!
+//! With `kernels=cuda` the frame is uploaded once in its native format, every face's region, its
+//! crop in the generator's batch, the restored batch, the pasted regions and each tracked face's
+//! history stay on the device, on one stream, and the frame is downloaded once. A network that
+//! runs on a CUDA provider (`device=cuda|tensorrt`) is bound to those device buffers
+//! (`Generator::restore_on_device`) and runs on the same stream; one that runs on the CPU gets a
+//! host copy of the batch and gives its result back to the device. The shape prior's
+//! regressor takes host crops (its own resize or D3DFR crop is done on the host); the faces it
+//! regresses are rendered from their coefficients on the device, straight into the generator's
+//! `render` batch (`FaceKernels::render_crops`: 3DMM combination, normals, raster), except with
+//! the official release's D3DFR crop, whose renders are warped back to the crop on the host
+//! and uploaded.
+//!
+//! The same code runs with the CPU references on host vectors, so every test of the pipeline
+//! on the CPU exercises the chain the GPU runs.
+
+use sgpn_kernels::backend::FaceKernels;
+use sgpn_kernels::frame::FrameMut;
+use sgpn_kernels::image::Rect;
+use sgpn_models::generator::{DeviceBatch, DeviceTensor, Generator};
+
+use crate::FaceError;
+use crate::align::Alignment;
+use crate::paste::{CropSlot, PasteSettings, PasteState, paste_face};
+use crate::pipeline::{OutputMode, RestoreParams};
+use crate::restore::{CropBatch, restore_batch};
+use crate::shape::ShapePrior;
+use crate::timings::{StageTimings, timed};
+
+/// A face of the current frame on its way through the steps.
+pub(crate) struct PlacedFace {
+    pub track_id: u64,
+    /// Smoothed landmarks in frame pixels.
+    pub landmarks: [[f32; 2]; 5],
+    pub alignment: Alignment,
+    pub rect: Rect,
+}
+
+/// The networks of steps 4a and 4b, and what is pasted.
+pub(crate) struct Networks<'a> {
+    pub generator: &'a mut Generator,
+    pub shape: Option<&'a mut ShapePrior>,
+    pub output_mode: OutputMode,
+}
+
+/// Steps 4–5 on some backend, behind one object-safe face for [`crate::FaceRestorer`].
+pub(crate) trait FrameChain: Send {
+    /// Restores `faces` (not empty) into `frame`.
+    fn restore_faces(
+        &mut self,
+        frame: &mut FrameMut<'_>,
+        faces: &[PlacedFace],
+        networks: Networks<'_>,
+        params: &RestoreParams,
+        t: &mut StageTimings,
+    ) -> Result<(), FaceError>;
+
+    /// Forgets the detail history of the faces whose tracks ended.
+    fn retain_faces(&mut self, live: &[u64]);
+
+    /// Forgets every face's detail history.
+    fn reset(&mut self);
+}
+
+/// The chain on backend `K`.
+pub(crate) struct Chain<K: FaceKernels> {
+    kernels: K,
+    /// The crops for networks that run on the host.
+    host_lq: CropBatch,
+    /// The shape prior's 3DMM where the kernels render, loaded on the first frame that needs it.
+    morphable: Option<K::Morphable>,
+    paste: PasteState<K::Buffer>,
+}
+
+impl<K: FaceKernels> Chain<K> {
+    pub fn new(kernels: K) -> Self {
+        Self {
+            kernels,
+            host_lq: CropBatch::default(),
+            morphable: None,
+            paste: PasteState::default(),
+        }
+    }
+}
+
+impl<K: FaceKernels> FrameChain for Chain<K> {
+    fn restore_faces(
+        &mut self,
+        frame: &mut FrameMut<'_>,
+        faces: &[PlacedFace],
+        networks: Networks<'_>,
+        params: &RestoreParams,
+        t: &mut StageTimings,
+    ) -> Result<(), FaceError> {
+        let Networks {
+            generator,
+            shape,
+            output_mode,
+        } = networks;
+        let k = &self.kernels;
+        let size = generator.info.size;
+
+        // 4. warp every crop into one batch. The backend keeps one copy of the frame from here
+        // to the end of the paste-back.
+        let lq = timed(&mut t.align_warp, || -> Result<K::Buffer, FaceError> {
+            k.begin_frame(&frame.as_ref())?;
+            let mut lq = k.zeros(faces.len() * 3 * size * size)?;
+            for (slot, f) in faces.iter().enumerate() {
+                let region = k.read_region(&frame.as_ref(), f.rect)?;
+                let to_region = [f.alignment.crop_to_region(&f.rect)];
+                let (w, h) = (f.rect.width, f.rect.height);
+                k.warp_face_crops(&region, w, h, &to_region, size, &mut lq, slot)?;
+            }
+            Ok(lq)
+        })?;
+        let on_device = generator.takes_device_memory() && k.device_address(&lq).is_some();
+        if shape.is_some() || !on_device {
+            timed(&mut t.align_warp, || {
+                k.download(&lq, self.host_lq.fill(size, faces.len()))
+            })?;
+        }
+
+        // 4a. shape (paper Sec. 3.1): regress the 3DMM coefficients of all crops in one run,
+        // render each face in the crop's own alignment; 4b. restore, or show the shape prior.
+        let mut restored = match shape {
+            Some(shape) => {
+                let landmarks: Vec<[[f32; 2]; 5]> = faces
+                    .iter()
+                    .map(|f| {
+                        f.landmarks.map(|[x, y]| {
+                            let (x, y) = f.alignment.frame_to_crop.apply(x, y);
+                            [x, y]
+                        })
+                    })
+                    .collect();
+                let coefficients =
+                    timed(&mut t.regress, || shape.regress(&self.host_lq, &landmarks))?;
+                match output_mode {
+                    OutputMode::Restored => {
+                        let renders = timed(&mut t.render, || -> Result<_, FaceError> {
+                            if !shape.renders_in_the_crop() {
+                                let renders = shape.render(&coefficients, size, k)?;
+                                return Ok(k.upload(renders.as_slice())?);
+                            }
+                            if self.morphable.is_none() {
+                                self.morphable = Some(k.load_morphable(&shape.morphable_parts())?);
+                            }
+                            let loaded = self.morphable.as_ref().expect("loaded above");
+                            shape.render_on(k, loaded, &coefficients, size)
+                        })?;
+                        timed(&mut t.restore, || {
+                            let prior = Some((&renders, coefficients.as_slice()));
+                            run_generator(k, generator, (&lq, &self.host_lq), prior, on_device)
+                        })?
+                    }
+                    OutputMode::Render => timed(&mut t.render, || -> Result<_, FaceError> {
+                        shape.render(&coefficients, size, k)?;
+                        Ok(k.upload(&shape.composite_over(self.host_lq.as_slice()))?)
+                    })?,
+                }
+            }
+            None => timed(&mut t.restore, || {
+                run_generator(k, generator, (&lq, &self.host_lq), None, on_device)
+            })?,
+        };
+
+        // 4c. colour fix: each face keeps the input's coarse colour and shading.
+        if params.colour_fix && output_mode == OutputMode::Restored {
+            timed(&mut t.paste, || k.colour_fix(&lq, &mut restored, size))?;
+        }
+
+        // 5. paste back, one face after the other, each with its history of earlier frames. The
+        // render output mode shows the shape prior frame by frame, jitter included, unsmoothed.
+        let settings = PasteSettings {
+            mode: params.paste_mode,
+            blend: params.blend.min(1.0),
+            detail_smoothing: match output_mode {
+                OutputMode::Restored => params.detail_smoothing,
+                OutputMode::Render => 0.0,
+            },
+        };
+        timed(&mut t.paste, || -> Result<(), FaceError> {
+            for (slot, f) in faces.iter().enumerate() {
+                let crops = CropSlot {
+                    lq: &lq,
+                    restored: &restored,
+                    slot,
+                };
+                paste_face(
+                    k,
+                    frame,
+                    (&f.alignment, f.rect),
+                    crops,
+                    settings,
+                    f.track_id,
+                    &mut self.paste,
+                )?;
+            }
+            k.end_frame(frame)?;
+            Ok(())
+        })
+    }
+
+    fn retain_faces(&mut self, live: &[u64]) {
+        self.paste.stabiliser.retain(live);
+    }
+
+    fn reset(&mut self) {
+        self.paste.stabiliser.reset();
+    }
+}
+
+/// Step 4b on the batch `lq`: bound to the device buffers when the generator runs on a CUDA
+/// provider and the kernels keep their buffers on that device (`on_device`), else on the host
+/// copy `host_lq`, the result handed back to the kernels. `prior` is a `full` generator's shape
+/// prior: the rendered faces (where the kernels compute) and the coefficients.
+fn run_generator<K: FaceKernels>(
+    k: &K,
+    generator: &mut Generator,
+    (lq, host_lq): (&K::Buffer, &CropBatch),
+    prior: Option<(&K::Buffer, &[f32])>,
+    on_device: bool,
+) -> Result<K::Buffer, FaceError> {
+    if !on_device {
+        let restored = match prior {
+            None => restore_batch(generator, host_lq, None)?,
+            Some((renders, coefficients)) => {
+                let mut host = CropBatch::default();
+                k.download(renders, host.fill(host_lq.size(), host_lq.len()))?;
+                restore_batch(generator, host_lq, Some((&host, coefficients)))?
+            }
+        };
+        return Ok(k.upload(&restored)?);
+    }
+    let restored = k.zeros(k.len(lq))?;
+    let render = prior.map(|(r, _)| r);
+    let tensor = |b: &K::Buffer| {
+        k.device_address(b)
+            .map(|(ordinal, address)| DeviceTensor { ordinal, address })
+            .ok_or_else(|| FaceError::Kernels("a device buffer has no device address".to_owned()))
+    };
+    let batch = DeviceBatch {
+        lq: tensor(lq)?,
+        render: render.map(tensor).transpose()?,
+        coefficients: prior.map(|(_, c)| c),
+        restored: tensor(&restored)?,
+        batch: k.len(lq) / (3 * generator.info.size * generator.info.size),
+    };
+    // SAFETY: the three buffers hold `batch·3·S·S` floats on the kernels' device (allocated
+    // above and by the warp for exactly this batch) and live until after the call; the session
+    // runs on the kernels' stream (`SessionConfig::compute_stream`, set by `FaceRestorer::new`).
+    unsafe { generator.restore_on_device(batch) }?;
+    Ok(restored)
+}
