@@ -6,12 +6,12 @@
 //! history stay on the device, on one stream, and the frame is downloaded once. A network that
 //! runs on a CUDA provider (`device=cuda|tensorrt`) is bound to those device buffers
 //! (`Generator::restore_on_device`) and runs on the same stream; one that runs on the CPU gets a
-//! host copy of the batch and gives its result back to the device. The shape prior's
-//! regressor takes host crops (its own resize or D3DFR crop is done on the host); the faces it
-//! regresses are rendered from their coefficients on the device, straight into the generator's
-//! `render` batch (`FaceKernels::render_crops`: 3DMM combination, normals, raster), except with
-//! the official release's D3DFR crop, whose renders are warped back to the crop on the host
-//! and uploaded.
+//! host copy of the batch and gives its result back to the device. The same holds for the
+//! shape prior's regressor, whose input is cut from the crops on the device; only its
+//! coefficients (a few hundred floats per face) come to the host, and the faces are rendered
+//! from them on the device, straight into the generator's `render` batch
+//! (`FaceKernels::render_crops`: 3DMM combination, normals, raster), except with the official
+//! release's D3DFR crop, whose renders are warped back to the crop on the host and uploaded.
 //!
 //! The same code runs with the CPU references on host vectors, so every test of the pipeline
 //! on the CPU exercises the chain the GPU runs.
@@ -19,7 +19,8 @@
 use sgpn_kernels::backend::FaceKernels;
 use sgpn_kernels::frame::FrameMut;
 use sgpn_kernels::image::Rect;
-use sgpn_models::generator::{DeviceBatch, DeviceTensor, Generator};
+use sgpn_models::device_memory::DeviceTensor;
+use sgpn_models::generator::{DeviceBatch, Generator};
 
 use crate::FaceError;
 use crate::align::Alignment;
@@ -116,7 +117,7 @@ impl<K: FaceKernels> FrameChain for Chain<K> {
             Ok(lq)
         })?;
         let on_device = generator.takes_device_memory() && k.device_address(&lq).is_some();
-        if shape.is_some() || !on_device {
+        if !on_device || output_mode == OutputMode::Render {
             timed(&mut t.align_warp, || {
                 k.download(&lq, self.host_lq.fill(size, faces.len()))
             })?;
@@ -135,8 +136,9 @@ impl<K: FaceKernels> FrameChain for Chain<K> {
                         })
                     })
                     .collect();
-                let coefficients =
-                    timed(&mut t.regress, || shape.regress(&self.host_lq, &landmarks))?;
+                let coefficients = timed(&mut t.regress, || {
+                    shape.regress_on(k, &lq, (faces.len(), size), &landmarks)
+                })?;
                 match output_mode {
                     OutputMode::Restored => {
                         let renders = timed(&mut t.render, || -> Result<_, FaceError> {

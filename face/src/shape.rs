@@ -21,14 +21,14 @@ use std::path::{Path, PathBuf};
 
 use sgpn_kernels::KernelError;
 use sgpn_kernels::affine::Affine2;
-use sgpn_kernels::backend::FaceKernels;
+use sgpn_kernels::backend::{CpuKernels, FaceKernels};
 use sgpn_kernels::image::RgbImage;
 use sgpn_kernels::render::{
     Camera, CoefficientBatch, FaceInput, FacePose, LinearPart, MorphableParts, RenderError,
     to_generator_input,
 };
-use sgpn_kernels::warp::warp_face_crop;
 use sgpn_models::contract::GeneratorInfo;
+use sgpn_models::device_memory::DeviceTensor;
 use sgpn_models::morphable::{Basis, Coefficients, MorphableModel};
 use sgpn_models::runtime::SessionConfig;
 use sgpn_models::shape_regressor::{INPUT_SIZE, RegressorCrop, ShapeRegressor, sha256_file};
@@ -56,14 +56,10 @@ pub struct ShapePrior {
     camera: Camera,
     /// Per face of the last batch, crop → 224 (the `d3dfr` crop; identity-free otherwise).
     frames: Vec<Affine2>,
-    /// The crops resized to 224, the regressor's input.
-    faces: CropBatch,
     /// `I_3d` of every face, `[N,3,S,S]` in [-1, 1].
     renders: CropBatch,
     /// Coverage of every render, `[N,S,S]`: 1 where the mesh covers the pixel.
     coverage: Vec<f32>,
-    /// One crop as a region image, the resize's source.
-    crop_image: RgbImage,
 }
 
 impl ShapePrior {
@@ -121,10 +117,8 @@ impl ShapePrior {
             morphable_path: cfg.morphable_path.clone(),
             camera,
             frames: Vec::new(),
-            faces: CropBatch::default(),
             renders: CropBatch::default(),
             coverage: Vec::new(),
-            crop_image: RgbImage::new(0, 0),
         })
     }
 
@@ -135,25 +129,70 @@ impl ShapePrior {
 
     /// Cuts every crop of `crops` to the regressor's 224×224 input and regresses all of them in
     /// one run; returns the coefficients `[N,K]`. `landmarks` are each face's five landmarks in
-    /// its crop (used by the `d3dfr` crop).
-    ///
-    /// The `resize` crop is the crop warp with a pixel-centre-aligned scale (224-pixel x maps to
-    /// `(x + 0.5)·S/224 − 0.5`, the same scaling `Camera` applies to the render); the `d3dfr` crop
-    /// is [`d3dfr_crop::crop_to_frame`]. Both sample bilinearly, with a box over each pixel's
-    /// footprint where it exceeds 1.5 crop pixels (`sgpn_kernels::warp`).
+    /// its crop (used by the `d3dfr` crop). On the host: [`ShapePrior::regress_on`] with the CPU
+    /// references.
     pub fn regress(
         &mut self,
         crops: &CropBatch,
         landmarks: &[[[f32; 2]; 5]],
     ) -> Result<Vec<f32>, FaceError> {
-        let size = crops.size();
+        let batch = crops.as_slice().to_vec();
+        self.regress_on(&CpuKernels, &batch, (crops.len(), crops.size()), landmarks)
+    }
+
+    /// [`ShapePrior::regress`] on the crop batch `crops` (`count` crops of side `size`) where
+    /// `kernels` compute: each crop is cut to the regressor's input there, and the regressor
+    /// is bound to that buffer when it runs on a CUDA provider and the kernels keep device
+    /// buffers; otherwise the input is copied to the host first.
+    ///
+    /// The `resize` crop is the crop warp with a pixel-centre-aligned scale (224-pixel x maps to
+    /// `(x + 0.5)·S/224 − 0.5`, the same scaling `Camera` applies to the render); the `d3dfr` crop
+    /// is [`d3dfr_crop::crop_to_frame`]. Both sample bilinearly, with a box over each pixel's
+    /// footprint where it exceeds 1.5 crop pixels (`sgpn_kernels::warp`).
+    pub fn regress_on<K: FaceKernels>(
+        &mut self,
+        kernels: &K,
+        crops: &K::Buffer,
+        (count, size): (usize, usize),
+        landmarks: &[[[f32; 2]; 5]],
+    ) -> Result<Vec<f32>, FaceError> {
+        let transforms = self.regressor_crops(count, size, landmarks)?;
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        let mut faces = kernels.zeros(count * self.regressor.face_len())?;
+        for (slot, to_crop) in transforms.iter().enumerate() {
+            let region = kernels.crop_to_region(crops, slot, size)?;
+            let one = std::slice::from_ref(to_crop);
+            kernels.warp_face_crops(&region, size, size, one, INPUT_SIZE, &mut faces, slot)?;
+        }
+        if self.regressor.takes_device_memory()
+            && let Some((ordinal, address)) = kernels.device_address(&faces)
+        {
+            let faces_on_device = DeviceTensor { ordinal, address };
+            // SAFETY: `faces` holds `count·3·224·224` floats on the kernels' device (allocated
+            // above) and lives past the call; the session runs on the kernels' stream.
+            return Ok(unsafe { self.regressor.regress_on_device(faces_on_device, count) }?);
+        }
+        let mut host = vec![0.0; kernels.len(&faces)];
+        kernels.download(&faces, &mut host)?;
+        Ok(self.regressor.regress(&host, count)?)
+    }
+
+    /// Per face, the regressor's 224 input → the crop (and, for the `d3dfr` crop, the crop →
+    /// D3DFR's frame kept for the render).
+    fn regressor_crops(
+        &mut self,
+        count: usize,
+        size: usize,
+        landmarks: &[[[f32; 2]; 5]],
+    ) -> Result<Vec<Affine2>, FaceError> {
         let r = size as f32 / INPUT_SIZE as f32;
         let resize = Affine2::scale_translate(r, 0.5 * r - 0.5, 0.5 * r - 0.5);
-        self.faces.clear(INPUT_SIZE);
         self.frames.clear();
-        for (face, crop) in crops.crops().enumerate() {
-            let to_crop = match &self.regressor.info.crop {
-                RegressorCrop::Resize => resize,
+        (0..count)
+            .map(|face| match &self.regressor.info.crop {
+                RegressorCrop::Resize => Ok(resize),
                 RegressorCrop::D3dfr {
                     landmarks: reference,
                 } => {
@@ -170,18 +209,10 @@ impl ShapePrior {
                         });
                     };
                     self.frames.push(m);
-                    inv
+                    Ok(inv)
                 }
-            };
-            planar_to_image(crop, size, &mut self.crop_image);
-            warp_face_crop(&self.crop_image, &to_crop, INPUT_SIZE, self.faces.push())?;
-        }
-        if self.faces.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(self
-            .regressor
-            .regress(self.faces.as_slice(), self.faces.len())?)
+            })
+            .collect()
     }
 
     /// Renders every face from its coefficients (`[N,K]` from [`ShapePrior::regress`]) at the
@@ -359,31 +390,5 @@ fn part<'a>(mean: &'a [f32], basis: &'a Basis) -> LinearPart<'a> {
         mean,
         basis: &basis.values,
         components: basis.components,
-    }
-}
-
-/// A planar `[3,S,S]` crop in [-1, 1] as an interleaved 0..255 region image.
-fn planar_to_image(crop: &[f32], size: usize, out: &mut RgbImage) {
-    let plane = size * size;
-    out.width = size;
-    out.height = size;
-    out.data.resize(3 * plane, 0.0);
-    for (i, px) in out.data.chunks_exact_mut(3).enumerate() {
-        for (c, v) in px.iter_mut().enumerate() {
-            *v = (crop[c * plane + i] + 1.0) * 127.5;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crops_convert_to_region_images() {
-        let mut image = RgbImage::new(0, 0);
-        planar_to_image(&[-1.0, 1.0, 0.0], 1, &mut image);
-        assert_eq!((image.width, image.height), (1, 1));
-        assert_eq!(image.data, vec![0.0, 255.0, 127.5]);
     }
 }

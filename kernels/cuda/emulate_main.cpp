@@ -191,8 +191,15 @@ int main(int argc, char** argv) {
                        (const float*)pasted.data(), (const float*)input.data(), change.data(), n);
         emulate_launch({blocks((int)m, 256), 1, 1}, {256, 1, 1}, paste_coverage,
                        (const float*)alpha.data(), covered.data(), m);
+        std::vector<float> crops = read_values<float>(dir + "crops.bin");
+        int size = (int)std::lround(std::sqrt(crops.size() / 6.0));  // two crops
+        std::vector<float> region((size_t)3 * size * size, -1.0f);
+        emulate_launch({blocks(size * size, 256), 1, 1}, {256, 1, 1}, crop_to_region,
+                       (const float*)crops.data(), region.data(), size,
+                       (long long)3 * size * size);
         write_values(dir + "change.bin", change);
         write_values(dir + "covered.bin", covered);
+        write_values(dir + "region.bin", region);
         return 0;
     }
     if (mode == "morph") {

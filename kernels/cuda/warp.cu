@@ -88,3 +88,15 @@ extern "C" __global__ void warp_face_crops(const WarpParams p, const float* src,
     float* o = out + (long long)n * 3 * plane + (long long)y * p.size + x;
     for (int ch = 0; ch < 3; ++ch) o[ch * plane] = acc[ch] * (1.0f / 127.5f) - 1.0f;
 }
+
+// One planar crop of a batch ([3, S, S] in [-1, 1], at float `offset`) as an interleaved RGB
+// region of S×S pixels in 0..255, (v + 1)·127.5, so that the crop can be warped again (the
+// shape regressor's input is cut out of the generator's crop). One thread per pixel; the CPU
+// twin is `CpuKernels::crop_to_region`.
+extern "C" __global__ void crop_to_region(const float* crops, float* region, const int size,
+                                          const long long offset) {
+    long long plane = (long long)size * size;
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= plane) return;
+    for (int c = 0; c < 3; ++c) region[3 * i + c] = (crops[offset + c * plane + i] + 1.0f) * 127.5f;
+}

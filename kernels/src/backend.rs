@@ -81,6 +81,15 @@ pub trait FaceKernels: Send {
         first: usize,
     ) -> Result<(), KernelError>;
 
+    /// Crop `slot` of a batch as an interleaved RGB region of `size × size` pixels in 0..255,
+    /// `(v + 1)·127.5`: a crop to warp again (the shape regressor's input is cut from it).
+    fn crop_to_region(
+        &self,
+        crops: &Self::Buffer,
+        slot: usize,
+        size: usize,
+    ) -> Result<Self::Buffer, KernelError>;
+
     /// Blends crop `slot` of the batch `restored` (`slot_size` = (slot, S)) into `region`
     /// (`dims` = (width, height)) and raises
     /// `alpha` where it pasted: the crop itself when `reference` is `None` (replace), the
@@ -262,6 +271,19 @@ impl FaceKernels for CpuKernels {
         Ok(())
     }
 
+    fn crop_to_region(
+        &self,
+        crops: &Vec<f32>,
+        slot: usize,
+        size: usize,
+    ) -> Result<Vec<f32>, KernelError> {
+        let crop = crop_at(crops, slot, size)?;
+        let plane = size * size;
+        Ok((0..3 * plane)
+            .map(|j| (crop[(j % 3) * plane + j / 3] + 1.0) * 127.5)
+            .collect())
+    }
+
     fn paste_back(
         &self,
         region: &mut Vec<f32>,
@@ -425,6 +447,25 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_crop_becomes_an_interleaved_region() {
+        // Two crops of side 2; slot 1 holds planes r, g, b.
+        let mut batch = vec![0.0; 24];
+        batch[12..].copy_from_slice(&[
+            -1.0, 0.0, 1.0, 0.5, // r
+            1.0, 1.0, 1.0, 1.0, // g
+            -1.0, -1.0, -0.5, 0.0, // b
+        ]);
+        let region = CpuKernels.crop_to_region(&batch, 1, 2).unwrap();
+        assert_eq!(
+            region,
+            [
+                0.0, 255.0, 0.0, 127.5, 255.0, 0.0, 255.0, 255.0, 63.75, 191.25, 255.0, 127.5
+            ]
+        );
+        assert!(CpuKernels.crop_to_region(&batch, 2, 2).is_err());
     }
 
     /// The region-level helpers of the paste-back: what changed, and where it was pasted.

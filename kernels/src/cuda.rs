@@ -46,7 +46,7 @@ pub const SOURCES: [(&str, &str, &[&str]); 9] = [
     (
         "warp.cu",
         include_str!("../cuda/warp.cu"),
-        &["warp_face_crops"],
+        &["warp_face_crops", "crop_to_region"],
     ),
     (
         "paste.cu",
@@ -338,6 +338,7 @@ fn load_module(
 pub struct CudaKernels {
     stream: Arc<CudaStream>,
     warp: CudaFunction,
+    crop_to_region: CudaFunction,
     paste: CudaFunction,
     affb: CudaFunction,
     render_vertices: CudaFunction,
@@ -399,12 +400,14 @@ impl CudaKernels {
         let affb = functions.pop().expect("affb_fuse loaded");
         let paste_coverage = functions.pop().expect("paste_coverage loaded");
         let paste = functions.pop().expect("paste_back loaded");
+        let crop_to_region = functions.pop().expect("crop_to_region loaded");
         let warp = functions.pop().expect("warp_face_crops loaded");
         Ok(Self {
             // A stream of our own rather than the legacy default stream, so that ONNX Runtime
             // can be given it as its compute stream without serialising with every other.
             stream: ctx.new_stream()?,
             warp,
+            crop_to_region,
             paste,
             affb,
             render_vertices,
@@ -836,6 +839,27 @@ impl FaceKernels for CudaKernels {
         let d_t = self.stream.clone_htod(&flat)?;
         let mut out = crops.slice_mut(first * n..(first + transforms.len()) * n);
         self.launch_warp(region, width, height, &d_t, size, &mut out)
+    }
+
+    fn crop_to_region(
+        &self,
+        crops: &CudaSlice<f32>,
+        slot: usize,
+        size: usize,
+    ) -> Result<CudaSlice<f32>, KernelError> {
+        let n = 3 * size * size;
+        check_slot("crop batch", crops.len(), slot + 1, n)?;
+        if n == 0 {
+            return Err(KernelError::EmptyCrop(size));
+        }
+        let mut region = self.stream.alloc_zeros::<f32>(n)?;
+        let (side, offset) = (to_i32("crop size", size)?, (slot * n) as i64);
+        let mut launch = self.stream.launch_builder(&self.crop_to_region);
+        launch.arg(crops).arg(&mut region).arg(&side).arg(&offset);
+        // SAFETY: argument types and order match `crop_to_region` in warp.cu; `crops` holds
+        // slot `slot` (checked above) and `region` 3 floats per pixel of the crop.
+        unsafe { launch.launch(line(size * size)?) }?;
+        Ok(region)
     }
 
     fn paste_back(
@@ -1352,7 +1376,13 @@ mod tests {
         write("pasted.bin", &floats_to_bytes(&pasted));
         write("input.bin", &floats_to_bytes(&src.data));
         write("alpha.bin", &floats_to_bytes(&alpha));
+        let crops: Vec<f32> = (0..2 * 3 * 37 * 37)
+            .map(|i| ((i * 7919) % 2001) as f32 / 1000.0 - 1.0)
+            .collect();
+        write("crops.bin", &floats_to_bytes(&crops));
         run("elementwise");
+        let want_region = CpuKernels.crop_to_region(&crops, 1, 37).unwrap();
+        assert_eq!(read("region.bin"), want_region, "emulated crop_to_region");
         let mut want_change = vec![0.0; pasted.len()];
         CpuKernels
             .region_change(&pasted, &src.data, &mut want_change)
@@ -1416,6 +1446,16 @@ mod tests {
         let mut want_covered = vec![0.0; 5000];
         CpuKernels.coverage(&alpha, &mut want_covered).unwrap();
         assert_eq!(covered, want_covered, "paste_coverage");
+        let crops: Vec<f32> = (0..2 * 3 * 37 * 37)
+            .map(|i| ((i * 7919) % 2001) as f32 / 1000.0 - 1.0)
+            .collect();
+        let region = gpu
+            .crop_to_region(&gpu.upload(&crops).unwrap(), 1, 37)
+            .unwrap();
+        let mut got_region = vec![0.0; 3 * 37 * 37];
+        gpu.download(&region, &mut got_region).unwrap();
+        let want_region = CpuKernels.crop_to_region(&crops, 1, 37).unwrap();
+        assert_eq!(got_region, want_region, "crop_to_region");
 
         let shape = crate::affb::AffbShape {
             n: 2,

@@ -5,14 +5,14 @@
 
 use std::path::Path;
 
-use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::Session;
-use ort::value::{Shape, TensorRef, TensorRefMut};
+use ort::value::TensorRef;
 
 use crate::contract::{
     GeneratorInfo, INPUT_COEFFS, INPUT_LQ, INPUT_RENDER, OUTPUT_RESTORED, Variant, check_generator,
 };
 use crate::device::Device;
+use crate::device_memory::{DeviceTensor, check_cuda_provider};
 use crate::error::ModelError;
 use crate::runtime::{SessionConfig, build_session};
 
@@ -20,15 +20,6 @@ pub struct Generator {
     pub info: GeneratorInfo,
     session: Session,
     device: Device,
-}
-
-/// A float tensor in CUDA device memory, `[batch,3,S,S]` like the contract's host tensors.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DeviceTensor {
-    /// The CUDA device ordinal.
-    pub ordinal: i32,
-    /// The device address of the first float.
-    pub address: u64,
 }
 
 /// The device-bound tensors of one generator run ([`Generator::restore_on_device`]).
@@ -79,32 +70,13 @@ impl Generator {
             path: path.clone(),
             reason: e.to_string(),
         };
-        if !self.takes_device_memory() {
-            return Err(ModelError::Runtime {
-                path: path.clone(),
-                reason: "device-bound inputs need a CUDA provider (device=cuda or tensorrt), \
-                         the session runs on the CPU"
-                    .to_owned(),
-            });
-        }
+        check_cuda_provider(self.device, &path)?;
         self.check_inputs(b.render.is_some(), b.batch)?;
         let coefficients = self.check_coefficients(b.coefficients, b.batch)?;
         let shape = [b.batch, 3, s, s];
-        // SAFETY (of each `from_raw`): the caller guarantees the address holds `shape` floats
-        // on that device for the whole run.
-        let bound = |t: DeviceTensor| -> Result<TensorRefMut<'static, f32>, ModelError> {
-            let info = MemoryInfo::new(
-                AllocationDevice::CUDA,
-                t.ordinal,
-                AllocatorType::Device,
-                MemoryType::Default,
-            )
-            .map_err(runtime_err)?;
-            unsafe {
-                TensorRefMut::from_raw(info, t.address as usize as *mut _, Shape::from(shape))
-            }
-            .map_err(runtime_err)
-        };
+        // SAFETY (of each `bind`): the caller guarantees the address holds `shape` floats on
+        // that device for the whole run.
+        let bound = |t: DeviceTensor| unsafe { t.bind(shape) }.map_err(runtime_err);
         let mut binding = self.session.create_binding().map_err(runtime_err)?;
         let lq = bound(b.lq)?;
         binding.bind_input(INPUT_LQ, &lq).map_err(runtime_err)?;

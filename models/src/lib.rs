@@ -5,6 +5,7 @@ pub mod affb_op;
 pub mod contract;
 pub mod detector;
 pub mod device;
+pub mod device_memory;
 pub mod error;
 pub mod face_mesh;
 pub mod fixtures;

@@ -15,11 +15,14 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::Session;
-use ort::value::TensorRef;
+use ort::value::{DynValue, TensorRef};
 use sha2::{Digest, Sha256};
 
 use crate::contract::{Template, template_metadata};
+use crate::device::Device;
+use crate::device_memory::{DeviceTensor, check_cuda_provider};
 use crate::error::ModelError;
 use crate::morphable::{Coefficients, MorphableModel};
 use crate::runtime::{SessionConfig, build_session};
@@ -72,6 +75,7 @@ pub struct RegressorInfo {
 pub struct ShapeRegressor {
     pub info: RegressorInfo,
     session: Session,
+    device: Device,
 }
 
 impl ShapeRegressor {
@@ -79,7 +83,65 @@ impl ShapeRegressor {
     pub fn load(path: &Path, cfg: &SessionConfig) -> Result<Self, ModelError> {
         let session = build_session(path, cfg)?;
         let info = check_regressor(path, &session)?;
-        Ok(Self { info, session })
+        Ok(Self {
+            info,
+            session,
+            device: cfg.device,
+        })
+    }
+
+    /// Whether the session runs on a CUDA provider (`cuda`, `tensorrt`), so that
+    /// [`ShapeRegressor::regress_on_device`] can take faces where the kernels cut them.
+    pub fn takes_device_memory(&self) -> bool {
+        self.device != Device::Cpu
+    }
+
+    /// [`ShapeRegressor::regress`] on faces `[batch,3,224,224]` that live in CUDA device memory,
+    /// bound to the session with no host copy (ONNX Runtime's IoBinding); the coefficients
+    /// (`[batch,K]`, a few hundred floats) come back to the host. The session must run on a
+    /// CUDA provider, on the stream the faces were written on (`SessionConfig::compute_stream`).
+    ///
+    /// # Safety
+    /// `faces.address` must point to `batch·3·224·224` floats of device memory on
+    /// `faces.ordinal` that stay allocated, and are not written, until this call returns.
+    pub unsafe fn regress_on_device(
+        &mut self,
+        faces: DeviceTensor,
+        batch: usize,
+    ) -> Result<Vec<f32>, ModelError> {
+        let path = self.info.path.clone();
+        let runtime_err = |e: ort::Error| ModelError::Runtime {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        check_cuda_provider(self.device, &path)?;
+        if batch == 0 {
+            return Err(ModelError::Shape {
+                path: path.clone(),
+                what: "the batch size".to_owned(),
+                expected: format!("[N,3,{INPUT_SIZE},{INPUT_SIZE}] with N ≥ 1"),
+                found: "0".to_owned(),
+            });
+        }
+        // SAFETY: the caller guarantees the address holds the batch on that device.
+        let input =
+            unsafe { faces.bind([batch, 3, INPUT_SIZE, INPUT_SIZE]) }.map_err(runtime_err)?;
+        let mut binding = self.session.create_binding().map_err(runtime_err)?;
+        binding
+            .bind_input(INPUT_FACE, &input)
+            .map_err(runtime_err)?;
+        let host = MemoryInfo::new(
+            AllocationDevice::CPU,
+            0,
+            AllocatorType::Device,
+            MemoryType::Default,
+        )
+        .map_err(runtime_err)?;
+        binding
+            .bind_output_to_device(OUTPUT_COEFFS, &host)
+            .map_err(runtime_err)?;
+        let outputs = self.session.run_binding(&binding).map_err(runtime_err)?;
+        coefficients_of(&self.info, &outputs[OUTPUT_COEFFS], batch)
     }
 
     /// Values in one input face: 3·224·224.
@@ -91,7 +153,6 @@ impl ShapeRegressor {
     /// returns `[batch,K]`.
     pub fn regress(&mut self, faces: &[f32], batch: usize) -> Result<Vec<f32>, ModelError> {
         let path = self.info.path.as_path();
-        let k = self.info.coefficients;
         let want_len = batch * self.face_len();
         let shape_error = |what: &str, expected: String, found: String| ModelError::Shape {
             path: path.to_owned(),
@@ -120,17 +181,7 @@ impl ShapeRegressor {
             .session
             .run(ort::inputs![INPUT_FACE => input])
             .map_err(runtime_err)?;
-        let (out_shape, data) = outputs[OUTPUT_COEFFS]
-            .try_extract_tensor::<f32>()
-            .map_err(runtime_err)?;
-        if **out_shape != [batch as i64, k as i64] {
-            return Err(shape_error(
-                "output 'coeffs'",
-                format!("shape [{batch}, {k}]"),
-                format!("shape {:?}", &**out_shape),
-            ));
-        }
-        Ok(data.to_vec())
+        coefficients_of(&self.info, &outputs[OUTPUT_COEFFS], batch)
     }
 
     /// Refuses a 3DMM the regressor was not trained with: another coefficient count, or a file
@@ -169,6 +220,31 @@ impl ShapeRegressor {
         }
         Ok(())
     }
+}
+
+/// The `[batch,K]` coefficients of an output value, its shape checked.
+fn coefficients_of(
+    info: &RegressorInfo,
+    value: &DynValue,
+    batch: usize,
+) -> Result<Vec<f32>, ModelError> {
+    let path = info.path.as_path();
+    let k = info.coefficients;
+    let (out_shape, data) = value
+        .try_extract_tensor::<f32>()
+        .map_err(|e| ModelError::Runtime {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+    if **out_shape != [batch as i64, k as i64] {
+        return Err(ModelError::Shape {
+            path: path.to_owned(),
+            what: "output 'coeffs'".to_owned(),
+            expected: format!("shape [{batch}, {k}]"),
+            found: format!("shape {:?}", &**out_shape),
+        });
+    }
+    Ok(data.to_vec())
 }
 
 /// Lower-case hex SHA-256 of a file's bytes (the identity of a 3DMM file in

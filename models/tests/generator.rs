@@ -66,6 +66,34 @@ fn restore_rejects_a_buffer_of_the_wrong_size() {
 }
 
 /// Loads a broken fixture and returns the error message.
+/// A session on the CPU provider refuses device-bound tensors with an error that says what it
+/// needs, before touching the addresses (which here point nowhere).
+#[test]
+fn device_bound_runs_need_a_cuda_provider() {
+    use sgpn_models::device_memory::DeviceTensor;
+    use sgpn_models::generator::DeviceBatch;
+    let path = tmp("identity_16_device.onnx");
+    write_identity_generator(&path, 16, Template::Sgpn).unwrap();
+    let mut g = Generator::load(&path, &cpu()).unwrap();
+    assert!(!g.takes_device_memory());
+    let nowhere = DeviceTensor {
+        ordinal: 0,
+        address: 0x1000,
+    };
+    let batch = DeviceBatch {
+        lq: nowhere,
+        render: None,
+        coefficients: None,
+        restored: nowhere,
+        batch: 1,
+    };
+    // SAFETY: a CPU session refuses before any address is used.
+    let err = unsafe { g.restore_on_device(batch) }.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("identity_16_device.onnx"), "{msg}");
+    assert!(msg.contains("device=cuda or tensorrt"), "{msg}");
+}
+
 fn load_error(kind: BrokenGenerator) -> (PathBuf, String) {
     let path = tmp(&format!("broken_{kind:?}.onnx"));
     write_broken_generator(&path, kind).unwrap();

@@ -16,23 +16,29 @@ fn tmp(name: &str) -> PathBuf {
     support::tmp_path("shape_regressor", name)
 }
 
+/// The constant fixture at `path`, regressing `coefficients` for an FFHQ-aligned face, loaded
+/// on the CPU.
+fn constant_regressor(path: &std::path::Path, coefficients: &[f32]) -> ShapeRegressor {
+    write_constant_regressor(
+        path,
+        &ConstantRegressor {
+            template: Template::Ffhq,
+            coefficients,
+            morphable_name: "tiny.safetensors",
+            morphable_sha256: SHA,
+        },
+    )
+    .unwrap();
+    ShapeRegressor::load(path, &cpu()).unwrap()
+}
+
 const SHA: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 #[test]
 fn the_constant_regressor_regresses_every_face_of_a_batch() {
     let path = tmp("constant.onnx");
     let coefficients: Vec<f32> = (0..40).map(|i| i as f32 * 0.25 - 3.0).collect();
-    write_constant_regressor(
-        &path,
-        &ConstantRegressor {
-            template: Template::Ffhq,
-            coefficients: &coefficients,
-            morphable_name: "tiny.safetensors",
-            morphable_sha256: SHA,
-        },
-    )
-    .unwrap();
-    let mut r = ShapeRegressor::load(&path, &cpu()).unwrap();
+    let mut r = constant_regressor(&path, &coefficients);
     assert_eq!(r.info.template, Template::Ffhq);
     assert_eq!(r.info.coefficients, 40);
     assert_eq!(r.info.morphable_name, "tiny.safetensors");
@@ -46,6 +52,25 @@ fn the_constant_regressor_regresses_every_face_of_a_batch() {
         msg.contains("constant.onnx") && msg.contains("input 'face' must be 150528 values"),
         "{msg}"
     );
+}
+
+/// A CPU session refuses device-bound faces with an error that says what it needs, before
+/// touching the address (which here points nowhere).
+#[test]
+fn device_bound_faces_need_a_cuda_provider() {
+    let path = tmp("constant_device.onnx");
+    let coefficients = [0.5f32; 40];
+    let mut r = constant_regressor(&path, &coefficients);
+    assert!(!r.takes_device_memory());
+    let nowhere = sgpn_models::device_memory::DeviceTensor {
+        ordinal: 0,
+        address: 0x1000,
+    };
+    // SAFETY: a CPU session refuses before the address is used.
+    let err = unsafe { r.regress_on_device(nowhere, 2) }.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("constant_device.onnx"), "{msg}");
+    assert!(msg.contains("device=cuda or tensorrt"), "{msg}");
 }
 
 #[test]
