@@ -6,8 +6,9 @@
 //! (the input's coarse colour kept) → [`paste`] (inverse warp + feathered mask,
 //! `sgpn_kernels::paste`; each tracked face's pasted change averaged over frames where the input
 //! holds still, [`stabilise`]). [`FaceRestorer`] runs them on one frame in its native pixel
-//! format; the GStreamer element and the batch tool both call it. [`RestorerPool`] keeps loaded
-//! pipelines between the streams of one process.
+//! format, the steps from the warp on over buffers where the kernels compute (host memory, or
+//! the GPU with `kernels=cuda`); the GStreamer element and the batch tool both call it.
+//! [`RestorerPool`] keeps loaded pipelines between the streams of one process.
 
 pub mod align;
 mod chain;

@@ -51,7 +51,7 @@ pub enum KernelDevice {
     /// Their CUDA twins on GPU 0 (`sgpn_kernels::cuda`): a frame with faces is uploaded once
     /// in its native format (8, 10 or 16 bits) and downloaded once after the paste-back; its
     /// regions, crops and restored crops stay on the device between the stages
-    /// ([`crate::chain`]), crossing to the host only for a network that runs there.
+    /// (`face/src/chain.rs`), crossing to the host only for a network that runs there.
     Cuda,
 }
 

@@ -13,9 +13,14 @@
 //! face is cut from the crop into D3DFR's 224 frame by its landmarks, rendered there with
 //! D3DFR's camera, and the render is warped back to the crop.
 //!
-//! The resize is the crop warp (`sgpn_kernels::warp`); the render is one batch of every face
-//! through the pipeline's `FaceKernels::render_faces`: the CPU reference
-//! (`sgpn_kernels::render::render_batch`) or, with `kernels=cuda`, its CUDA twin (`render.cu`).
+//! The resize is the crop warp (`sgpn_kernels::warp`), on the kernels' own buffers
+//! ([`ShapePrior::regress_on`]); the render is one batch of every face, straight from the
+//! coefficients into the generator's `render` tensor through the pipeline's
+//! `FaceKernels::render_crops` ([`ShapePrior::render_on`]): the CPU reference
+//! (`sgpn_kernels::render::render_crops`) or, with `kernels=cuda`, the 3DMM's combination, the
+//! vertex normals and the raster on the device (`morph.cu`, `normals.cu`, `render.cu`). The
+//! `d3dfr` crop renders through `FaceKernels::render_faces` and warps back on the host
+//! ([`ShapePrior::render`]).
 
 use std::path::{Path, PathBuf};
 
