@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use ort::environment::Environment;
-use ort::ep;
+use ort::ep::{self, ArbitrarilyConfigurableExecutionProvider};
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use prost::Message;
@@ -25,7 +25,7 @@ pub use crate::device::Device;
 use crate::error::ModelError;
 use crate::onnx::ModelProto;
 use crate::tensorrt::{
-    Precision, TensorRtOptions, batch_profile, default_engine_cache, model_cache_dir,
+    FP32_OP_TYPES, Precision, TensorRtOptions, batch_profile, default_engine_cache, model_cache_dir,
 };
 
 /// File name of the ONNX Runtime library that `scripts/setup.sh` fetches.
@@ -278,25 +278,9 @@ fn providers(
             let cache = model_cache_dir(&root, path, &bytes)?
                 .to_string_lossy()
                 .into_owned();
-            let mut provider = ep::TensorRT::default();
-            if let Some(stream) = cfg.compute_stream {
-                // SAFETY: the caller keeps the stream alive as long as the session
-                // (`SessionConfig::compute_stream`); ONNX Runtime only enqueues work on it.
-                provider = unsafe { provider.with_compute_stream(stream as usize as *mut ()) };
-            }
-            let mut provider = provider
-                .with_fp16(trt.precision == Precision::Fp16)
-                .with_engine_cache(true)
-                .with_engine_cache_path(&cache)
-                .with_timing_cache(true)
-                .with_timing_cache_path(&cache);
             let model = ModelProto::decode(bytes.as_slice()).ok();
-            if let Some([min, opt, max]) = model.and_then(|m| batch_profile(&m, trt.max_batch)) {
-                provider = provider
-                    .with_profile_min_shapes(min)
-                    .with_profile_opt_shapes(opt)
-                    .with_profile_max_shapes(max);
-            }
+            let profile = model.and_then(|m| batch_profile(&m, trt.max_batch));
+            let provider = tensorrt(cfg, &cache, profile);
             vec![
                 provider.build().error_on_failure(),
                 // Nodes TensorRT does not take run on CUDA, not on the CPU.
@@ -305,6 +289,35 @@ fn providers(
             ]
         }
     })
+}
+
+/// ONNX Runtime's TensorRT provider for `cfg`: precision (under `fp16` the operator types of
+/// [`crate::tensorrt::FP32_OP_TYPES`] stay in float32 on the CUDA provider), engine and timing
+/// caches in `cache`, the batch optimisation `profile` (min, opt, max), and the compute stream.
+fn tensorrt(cfg: &SessionConfig, cache: &str, profile: Option<[String; 3]>) -> ep::TensorRT {
+    let mut provider = ep::TensorRT::default();
+    if let Some(stream) = cfg.compute_stream {
+        // SAFETY: the caller keeps the stream alive as long as the session
+        // (`SessionConfig::compute_stream`); ONNX Runtime only enqueues work on it.
+        provider = unsafe { provider.with_compute_stream(stream as usize as *mut ()) };
+    }
+    let fp16 = cfg.tensorrt.precision == Precision::Fp16;
+    let mut provider = provider
+        .with_fp16(fp16)
+        .with_engine_cache(true)
+        .with_engine_cache_path(cache)
+        .with_timing_cache(true)
+        .with_timing_cache_path(cache);
+    if fp16 {
+        provider = provider.with_arbitrary_config("trt_op_types_to_exclude", FP32_OP_TYPES);
+    }
+    if let Some([min, opt, max]) = profile {
+        provider = provider
+            .with_profile_min_shapes(min)
+            .with_profile_opt_shapes(opt)
+            .with_profile_max_shapes(max);
+    }
+    provider
 }
 
 /// ONNX Runtime's CUDA provider, on `cfg.compute_stream` when one is given.
@@ -357,6 +370,34 @@ fn protobuf_diagnosis(path: &Path) -> String {
 #[cfg(test)]
 mod gpu_runtime_tests {
     use super::*;
+
+    /// Under `fp16` the provider keeps the demodulation's operator types out of TensorRT (they
+    /// run in float32 on the CUDA provider); under `fp32` nothing is excluded beyond ONNX
+    /// Runtime's defaults. Builds the provider's options only: no GPU needed.
+    #[test]
+    fn fp16_keeps_the_demodulation_in_float32() {
+        let options = |precision| {
+            let mut cfg = SessionConfig::default();
+            cfg.tensorrt.precision = precision;
+            format!("{:?}", tensorrt(&cfg, "/tmp/engines", None))
+        };
+        let fp16 = options(Precision::Fp16);
+        assert!(fp16.contains("trt_op_types_to_exclude"), "{fp16}");
+        for op in [
+            "MatMul",
+            "Sqrt",
+            "Reciprocal",
+            "ReduceMean",
+            "Log",
+            "NonZero",
+        ] {
+            assert!(FP32_OP_TYPES.split(',').any(|t| t == op), "{op}");
+        }
+        assert!(fp16.contains(FP32_OP_TYPES), "{fp16}");
+        assert!(fp16.contains("trt_fp16_enable"), "{fp16}");
+        let fp32 = options(Precision::Fp32);
+        assert!(!fp32.contains("trt_op_types_to_exclude"), "{fp32}");
+    }
 
     /// After `scripts/setup.sh --gpu`, every CUDA library the provider needs loads from
     /// `.deps/cuda/` (no GPU is needed to load them), cuDNN's sub-libraries included.

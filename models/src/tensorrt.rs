@@ -16,10 +16,22 @@ pub enum Precision {
     /// Float32 everywhere: the outputs of the CPU and CUDA providers, to rounding.
     #[default]
     Fp32,
-    /// TensorRT may pick float16 kernels where it finds them accurate enough. ONNX Runtime's
-    /// provider has no per-layer pin, so the demodulation's sums may run in float16 too.
+    /// TensorRT may pick float16 kernels where it finds them accurate enough, except for the
+    /// operator types of [`FP32_OP_TYPES`], which it leaves to the CUDA provider in float32.
     Fp16,
 }
+
+/// Operator types TensorRT leaves to the CUDA provider (float32) with `precision=fp16`:
+/// ONNX Runtime's own defaults (data-dependent shapes), the generators' demodulation
+/// `d = 1/sqrt(s²·ΣW² + ε)` (StyleGAN2's weight demodulation, paper Sec. 3.2) with the style
+/// linears it is computed from (`MatMul`, `Sqrt`, `Reciprocal`, only ever on `[N, C]` tensors in
+/// these networks: `train/src/export/styleconv.rs`), and the change gate's logarithms of mean
+/// squares (`ReduceMean`, `Log`). ONNX Runtime's provider has no per-layer precision, and
+/// TensorRT folds `Cast` nodes away, so excluding the types is how these layers stay in
+/// float32. The squares the gate averages (`Mul`) still run in TensorRT; see the README's
+/// `precision` property.
+pub const FP32_OP_TYPES: &str =
+    "NonMaxSuppression,NonZero,RoiAlign,MatMul,Sqrt,Reciprocal,ReduceMean,Log";
 
 impl FromStr for Precision {
     type Err = String;

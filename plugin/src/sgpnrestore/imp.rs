@@ -468,7 +468,7 @@ impl ObjectImpl for SgpnRestore {
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("precision", Precision::Fp32)
                     .nick("TensorRT precision")
-                    .blurb("fp32, or fp16 to let TensorRT use half-precision kernels (device=tensorrt)")
+                    .blurb("fp32, or fp16 to let TensorRT use half-precision kernels, the demodulation kept in fp32 (device=tensorrt)")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("kernels", Kernels::Cpu)
