@@ -1,15 +1,18 @@
 #!/bin/bash
 # The GPU checks of sgpn-kernels, run whenever a GPU machine is available (docs/gpu-checks.md).
 #   scripts/gpu-check.sh build   on the dev VM: builds the kernels' test binary, the CUDA
-#                                bench and the face path's GPU test, and copies them into .gpu/
+#                                bench, the face path's GPU test and the pipeline bench, and
+#                                copies them into .gpu/
 #                                with what that test reads (ONNX Runtime's CPU library as xz,
 #                                the detector, two photos); git-ignored via .git/info/exclude;
 #                                carry it to the GPU machine
 #   scripts/gpu-check.sh run     on the GPU machine, from the repository root: every kernels
 #                                unit test (the GPU tests included), compute-sanitizer memcheck
-#                                and racecheck on the GPU tests, the CUDA bench, and the face
+#                                and racecheck on the GPU tests, the CUDA bench, the face
 #                                path with kernels=cuda against the CPU path (networks on ONNX
-#                                Runtime CPU); the log goes to $OUT/gpu-log.txt
+#                                Runtime CPU), and the pipeline's stage timings with
+#                                kernels=cuda (1080p, 1 to 8 faces); the log goes to
+#                                $OUT/gpu-log.txt
 # The GPU machine has no Rust toolchain and no package registries, hence prebuilt binaries.
 set -euo pipefail
 case "${1:-}" in
@@ -26,7 +29,8 @@ for line in sys.stdin:
     cp "$(cargo test -p sgpn-kernels --lib --no-run --message-format=json | exe sgpn_kernels)" .gpu/sgpn_kernels
     cp "$(cargo bench -p sgpn-kernels --bench cuda --no-run --message-format=json | exe cuda)" .gpu/cuda-bench
     cp "$(cargo test -p sgpn-face --test gpu_kernels --no-run --message-format=json | exe gpu_kernels)" .gpu/face-gpu-kernels
-    strip -g .gpu/sgpn_kernels .gpu/cuda-bench .gpu/face-gpu-kernels
+    cp "$(cargo bench -p sgpn-face --bench pipeline --no-run --message-format=json | exe pipeline)" .gpu/pipeline-bench
+    strip -g .gpu/sgpn_kernels .gpu/cuda-bench .gpu/face-gpu-kernels .gpu/pipeline-bench
     xz -9 -T0 -c .deps/onnxruntime/libonnxruntime.so.1.32.0 >.gpu/libonnxruntime.so.1.32.0.xz
     cp .deps/models/retinaface_mnet025.onnx .deps/data/whitehouse/obama.jpg .deps/data/whitehouse/biden.jpg .gpu/
     ls -la .gpu
@@ -64,6 +68,8 @@ run)
     timeout 240 .gpu/cuda-bench
     echo "== face path, kernels=cuda against cpu"
     timeout 120 .gpu/face-gpu-kernels --nocapture
+    echo "== pipeline stage timings, kernels=cuda (networks on ONNX Runtime CPU)"
+    SGPN_BENCH_KERNELS=cuda timeout 150 .gpu/pipeline-bench
     ;;
 *)
     echo "usage: $0 build|run" >&2

@@ -15,11 +15,18 @@
 //! `paste` includes the colour fix (`sgpn_face::colour`) and the detail smoothing over frames
 //! (`sgpn_face::stabilise`) at the element's defaults; `SGPN_BENCH_DETAIL_SMOOTHING=0` measures
 //! paste-back without the smoothing.
+//!
+//! `SGPN_BENCH_KERNELS=cuda` runs the stages from the warp on with the CUDA kernels, the
+//! buffers kept on the GPU (`KernelDevice::Cuda`; the networks stay on ONNX Runtime's CPU
+//! provider, so `restore` then includes copying the crops to the host and back). The GPU's work
+//! is asynchronous: `paste` includes waiting for it at the frame's download. 1080p is also run
+//! with 8 faces, the size of the GPU path's target (all non-network work under 1 ms).
 
 use std::path::{Path, PathBuf};
 
 use sgpn_face::{
-    FaceRestorer, OutputMode, RestoreParams, RestorerConfig, ShapeConfig, StageTimings,
+    FaceRestorer, KernelDevice, OutputMode, RestoreParams, RestorerConfig, ShapeConfig,
+    StageTimings,
 };
 use sgpn_kernels::frame::{Colorimetry, FrameMut, PixelFormat};
 use sgpn_models::contract::Template;
@@ -38,7 +45,8 @@ fn deps() -> PathBuf {
     )
 }
 
-/// A grey frame with `faces` copies of a White House portrait, each about `height / 2.5` tall.
+/// A grey frame with `faces` copies of a White House portrait in two rows, each about
+/// `height / 2.5` tall.
 fn frame_with_faces(width: usize, height: usize, faces: usize) -> Vec<u8> {
     let photo = image::open(deps().join("data/whitehouse/obama.jpg"))
         .expect("run ./scripts/setup.sh")
@@ -52,8 +60,12 @@ fn frame_with_faces(width: usize, height: usize, faces: usize) -> Vec<u8> {
         image::imageops::FilterType::Triangle,
     );
     let mut rgbx = vec![128u8; width * height * 4];
+    let columns = faces.div_ceil(2).max(1);
     for i in 0..faces {
-        let (x0, y0) = (40 + (i % 2) * (width / 2), 20 + (i / 2) * (height / 2));
+        let (x0, y0) = (
+            40 + (i % columns) * (width / columns),
+            20 + (i / columns) * (height / 2),
+        );
         for (x, y, p) in tile.enumerate_pixels() {
             let (fx, fy) = (x0 + x as usize, y0 + y as usize);
             if fx < width && fy < height {
@@ -135,7 +147,11 @@ fn bench_generator(generator: &Path, shape: Option<&ShapeConfig>) {
         device: Device::Cpu,
         threads: 2,
         tensorrt: Default::default(),
-        kernels: Default::default(),
+        kernels: match std::env::var("SGPN_BENCH_KERNELS").as_deref() {
+            Ok("cuda") => KernelDevice::Cuda,
+            Ok("cpu") | Err(_) => KernelDevice::Cpu,
+            Ok(other) => panic!("SGPN_BENCH_KERNELS: cpu or cuda, not {other}"),
+        },
         shape: shape.cloned(),
         output_mode: OutputMode::Restored,
     };
@@ -151,8 +167,8 @@ fn bench_generator(generator: &Path, shape: Option<&ShapeConfig>) {
             }),
         ..RestoreParams::default()
     };
-    for (width, height) in [(1280, 720), (1920, 1080)] {
-        for faces in [1, 4] {
+    for (width, height, face_counts) in [(1280, 720, &[1, 4][..]), (1920, 1080, &[1, 4, 8][..])] {
+        for &faces in face_counts {
             let original = frame_with_faces(width, height, faces);
             let mut restorer = FaceRestorer::new(&cfg).unwrap();
             let mut samples: Vec<StageTimings> = Vec::new();

@@ -10,8 +10,8 @@
 //! shape prior's regressor, whose input is cut from the crops on the device; only its
 //! coefficients (a few hundred floats per face) come to the host, and the faces are rendered
 //! from them on the device, straight into the generator's `render` batch
-//! (`FaceKernels::render_crops`: 3DMM combination, normals, raster), except with the official
-//! release's D3DFR crop, whose renders are warped back to the crop on the host and uploaded.
+//! (`FaceKernels::render_crops`: 3DMM combination, normals, raster; for the official release's
+//! D3DFR crop, rendered in D3DFR's frame and warped back into the crops there).
 //!
 //! The same code runs with the CPU references on host vectors, so every test of the pipeline
 //! on the CPU exercises the chain the GPU runs.
@@ -142,10 +142,6 @@ impl<K: FaceKernels> FrameChain for Chain<K> {
                 match output_mode {
                     OutputMode::Restored => {
                         let renders = timed(&mut t.render, || -> Result<_, FaceError> {
-                            if !shape.renders_in_the_crop() {
-                                let renders = shape.render(&coefficients, size, k)?;
-                                return Ok(k.upload(renders.as_slice())?);
-                            }
                             if self.morphable.is_none() {
                                 self.morphable = Some(k.load_morphable(&shape.morphable_parts())?);
                             }

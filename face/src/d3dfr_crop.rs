@@ -6,10 +6,9 @@
 //! translation. The regressor sees the crop warped by it; the face is rendered in the 224 frame
 //! with D3DFR's camera, and the render and its coverage are warped back to the crop bilinearly
 //! (zero outside) and combined as `2·colour·coverage − 1`, as the official code does before its
-//! generator sees the render.
+//! generator sees the render (`sgpn_kernels::render::warp_back`, with its CUDA twin).
 
 use sgpn_kernels::affine::Affine2;
-use sgpn_kernels::image::RgbImage;
 
 /// Side of D3DFR's frame.
 pub const FRAME: usize = 224;
@@ -87,54 +86,6 @@ fn solve4(mut a: [[f64; 4]; 4], mut b: [f64; 4]) -> Option<[f64; 4]> {
     Some(x)
 }
 
-/// The 224 render (`image` colours in 0..1, `mask` 1 where the mesh covers a pixel) warped back
-/// into the `size` crop through `crop_to_frame`: bilinear, zero outside the frame. Writes the
-/// generator's `render` tensor (planar `[3,S,S]`, `2·clamp(c)·m − 1`) and the coverage `m`.
-pub fn warp_back(
-    image: &RgbImage,
-    mask: &[f32],
-    crop_to_frame: &Affine2,
-    size: usize,
-    out: &mut [f32],
-    coverage: &mut [f32],
-) {
-    let (w, h) = (image.width, image.height);
-    let plane = size * size;
-    let tap = |x: isize, y: isize| -> Option<usize> {
-        (x >= 0 && y >= 0 && (x as usize) < w && (y as usize) < h)
-            .then(|| y as usize * w + x as usize)
-    };
-    for y in 0..size {
-        for x in 0..size {
-            let (sx, sy) = crop_to_frame.apply(x as f32, y as f32);
-            let (x0, y0) = (sx.floor(), sy.floor());
-            let (fx, fy) = (sx - x0, sy - y0);
-            let (x0, y0) = (x0 as isize, y0 as isize);
-            let mut colour = [0.0f32; 3];
-            let mut m = 0.0f32;
-            for (dx, dy, wgt) in [
-                (0, 0, (1.0 - fx) * (1.0 - fy)),
-                (1, 0, fx * (1.0 - fy)),
-                (0, 1, (1.0 - fx) * fy),
-                (1, 1, fx * fy),
-            ] {
-                if let Some(i) = tap(x0 + dx, y0 + dy) {
-                    m += wgt * mask[i];
-                    for (c, v) in colour.iter_mut().enumerate() {
-                        // Uncovered pixels hold the renderer's background, 0, as pytorch3d's.
-                        *v += wgt * mask[i] * image.data[3 * i + c].clamp(0.0, 1.0);
-                    }
-                }
-            }
-            let i = y * size + x;
-            coverage[i] = m;
-            for (c, v) in colour.iter().enumerate() {
-                out[c * plane + i] = 2.0 * v * m - 1.0;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,25 +119,5 @@ mod tests {
     fn collinear_points_have_no_fit() {
         let reference = [[0.0, 0.0, 0.0]; 5];
         assert!(crop_to_frame(&[[1.0, 2.0]; 5], &reference, 512).is_none());
-    }
-
-    #[test]
-    fn the_render_warps_back_with_zero_outside_and_soft_edges() {
-        // A 4×4 render covered in its left half, colour 0.5; an identity warp into a 6×6 crop.
-        let mut image = RgbImage::new(4, 4);
-        image.data.iter_mut().for_each(|v| *v = 0.5);
-        let mask: Vec<f32> = (0..16).map(|i| if i % 4 < 2 { 1.0 } else { 0.0 }).collect();
-        let (mut out, mut cov) = (vec![0.0; 3 * 36], vec![0.0; 36]);
-        warp_back(&image, &mask, &Affine2::identity(), 6, &mut out, &mut cov);
-        assert_eq!(cov[0], 1.0);
-        assert_eq!(out[0], 2.0 * 0.5 - 1.0);
-        assert_eq!(cov[3], 0.0);
-        assert_eq!(out[3], -1.0);
-        assert_eq!(cov[5 * 6 + 5], 0.0, "outside the frame");
-        // Half a pixel to the right of the edge: half covered, colour weighted twice (official).
-        let half = Affine2::scale_translate(1.0, 0.5, 0.0);
-        warp_back(&image, &mask, &half, 6, &mut out, &mut cov);
-        assert_eq!(cov[1], 0.5);
-        assert_eq!(out[1], 2.0 * 0.25 * 0.5 - 1.0);
     }
 }

@@ -27,10 +27,9 @@ use std::path::{Path, PathBuf};
 use sgpn_kernels::KernelError;
 use sgpn_kernels::affine::Affine2;
 use sgpn_kernels::backend::{CpuKernels, FaceKernels};
-use sgpn_kernels::image::RgbImage;
 use sgpn_kernels::render::{
     Camera, CoefficientBatch, FaceInput, FacePose, LinearPart, MorphableParts, RenderError,
-    to_generator_input,
+    RenderTarget, to_generator_input, warp_back,
 };
 use sgpn_models::contract::GeneratorInfo;
 use sgpn_models::device_memory::DeviceTensor;
@@ -272,14 +271,10 @@ impl ShapePrior {
                 Some(frame) => {
                     let start = self.coverage.len();
                     self.coverage.resize(start + size * size, 0.0);
-                    let image = RgbImage {
-                        width: batch.size,
-                        height: batch.size,
-                        data: image.to_vec(),
-                    };
-                    d3dfr_crop::warp_back(
-                        &image,
+                    warp_back(
+                        image,
                         mask,
+                        batch.size,
                         frame,
                         size,
                         self.renders.push(),
@@ -289,13 +284,6 @@ impl ShapePrior {
             }
         }
         Ok(&self.renders)
-    }
-
-    /// Whether [`ShapePrior::render_on`] applies: the `resize` crop, whose faces are rendered
-    /// in the crop itself (the `d3dfr` crop renders in D3DFR's frame and warps each render
-    /// back to the crop on the host, [`ShapePrior::render`]).
-    pub fn renders_in_the_crop(&self) -> bool {
-        self.regressor.info.crop == RegressorCrop::Resize
     }
 
     /// The 3DMM as the kernels render from it (`FaceKernels::load_morphable`).
@@ -313,7 +301,9 @@ impl ShapePrior {
     /// into the generator's `render` batch `[N,3,S,S]` where `kernels` compute: shape, albedo,
     /// normals, raster and the mapping to [-1, 1] all on the device with `kernels=cuda`
     /// (`FaceKernels::render_crops`). `loaded` is [`ShapePrior::morphable_parts`] after
-    /// `FaceKernels::load_morphable`. The `resize` crop only ([`ShapePrior::renders_in_the_crop`]).
+    /// `FaceKernels::load_morphable`. With the `d3dfr` crop the faces are rendered in D3DFR's
+    /// frame and warped back into the crops there (`RenderTarget::Frame`, the transforms of the
+    /// last [`ShapePrior::regress_on`]).
     pub fn render_on<K: FaceKernels>(
         &self,
         kernels: &K,
@@ -321,7 +311,6 @@ impl ShapePrior {
         coefficients: &[f32],
         size: usize,
     ) -> Result<K::Buffer, FaceError> {
-        debug_assert!(self.renders_in_the_crop() && self.camera.size == size);
         let k = self.morphable.coefficient_count();
         let split = coefficients
             .chunks_exact(k)
@@ -344,8 +333,21 @@ impl ShapePrior {
                 })
                 .collect(),
         };
+        let target = match self.regressor.info.crop {
+            RegressorCrop::Resize => RenderTarget::Crop,
+            RegressorCrop::D3dfr { .. } => RenderTarget::Frame {
+                crop_to_frame: &self.frames,
+                size,
+            },
+        };
         let (renders, _coverage) = kernels
-            .render_crops(&self.morphable_parts(), loaded, &batch, &self.camera)
+            .render_crops(
+                &self.morphable_parts(),
+                loaded,
+                &batch,
+                &self.camera,
+                target,
+            )
             .map_err(|e| self.render_error(e))?;
         Ok(renders)
     }

@@ -138,6 +138,17 @@ int main(int argc, char** argv) {
                        render_to_crops, p, (const float*)image.data(), (const float*)mask.data(),
                        crops.data());
         write_values(dir + "crops.bin", crops);
+        // Warped back into crops of `back.size` through one transform per face.
+        WarpBackParams back = read_struct<WarpBackParams>(dir + "back_params.bin");
+        std::vector<float> transforms = read_values<float>(dir + "transforms.bin");
+        size_t crop = (size_t)back.size * back.size;
+        std::vector<float> back_crops(3 * crop * p.n), back_coverage(crop * p.n);
+        emulate_launch({blocks(back.size, B), blocks(back.size, B), (unsigned)back.n}, {B, B, 1},
+                       render_warp_back, back, (const float*)image.data(),
+                       (const float*)mask.data(), (const float*)transforms.data(),
+                       back_crops.data(), back_coverage.data());
+        write_values(dir + "back_crops.bin", back_crops);
+        write_values(dir + "back_coverage.bin", back_coverage);
         write_values(dir + "triangle.bin", triangle);
         write_values(dir + "barycentric.bin", bary);
         write_values(dir + "depth.bin", depth);

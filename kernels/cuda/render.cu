@@ -251,3 +251,47 @@ extern "C" __global__ void render_to_crops(const RenderParams p, const float* im
         crops[(3LL * face + c) * plane + i] = covered ? 2.0f * v - 1.0f : -1.0f;
     }
 }
+
+struct WarpBackParams {
+    int n;      // faces
+    int frame;  // side of the render (D3DFR's frame)
+    int size;   // side of the crops
+};
+
+// The official `d3dfr` crop's `render` input (CPU twin `render::warp_back`): each face's render
+// in D3DFR's frame warped back into its crop through its crop → frame transform (`transforms`,
+// six floats per face), bilinear with zero outside the frame; the colour weighted by the
+// coverage twice, `2·Σw·m·clamp(c)·Σw·m − 1`, as the official code. One thread per (pixel, face).
+extern "C" __global__ void render_warp_back(const WarpBackParams p, const float* image,
+                                            const float* mask, const float* transforms,
+                                            float* crops, float* coverage) {
+    int x = blockIdx.x * blockDim.x + threadIdx.x;
+    int y = blockIdx.y * blockDim.y + threadIdx.y;
+    int face = blockIdx.z;
+    if (x >= p.size || y >= p.size || face >= p.n) return;
+    const float* t = transforms + 6 * face;
+    float sx = t[0] * (float)x + t[1] * (float)y + t[2];
+    float sy = t[3] * (float)x + t[4] * (float)y + t[5];
+    float x0 = floorf(sx), y0 = floorf(sy);
+    float fx = sx - x0, fy = sy - y0;
+    int ix = (int)x0, iy = (int)y0;
+    long long frame_plane = (long long)p.frame * p.frame;
+    const float* img = image + 3 * face * frame_plane;
+    const float* msk = mask + face * frame_plane;
+    float colour[3] = {0.0f, 0.0f, 0.0f};
+    float m = 0.0f;
+    const int dxs[4] = {0, 1, 0, 1}, dys[4] = {0, 0, 1, 1};
+    const float ws[4] = {(1.0f - fx) * (1.0f - fy), fx * (1.0f - fy), (1.0f - fx) * fy, fx * fy};
+    for (int k = 0; k < 4; ++k) {
+        int tx = ix + dxs[k], ty = iy + dys[k];
+        if (tx < 0 || ty < 0 || tx >= p.frame || ty >= p.frame) continue;
+        long long i = (long long)ty * p.frame + tx;
+        m += ws[k] * msk[i];
+        for (int c = 0; c < 3; ++c)
+            colour[c] += ws[k] * msk[i] * fminf(fmaxf(img[3 * i + c], 0.0f), 1.0f);
+    }
+    long long plane = (long long)p.size * p.size;
+    long long at = (long long)y * p.size + x;
+    coverage[face * plane + at] = m;
+    for (int c = 0; c < 3; ++c) crops[(3LL * face + c) * plane + at] = 2.0f * colour[c] * m - 1.0f;
+}

@@ -7,7 +7,9 @@ use crate::error::KernelError;
 use crate::frame::{self, FrameMut, FrameRef};
 use crate::image::{Rect, RgbImage};
 use crate::paste::{self, PasteParams};
-use crate::render::{self, BatchRender, Camera, CoefficientBatch, FaceInput, MorphableParts};
+use crate::render::{
+    self, BatchRender, Camera, CoefficientBatch, FaceInput, MorphableParts, RenderTarget,
+};
 use crate::stabilise::{self, Previous};
 use crate::{colour, warp};
 
@@ -158,15 +160,16 @@ pub trait FaceKernels: Send {
     fn load_morphable(&self, model: &MorphableParts<'_>) -> Result<Self::Morphable, KernelError>;
 
     /// The shape prior's `I_3d` straight from the coefficients ([`render::render_crops`]):
-    /// the generator's `render` batch `[N,3,S,S]` in [-1, 1] and the coverage `[N,S,S]`, at
-    /// `camera.size`. `loaded` is `model` after [`FaceKernels::load_morphable`]. A refused face
-    /// is [`KernelError::Render`] naming it.
+    /// rendered with `camera`, put into `target`; the generator's `render` batch `[N,3,S,S]` in
+    /// [-1, 1] and the coverage `[N,S,S]`. `loaded` is `model` after
+    /// [`FaceKernels::load_morphable`]. A refused face is [`KernelError::Render`] naming it.
     fn render_crops(
         &self,
         model: &MorphableParts<'_>,
         loaded: &Self::Morphable,
         batch: &CoefficientBatch<'_>,
         camera: &Camera,
+        target: RenderTarget<'_>,
     ) -> Result<(Self::Buffer, Self::Buffer), KernelError>;
 }
 
@@ -393,8 +396,9 @@ impl FaceKernels for CpuKernels {
         _loaded: &(),
         batch: &CoefficientBatch<'_>,
         camera: &Camera,
+        target: RenderTarget<'_>,
     ) -> Result<(Vec<f32>, Vec<f32>), KernelError> {
-        Ok(render::render_crops(model, batch, camera)?)
+        Ok(render::render_crops(model, batch, camera, target)?)
     }
 }
 

@@ -14,7 +14,7 @@ use crate::error::{KernelError, check_len};
 use crate::image::RgbImage;
 use crate::paste::PasteParams;
 use crate::render::{
-    BatchRender, Camera, CoefficientBatch, FaceInput, MorphableParts, PreparedBatch,
+    BatchRender, Camera, CoefficientBatch, FaceInput, MorphableParts, PreparedBatch, RenderTarget,
 };
 use crate::warp::{BORDER_FILL, MAX_SUPERSAMPLE, check_batch, check_finite};
 use cudarc::driver::{
@@ -62,6 +62,7 @@ pub const SOURCES: [(&str, &str, &[&str]); 9] = [
             "raster_depth",
             "raster_resolve",
             "render_to_crops",
+            "render_warp_back",
         ],
     ),
     (
@@ -345,6 +346,7 @@ pub struct CudaKernels {
     raster_depth: CudaFunction,
     raster_resolve: CudaFunction,
     render_to_crops: CudaFunction,
+    render_warp_back: CudaFunction,
     frame_read_region: CudaFunction,
     frame_write_packed: CudaFunction,
     frame_write_luma: CudaFunction,
@@ -393,6 +395,7 @@ impl CudaKernels {
         let frame_write_luma = functions.pop().expect("frame_write_luma loaded");
         let frame_write_packed = functions.pop().expect("frame_write_packed loaded");
         let frame_read_region = functions.pop().expect("frame_read_region loaded");
+        let render_warp_back = functions.pop().expect("render_warp_back loaded");
         let render_to_crops = functions.pop().expect("render_to_crops loaded");
         let raster_resolve = functions.pop().expect("raster_resolve loaded");
         let raster_depth = functions.pop().expect("raster_depth loaded");
@@ -414,6 +417,7 @@ impl CudaKernels {
             raster_depth,
             raster_resolve,
             render_to_crops,
+            render_warp_back,
             frame_read_region,
             frame_write_packed,
             frame_write_luma,
@@ -988,9 +992,10 @@ impl FaceKernels for CudaKernels {
         loaded: &DeviceMorphable,
         batch: &CoefficientBatch<'_>,
         camera: &Camera,
+        target: RenderTarget<'_>,
     ) -> Result<(CudaSlice<f32>, CudaSlice<f32>), KernelError> {
         batch.check(model)?;
-        self.launch_render_crops(loaded, batch, camera)
+        self.launch_render_crops(loaded, batch, camera, target)
     }
 }
 

@@ -9,7 +9,7 @@ use super::{CudaKernels, grid, to_i32};
 use crate::error::{KernelError, check_len};
 use crate::render::batch::{BatchRender, POSE_LEN, PreparedBatch};
 use crate::render::sh::sh_weights;
-use crate::render::{Camera, CoefficientBatch, GAMMA_LEN, MorphableParts, rotation};
+use crate::render::{Camera, CoefficientBatch, GAMMA_LEN, MorphableParts, RenderTarget, rotation};
 
 /// Scalars of the render kernels (kernels/cuda/render.cu `RenderParams`, same field order).
 #[repr(C)]
@@ -54,6 +54,18 @@ impl RenderParams {
         })
     }
 }
+
+/// Scalars of `render_warp_back` (kernels/cuda/render.cu `WarpBackParams`, same order).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct WarpBackParams {
+    pub n: i32,
+    pub frame: i32,
+    pub size: i32,
+}
+
+// SAFETY: `#[repr(C)]` plain data laid out as the CUDA struct (three ints).
+unsafe impl DeviceRepr for WarpBackParams {}
 
 /// A 3DMM on the device (`FaceKernels::load_morphable`): its means and bases, and its topology
 /// with the vertex adjacency of the normals.
@@ -144,8 +156,10 @@ impl CudaKernels {
         model: &DeviceMorphable,
         batch: &CoefficientBatch<'_>,
         camera: &Camera,
+        target: RenderTarget<'_>,
     ) -> Result<(CudaSlice<f32>, CudaSlice<f32>), KernelError> {
         camera.validate()?;
+        target.check(batch.faces())?;
         let faces = batch.faces();
         let rows = model.mean_shape.len();
         let (v, t) = (model.mesh.vertices, model.mesh.triangle_count);
@@ -233,17 +247,48 @@ impl CudaKernels {
             mask: s.alloc_zeros(pixels)?,
         };
         self.launch_render(&mut b)?;
-        let mut crops = s.alloc_zeros::<f32>(3 * pixels)?;
-        let mut launch = s.launch_builder(&self.render_to_crops);
+        let RenderTarget::Frame {
+            crop_to_frame,
+            size,
+        } = target
+        else {
+            let mut crops = s.alloc_zeros::<f32>(3 * pixels)?;
+            let mut launch = s.launch_builder(&self.render_to_crops);
+            launch
+                .arg(&params)
+                .arg(&b.image)
+                .arg(&b.mask)
+                .arg(&mut crops);
+            // SAFETY: argument types and order match `render_to_crops`; `image` holds 3 floats
+            // and `mask` one per pixel of the `n` S×S renders, `crops` 3 per pixel.
+            unsafe { launch.launch(grid(camera.size, camera.size, faces)) }?;
+            return Ok((crops, b.mask));
+        };
+        let back = WarpBackParams {
+            n: params.n,
+            frame: params.size,
+            size: to_i32("crop size", size)?,
+        };
+        let flat: Vec<f32> = crop_to_frame
+            .iter()
+            .flat_map(|t| t.m.into_iter().flatten())
+            .collect();
+        let transforms = s.clone_htod(&flat)?;
+        let mut crops = s.alloc_zeros::<f32>(faces * 3 * size * size)?;
+        let mut coverage = s.alloc_zeros::<f32>(faces * size * size)?;
+        let mut launch = s.launch_builder(&self.render_warp_back);
         launch
-            .arg(&params)
+            .arg(&back)
             .arg(&b.image)
             .arg(&b.mask)
-            .arg(&mut crops);
-        // SAFETY: argument types and order match `render_to_crops`; `image` holds 3 floats and
-        // `mask` one per pixel of the `n` S×S renders, `crops` 3 per pixel (allocated above).
-        unsafe { launch.launch(grid(camera.size, camera.size, faces)) }?;
-        Ok((crops, b.mask))
+            .arg(&transforms)
+            .arg(&mut crops)
+            .arg(&mut coverage);
+        // SAFETY: argument types and order match `render_warp_back`; the renders are `n` frames
+        // of `frame`², the transforms 6 floats per face (checked by `target.check`), the crops
+        // and coverage `n` of `size`² (allocated above).
+        unsafe { launch.launch(grid(size, size, faces)) }?;
+        Ok((crops, coverage))
     }
 
     /// Renders every face of `b` on the device: the three kernels, one after the other on this
@@ -463,6 +508,21 @@ mod tests {
             .flat_map(|t| t.to_le_bytes())
             .collect();
         write("triangles.bin", &tri_bytes);
+        // `render_warp_back` into 60-px crops through a scale-and-shift per face.
+        let transforms: Vec<crate::affine::Affine2> = (0..4)
+            .map(|f| crate::affine::Affine2::scale_translate(1.4, 3.3 + f as f32, 2.6))
+            .collect();
+        let back = WarpBackParams {
+            n: 4,
+            frame: 96,
+            size: 60,
+        };
+        write("back_params.bin", &struct_bytes(&back));
+        let flat: Vec<f32> = transforms
+            .iter()
+            .flat_map(|t| t.m.into_iter().flatten())
+            .collect();
+        write("transforms.bin", &floats_to_bytes(&flat));
         run_emulator(&exe, "render", &dir);
         let read = |name: &str| bytes_to_floats(&std::fs::read(dir.join(name)).unwrap());
         let got = BatchRender {
@@ -492,6 +552,33 @@ mod tests {
         }
         assert_eq!(read("crops.bin"), want_crops, "emulated render_to_crops");
         assert!(want_crops.iter().any(|&v| v > -1.0) && want_crops.contains(&-1.0));
+        let (mut want_back, mut want_coverage) = (vec![0.0; 4 * 3 * 3600], vec![0.0; 4 * 3600]);
+        for (f, t) in transforms.iter().enumerate() {
+            crate::render::warp_back(
+                &got.image[3 * f * plane..3 * (f + 1) * plane],
+                &got.mask[f * plane..(f + 1) * plane],
+                96,
+                t,
+                60,
+                &mut want_back[3 * f * 3600..3 * (f + 1) * 3600],
+                &mut want_coverage[f * 3600..(f + 1) * 3600],
+            );
+        }
+        assert_eq!(
+            read("back_crops.bin"),
+            want_back,
+            "emulated render_warp_back"
+        );
+        assert_eq!(
+            read("back_coverage.bin"),
+            want_coverage,
+            "emulated coverage warped back"
+        );
+        let partly = want_coverage
+            .iter()
+            .filter(|&&m| m > 0.0 && m < 1.0)
+            .count();
+        assert!(partly > 20, "the warp straddles coverage edges: {partly}");
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -510,9 +597,10 @@ mod tests {
         }
     }
 
-    /// The whole coefficient → `I_3d` chain on the device (morph, normals, render,
-    /// `render_to_crops`) against the reference `render::render_crops`: coverage exact, the
-    /// generator's input within 2e-4 (the render's 1e-4, doubled by `2·c − 1`).
+    /// The whole coefficient → `I_3d` chain on the device (morph, normals, render, then
+    /// `render_to_crops` at 96 px, `render_warp_back` from the 512 frame into 300-px crops)
+    /// against the reference `render::render_crops`: coverage exact in the crop, within 1e-5
+    /// warped back; the generator's input within 2e-4 (the render's 1e-4, doubled by `2·c − 1`).
     #[test]
     fn renders_from_coefficients_on_a_gpu_match_the_reference() {
         use crate::backend::FaceKernels;
@@ -525,14 +613,38 @@ mod tests {
         let loaded = gpu.load_morphable(&parts).unwrap();
         for size in [96, 512] {
             let camera = Camera::scaled(size);
+            let shifted = [
+                crate::affine::Affine2::scale_translate(1.3, -4.2, 2.7),
+                crate::affine::Affine2::scale_translate(0.8, 3.1, -1.4),
+                crate::affine::Affine2::scale_translate(1.0, 0.5, 0.25),
+            ];
+            let target = if size == 512 {
+                RenderTarget::Frame {
+                    crop_to_frame: &shifted,
+                    size: 300,
+                }
+            } else {
+                RenderTarget::Crop
+            };
             let (want_crops, want_mask) =
-                crate::render::render_crops(&parts, &faces.batch(), &camera).unwrap();
+                crate::render::render_crops(&parts, &faces.batch(), &camera, target).unwrap();
             let (crops, mask) = gpu
-                .render_crops(&parts, &loaded, &faces.batch(), &camera)
+                .render_crops(&parts, &loaded, &faces.batch(), &camera, target)
                 .unwrap();
             let mut got_mask = vec![0.0; want_mask.len()];
             gpu.download(&mask, &mut got_mask).unwrap();
-            assert_eq!(got_mask, want_mask, "coverage at {size} px");
+            let worst_mask = got_mask
+                .iter()
+                .zip(&want_mask)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(
+                worst_mask <= 1e-5,
+                "coverage at {size} px differs by {worst_mask}"
+            );
+            if size == 96 {
+                assert_eq!(got_mask, want_mask, "coverage in the crop at {size} px");
+            }
             let mut got = vec![0.0; want_crops.len()];
             gpu.download(&crops, &mut got).unwrap();
             let worst = got

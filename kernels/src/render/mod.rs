@@ -33,7 +33,8 @@ pub use error::RenderError;
 pub use face::{FacePose, ProjectedFace, project_and_shade, render_face};
 pub use interpolate::{Render, interpolate, rasterize};
 pub use morphable::{
-    CoefficientBatch, LinearPart, MorphableParts, render_crops, to_generator_input,
+    CoefficientBatch, LinearPart, MorphableParts, RenderTarget, render_crops, to_generator_input,
+    warp_back,
 };
 pub use normals::{VertexAdjacency, vertex_normals};
 pub use pose::{rotate, rotation};

@@ -9,6 +9,7 @@ use super::camera::Camera;
 use super::error::{RenderError, check_len};
 use super::face::FacePose;
 use super::sh::GAMMA_LEN;
+use crate::affine::Affine2;
 use crate::morph::add_combination;
 
 /// A linear 3DMM part: its mean `[R]` and basis `[R, K]` (row-major).
@@ -144,16 +145,53 @@ fn combine(parts: &[(LinearPart<'_>, &[f32])], mean: &[f32]) -> Vec<[f32; 3]> {
     out.chunks_exact(3).map(|v| [v[0], v[1], v[2]]).collect()
 }
 
-/// The CPU reference: every face rendered at `camera.size` as the generator's `render` input,
-/// `[N,3,S,S]` in [-1, 1] ([`to_generator_input`]), and its coverage `[N,S,S]`. An error names
-/// the face.
+/// Where the renders of [`render_crops`] go.
+#[derive(Clone, Copy, Debug)]
+pub enum RenderTarget<'a> {
+    /// The crop itself: the camera is at the crop size (the project's regressors).
+    Crop,
+    /// D3DFR's frame, each render warped back into a crop of `size` through the face's crop →
+    /// frame transform ([`warp_back`]; the official release's `d3dfr` crop).
+    Frame {
+        crop_to_frame: &'a [Affine2],
+        size: usize,
+    },
+}
+
+impl RenderTarget<'_> {
+    /// The side of the crops the renders end in.
+    pub fn crop_size(&self, camera: &Camera) -> usize {
+        match self {
+            RenderTarget::Crop => camera.size,
+            RenderTarget::Frame { size, .. } => *size,
+        }
+    }
+
+    /// One transform per face for [`RenderTarget::Frame`].
+    pub fn check(&self, faces: usize) -> Result<(), RenderError> {
+        match self {
+            RenderTarget::Crop => Ok(()),
+            RenderTarget::Frame { crop_to_frame, .. } => check_len(
+                "crop → frame transforms (one per face)",
+                faces,
+                crop_to_frame.len(),
+            ),
+        }
+    }
+}
+
+/// The CPU reference: every face rendered with `camera` and put into `target` as the
+/// generator's `render` input, `[N,3,S,S]` in [-1, 1] ([`to_generator_input`] or
+/// [`warp_back`]), with its coverage `[N,S,S]`. An error names the face.
 pub fn render_crops(
     model: &MorphableParts<'_>,
     batch: &CoefficientBatch<'_>,
     camera: &Camera,
+    target: RenderTarget<'_>,
 ) -> Result<(Vec<f32>, Vec<f32>), RenderError> {
     model.check()?;
     batch.check(model)?;
+    target.check(batch.faces())?;
     let meshes: Vec<Mesh> = (0..batch.faces())
         .map(|f| {
             let (id, exp, tex) = (model.identity, model.expression, model.albedo);
@@ -179,16 +217,35 @@ pub fn render_crops(
         .collect();
     let render = render_batch(&faces, model.triangles, camera)?;
     let plane = camera.size * camera.size;
-    let mut crops = vec![0.0; batch.faces() * 3 * plane];
-    for ((image, mask), out) in render
+    let renders = render
         .image
         .chunks_exact(3 * plane)
-        .zip(render.mask.chunks_exact(plane))
-        .zip(crops.chunks_exact_mut(3 * plane))
-    {
-        to_generator_input(image, mask, out);
+        .zip(render.mask.chunks_exact(plane));
+    match target {
+        RenderTarget::Crop => {
+            let mut crops = vec![0.0; batch.faces() * 3 * plane];
+            for ((image, mask), out) in renders.zip(crops.chunks_exact_mut(3 * plane)) {
+                to_generator_input(image, mask, out);
+            }
+            Ok((crops, render.mask))
+        }
+        RenderTarget::Frame {
+            crop_to_frame,
+            size,
+        } => {
+            let crop = size * size;
+            let mut crops = vec![0.0; batch.faces() * 3 * crop];
+            let mut coverage = vec![0.0; batch.faces() * crop];
+            for (((image, mask), t), (out, cov)) in renders.zip(crop_to_frame).zip(
+                crops
+                    .chunks_exact_mut(3 * crop)
+                    .zip(coverage.chunks_exact_mut(crop)),
+            ) {
+                warp_back(image, mask, camera.size, t, size, out, cov);
+            }
+            Ok((crops, coverage))
+        }
     }
-    Ok((crops, render.mask))
 }
 
 /// A render (interleaved RGB in the albedo's 0..1 units, one value of `mask` per pixel) as the
@@ -203,6 +260,57 @@ pub fn to_generator_input(image: &[f32], mask: &[f32], out: &mut [f32]) {
             } else {
                 -1.0
             };
+        }
+    }
+}
+
+/// A render in D3DFR's frame (`image` interleaved colours in 0..1 and `mask` 1 where the mesh
+/// covers a pixel, `frame_size` square) warped back into the `size` crop through
+/// `crop_to_frame`: bilinear, zero outside the frame (the official SGPN code's `render` input
+/// with the `d3dfr` crop; CUDA twin `render_warp_back` in `kernels/cuda/render.cu`). Writes the
+/// generator's `render` tensor (planar `[3,S,S]`, `2·clamp(c)·m − 1`) and the coverage `m`.
+pub fn warp_back(
+    image: &[f32],
+    mask: &[f32],
+    frame_size: usize,
+    crop_to_frame: &Affine2,
+    size: usize,
+    out: &mut [f32],
+    coverage: &mut [f32],
+) {
+    let (w, h) = (frame_size, frame_size);
+    let plane = size * size;
+    let tap = |x: isize, y: isize| -> Option<usize> {
+        (x >= 0 && y >= 0 && (x as usize) < w && (y as usize) < h)
+            .then(|| y as usize * w + x as usize)
+    };
+    for y in 0..size {
+        for x in 0..size {
+            let (sx, sy) = crop_to_frame.apply(x as f32, y as f32);
+            let (x0, y0) = (sx.floor(), sy.floor());
+            let (fx, fy) = (sx - x0, sy - y0);
+            let (x0, y0) = (x0 as isize, y0 as isize);
+            let mut colour = [0.0f32; 3];
+            let mut m = 0.0f32;
+            for (dx, dy, wgt) in [
+                (0, 0, (1.0 - fx) * (1.0 - fy)),
+                (1, 0, fx * (1.0 - fy)),
+                (0, 1, (1.0 - fx) * fy),
+                (1, 1, fx * fy),
+            ] {
+                if let Some(i) = tap(x0 + dx, y0 + dy) {
+                    m += wgt * mask[i];
+                    for (c, v) in colour.iter_mut().enumerate() {
+                        // Uncovered pixels hold the renderer's background, 0, as pytorch3d's.
+                        *v += wgt * mask[i] * image[3 * i + c].clamp(0.0, 1.0);
+                    }
+                }
+            }
+            let i = y * size + x;
+            coverage[i] = m;
+            for (c, v) in colour.iter().enumerate() {
+                out[c * plane + i] = 2.0 * v * m - 1.0;
+            }
         }
     }
 }
@@ -326,6 +434,33 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_render_warps_back_with_zero_outside_and_soft_edges() {
+        // A 4×4 render covered in its left half, colour 0.5; an identity warp into a 6×6 crop.
+        let image = vec![0.5; 3 * 16];
+        let mask: Vec<f32> = (0..16).map(|i| if i % 4 < 2 { 1.0 } else { 0.0 }).collect();
+        let (mut out, mut cov) = (vec![0.0; 3 * 36], vec![0.0; 36]);
+        warp_back(
+            &image,
+            &mask,
+            4,
+            &Affine2::identity(),
+            6,
+            &mut out,
+            &mut cov,
+        );
+        assert_eq!(cov[0], 1.0);
+        assert_eq!(out[0], 2.0 * 0.5 - 1.0);
+        assert_eq!(cov[3], 0.0);
+        assert_eq!(out[3], -1.0);
+        assert_eq!(cov[5 * 6 + 5], 0.0, "outside the frame");
+        // Half a pixel to the right of the edge: half covered, colour weighted twice (official).
+        let half = Affine2::scale_translate(1.0, 0.5, 0.0);
+        warp_back(&image, &mask, 4, &half, 6, &mut out, &mut cov);
+        assert_eq!(cov[1], 0.5);
+        assert_eq!(out[1], 2.0 * 0.25 * 0.5 - 1.0);
+    }
+
+    #[test]
     fn renders_map_to_minus_one_to_one_and_uncovered_to_minus_one() {
         let image = [0.5, 1.5, -0.2, 0.9, 0.9, 0.9];
         let mut out = vec![0.0; 6];
@@ -341,7 +476,8 @@ pub(crate) mod tests {
         let model = SphereModel::new();
         let faces = SphereFaces::new();
         let camera = Camera::scaled(40);
-        let (crops, coverage) = render_crops(&model.parts(), &faces.batch(), &camera).unwrap();
+        let (crops, coverage) =
+            render_crops(&model.parts(), &faces.batch(), &camera, RenderTarget::Crop).unwrap();
         let plane = 40 * 40;
         for (f, pose) in faces.batch().poses.iter().enumerate() {
             let rows = model.mean.len();
@@ -383,7 +519,7 @@ pub(crate) mod tests {
         bad[2] = f32::NAN;
         let mut batch = faces.batch();
         batch.albedo = &bad;
-        let err = render_crops(&model.parts(), &batch, &camera).unwrap_err();
+        let err = render_crops(&model.parts(), &batch, &camera, RenderTarget::Crop).unwrap_err();
         assert!(
             err.to_string().starts_with("face 2 of the batch: albedo"),
             "{err}"
@@ -391,6 +527,30 @@ pub(crate) mod tests {
         let short = &faces.id[..5];
         let mut batch = faces.batch();
         batch.identity = short;
-        assert!(render_crops(&model.parts(), &batch, &camera).is_err());
+        assert!(render_crops(&model.parts(), &batch, &camera, RenderTarget::Crop).is_err());
+    }
+
+    /// Warped back through identity transforms into crops of the frame's size, the official
+    /// target equals the crop target exactly (one tap per pixel, coverage 0 or 1, so its double
+    /// weighting by the coverage changes nothing); a missing transform is refused.
+    #[test]
+    fn identity_warps_back_equal_renders_in_the_crop() {
+        let model = SphereModel::new();
+        let faces = SphereFaces::new();
+        let camera = Camera::scaled(36);
+        let in_crop =
+            render_crops(&model.parts(), &faces.batch(), &camera, RenderTarget::Crop).unwrap();
+        let identity = vec![Affine2::identity(); faces.batch().faces()];
+        let target = RenderTarget::Frame {
+            crop_to_frame: &identity,
+            size: 36,
+        };
+        let warped = render_crops(&model.parts(), &faces.batch(), &camera, target).unwrap();
+        assert_eq!(warped, in_crop);
+        let short = RenderTarget::Frame {
+            crop_to_frame: &identity[..2],
+            size: 36,
+        };
+        assert!(render_crops(&model.parts(), &faces.batch(), &camera, short).is_err());
     }
 }
