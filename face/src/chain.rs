@@ -252,3 +252,271 @@ fn run_generator<K: FaceKernels>(
     unsafe { generator.restore_on_device(batch) }?;
     Ok(restored)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use sgpn_kernels::KernelError;
+    use sgpn_kernels::affine::Affine2;
+    use sgpn_kernels::backend::CpuKernels;
+    use sgpn_kernels::frame::{Colorimetry, FrameRef, PixelFormat};
+    use sgpn_kernels::paste::PasteParams;
+    use sgpn_kernels::render::{
+        BatchRender, Camera, CoefficientBatch, FaceInput, MorphableParts, RenderTarget,
+    };
+    use sgpn_kernels::stabilise::Previous;
+    use sgpn_models::contract::Template;
+    use sgpn_models::fixtures::{
+        ellipsoid_cap_morphable, write_frontal_shape_prior, write_identity_generator,
+        write_render_blend_generator,
+    };
+    use sgpn_models::runtime::SessionConfig;
+
+    use super::*;
+    use crate::align::align_to_template;
+    use crate::shape::ShapeConfig;
+
+    /// The CPU references, counting every copy between the host and the kernels' buffers: on a
+    /// GPU these are the transfers the chain makes.
+    #[derive(Default)]
+    struct Counting {
+        uploads: AtomicUsize,
+        downloads: AtomicUsize,
+    }
+
+    impl FaceKernels for Counting {
+        type Buffer = Vec<f32>;
+        type Morphable = ();
+
+        fn zeros(&self, len: usize) -> Result<Vec<f32>, KernelError> {
+            CpuKernels.zeros(len)
+        }
+        fn upload(&self, host: &[f32]) -> Result<Vec<f32>, KernelError> {
+            self.uploads.fetch_add(1, Ordering::Relaxed);
+            CpuKernels.upload(host)
+        }
+        fn download(&self, buffer: &Vec<f32>, host: &mut [f32]) -> Result<(), KernelError> {
+            self.downloads.fetch_add(1, Ordering::Relaxed);
+            CpuKernels.download(buffer, host)
+        }
+        fn len(&self, buffer: &Vec<f32>) -> usize {
+            buffer.len()
+        }
+        fn duplicate(&self, buffer: &Vec<f32>) -> Result<Vec<f32>, KernelError> {
+            CpuKernels.duplicate(buffer)
+        }
+        fn read_region(&self, frame: &FrameRef, rect: Rect) -> Result<Vec<f32>, KernelError> {
+            CpuKernels.read_region(frame, rect)
+        }
+        fn write_region(
+            &self,
+            frame: &mut FrameMut,
+            rect: Rect,
+            rgb: &Vec<f32>,
+            alpha: &Vec<f32>,
+        ) -> Result<(), KernelError> {
+            CpuKernels.write_region(frame, rect, rgb, alpha)
+        }
+        fn warp_face_crops(
+            &self,
+            region: &Vec<f32>,
+            width: usize,
+            height: usize,
+            transforms: &[Affine2],
+            size: usize,
+            crops: &mut Vec<f32>,
+            first: usize,
+        ) -> Result<(), KernelError> {
+            CpuKernels.warp_face_crops(region, width, height, transforms, size, crops, first)
+        }
+        fn crop_to_region(
+            &self,
+            crops: &Vec<f32>,
+            slot: usize,
+            size: usize,
+        ) -> Result<Vec<f32>, KernelError> {
+            CpuKernels.crop_to_region(crops, slot, size)
+        }
+        fn paste_back(
+            &self,
+            region: &mut Vec<f32>,
+            alpha: &mut Vec<f32>,
+            dims: (usize, usize),
+            restored: &Vec<f32>,
+            reference: Option<&Vec<f32>>,
+            slot_size: (usize, usize),
+            region_to_crop: &Affine2,
+            params: &PasteParams,
+        ) -> Result<(), KernelError> {
+            let (r, a) = (region, alpha);
+            let to_crop = region_to_crop;
+            CpuKernels.paste_back(r, a, dims, restored, reference, slot_size, to_crop, params)
+        }
+        fn colour_fix(
+            &self,
+            lq: &Vec<f32>,
+            restored: &mut Vec<f32>,
+            size: usize,
+        ) -> Result<(), KernelError> {
+            CpuKernels.colour_fix(lq, restored, size)
+        }
+        fn region_change(
+            &self,
+            pasted: &Vec<f32>,
+            input: &Vec<f32>,
+            change: &mut Vec<f32>,
+        ) -> Result<(), KernelError> {
+            CpuKernels.region_change(pasted, input, change)
+        }
+        fn coverage(&self, alpha: &Vec<f32>, covered: &mut Vec<f32>) -> Result<(), KernelError> {
+            CpuKernels.coverage(alpha, covered)
+        }
+        fn blend_with_history(
+            &self,
+            rect: Rect,
+            input: &Vec<f32>,
+            pasted: &mut Vec<f32>,
+            change: &mut Vec<f32>,
+            previous: &Previous<'_, Vec<f32>>,
+            strength: f32,
+        ) -> Result<(), KernelError> {
+            CpuKernels.blend_with_history(rect, input, pasted, change, previous, strength)
+        }
+        fn render_faces(
+            &self,
+            faces: &[FaceInput<'_>],
+            triangles: &[[u32; 3]],
+            camera: &Camera,
+        ) -> Result<BatchRender, KernelError> {
+            CpuKernels.render_faces(faces, triangles, camera)
+        }
+        fn load_morphable(&self, model: &MorphableParts<'_>) -> Result<(), KernelError> {
+            CpuKernels.load_morphable(model)
+        }
+        fn render_crops(
+            &self,
+            model: &MorphableParts<'_>,
+            loaded: &(),
+            batch: &CoefficientBatch<'_>,
+            camera: &Camera,
+            target: RenderTarget<'_>,
+        ) -> Result<(Vec<f32>, Vec<f32>), KernelError> {
+            CpuKernels.render_crops(model, loaded, batch, camera, target)
+        }
+    }
+
+    const SIZE: usize = 64;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/tmp"))
+            .join(format!("sgpn-face-chain-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Two faces placed by the template's own landmarks, scaled and shifted into a 320×240
+    /// frame.
+    fn faces() -> Vec<PlacedFace> {
+        [(1.6, 20.0, 30.0), (1.2, 180.0, 60.0)]
+            .iter()
+            .enumerate()
+            .map(|(i, &(scale, dx, dy))| {
+                let landmarks = Template::Sgpn
+                    .landmarks(SIZE)
+                    .map(|[x, y]| [x * scale + dx, y * scale + dy]);
+                let alignment = align_to_template(&landmarks, Template::Sgpn, SIZE).unwrap();
+                let rect = alignment.frame_rect(320, 240).unwrap();
+                PlacedFace {
+                    track_id: i as u64,
+                    landmarks,
+                    alignment,
+                    rect,
+                }
+            })
+            .collect()
+    }
+
+    /// Copies between the host and the kernels for one frame: (downloads, uploads).
+    fn crossings(
+        generator: &mut Generator,
+        mut shape: Option<&mut ShapePrior>,
+        output_mode: OutputMode,
+    ) -> (usize, usize) {
+        let mut chain = Chain::new(Counting::default());
+        let mut pixels: Vec<u8> = (0..320 * 240 * 4).map(|i| (i * 7 % 251) as u8).collect();
+        let faces = faces();
+        let mut counts = Vec::new();
+        // Two frames: the second pastes with the detail history of the first.
+        for _ in 0..2 {
+            let mut frame = FrameMut::new(
+                PixelFormat::Rgbx,
+                320,
+                240,
+                vec![&mut pixels[..]],
+                vec![320 * 4],
+                Colorimetry::default(),
+            )
+            .unwrap();
+            let networks = Networks {
+                generator: &mut *generator,
+                shape: shape.as_deref_mut(),
+                output_mode,
+            };
+            let mut t = StageTimings::default();
+            chain
+                .restore_faces(
+                    &mut frame,
+                    &faces,
+                    networks,
+                    &RestoreParams::default(),
+                    &mut t,
+                )
+                .unwrap();
+            let k = &chain.kernels;
+            counts.push((
+                k.downloads.swap(0, Ordering::Relaxed),
+                k.uploads.swap(0, Ordering::Relaxed),
+            ));
+        }
+        assert_eq!(counts[0], counts[1], "every frame crosses the same way");
+        counts[0]
+    }
+
+    /// Whatever the backend, a frame's crops, renders, restored crops, regions and histories
+    /// stay in the kernels' buffers: per frame, and for both faces at once, the only copies are
+    /// the networks' (a generator on the host: the crops down, the restored crops up; with the
+    /// shape prior also the regressor's input and the renders down). On a GPU with the networks
+    /// on a CUDA provider these copies are bindings instead (`restore_on_device`).
+    #[test]
+    fn the_chain_crosses_to_the_host_only_for_the_networks() {
+        let dir = scratch("crossings");
+        let cpu = SessionConfig::default();
+        let identity = dir.join("identity.onnx");
+        write_identity_generator(&identity, SIZE, Template::Sgpn).unwrap();
+        let mut generator = Generator::load(&identity, &cpu).unwrap();
+        assert_eq!(
+            crossings(&mut generator, None, OutputMode::Restored),
+            (1, 1)
+        );
+
+        let full = dir.join("full.onnx");
+        write_render_blend_generator(&full, SIZE, Template::Sgpn).unwrap();
+        let mut generator = Generator::load(&full, &cpu).unwrap();
+        let shape = ShapeConfig {
+            regressor_path: dir.join("regressor.onnx"),
+            morphable_path: dir.join("cap.safetensors"),
+        };
+        let model = ellipsoid_cap_morphable(8, 4, [0.8, 0.6, 0.5]);
+        let (regressor, morphable) = (&shape.regressor_path, &shape.morphable_path);
+        write_frontal_shape_prior(&model, morphable, regressor, Template::Sgpn).unwrap();
+        let mut prior = ShapePrior::load(&shape, &cpu, &generator.info).unwrap();
+        let restored = crossings(&mut generator, Some(&mut prior), OutputMode::Restored);
+        assert_eq!(restored, (3, 1));
+        // Showing the prior composites on the host: the crops down, the composite up.
+        let shown = crossings(&mut generator, Some(&mut prior), OutputMode::Render);
+        assert_eq!(shown, (2, 1));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
