@@ -18,9 +18,10 @@
 //! coefficients into the generator's `render` tensor through the pipeline's
 //! `FaceKernels::render_crops` ([`ShapePrior::render_on`]): the CPU reference
 //! (`sgpn_kernels::render::render_crops`) or, with `kernels=cuda`, the 3DMM's combination, the
-//! vertex normals and the raster on the device (`morph.cu`, `normals.cu`, `render.cu`). The
-//! `d3dfr` crop renders through `FaceKernels::render_faces` and warps back on the host
-//! ([`ShapePrior::render`]).
+//! vertex normals and the raster on the device (`morph.cu`, `normals.cu`, `render.cu`); the
+//! `d3dfr` crop's renders are warped back into the crops there too. [`ShapePrior::render`]
+//! renders on the host with the faces' coverage, for evaluation and for showing the prior
+//! (`output-mode=render`).
 
 use std::path::{Path, PathBuf};
 
@@ -221,7 +222,8 @@ impl ShapePrior {
 
     /// Renders every face from its coefficients (`[N,K]` from [`ShapePrior::regress`]) at the
     /// crop size S, all in one batch on `kernels` (the rasterizer's CUDA twin with
-    /// `kernels=cuda`): `I_3d` as the generator's `render` input, `[N,3,S,S]` in [-1, 1].
+    /// `kernels=cuda`), on the host: `I_3d` as the generator's `render` input, `[N,3,S,S]` in
+    /// [-1, 1], with each face's coverage kept for [`ShapePrior::composite_over`].
     pub fn render<K: FaceKernels>(
         &mut self,
         coefficients: &[f32],
