@@ -17,9 +17,9 @@ pub struct AffbShape {
     pub positions: usize,
 }
 
-/// `[F_inter, F_blend]`, shape [n, 2·channels, H, W]. `weight` is [channels, k·channels] with
+/// `[F_inter, F_blend]`, shape `[n, 2·channels, H, W]`. `weight` is `[channels, k·channels]` with
 /// k = 2, or 3 when `f_3d` is given (the 1×1 convolution's kernel with its equalised-learning-
-/// rate scale applied); `bias` is [channels].
+/// rate scale applied); `bias` is `[channels]`.
 ///
 /// Panics when a slice does not have the length its shape implies (a caller bug; the operator
 /// checks shapes and reports them as errors first).

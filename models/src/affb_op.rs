@@ -3,7 +3,7 @@
 //! on the CPU ([`AffbFuse`]) or, in a session with the CUDA provider, on the GPU
 //! ([`AffbFuseCuda`]: `kernels/cuda/affb.cu` on ONNX Runtime's compute stream, the tensors left
 //! where the provider put them). Inputs `F_inter, F_lq[, F_3d], W_mask, b_mask` (float, NCHW features; `W_mask`
-//! [C, 2C or 3C], `b_mask` [C]), output `[F_inter, F_blend]` [N, 2C, H, W]; the arithmetic is
+//! `[C, 2C or 3C]`, `b_mask` `[C]`), output `[F_inter, F_blend]` `[N, 2C, H, W]`; the arithmetic is
 //! `sgpn_kernels::affb::affb_fuse` (SGPN Sec. 3.2). The shipped generators keep the standard-op
 //! form (a custom node splits TensorRT's partition of the graph).
 

@@ -2,10 +2,10 @@
 //! element's ONNX contracts (`models/README.md`), for users who have its checkpoints:
 //!
 //! - `sgpn.pth` (`FullGenerator_SGPN`, 512-px faces) → a `full` generator with the coefficient
-//!   input (`sgpn-paper512-official.onnx`, [`generator`]);
+//!   input (`sgpn-paper512-official.onnx`, `official/generator.rs`);
 //! - `d3dfr_finetune_ours.pth` (the fine-tuned Deep3DFaceRecon ResNet-50) → a shape regressor
 //!   with the official crop into D3DFR's 224-px frame (`d3dfr-official-regressor.onnx`,
-//!   [`regressor`]), stamped with the SHA-256 of the BFM09 file it must render with and the five
+//!   `official/regressor.rs`), stamped with the SHA-256 of the BFM09 file it must render with and the five
 //!   3D reference landmarks of that crop (from `similarity_Lm3D_all.mat`).
 //!
 //! The architecture is written here from the paper and the release's module structure; the
