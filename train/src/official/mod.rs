@@ -5,8 +5,8 @@
 //!   input (`sgpn-paper512-official.onnx`, `official/generator.rs`);
 //! - `d3dfr_finetune_ours.pth` (the fine-tuned Deep3DFaceRecon ResNet-50) → a shape regressor
 //!   with the official crop into D3DFR's 224-px frame (`d3dfr-official-regressor.onnx`,
-//!   `official/regressor.rs`), stamped with the SHA-256 of the BFM09 file it must render with and the five
-//!   3D reference landmarks of that crop (from `similarity_Lm3D_all.mat`).
+//!   `official/regressor.rs`), stamped with the SHA-256 of the BFM09 file it must render with
+//!   and the five 3D reference landmarks of that crop (from `similarity_Lm3D_all.mat`).
 //!
 //! The architecture is written here from the paper and the release's module structure; the
 //! checkpoints are read with a maintained PyTorch reader ([`checkpoint`]) and checked tensor by
