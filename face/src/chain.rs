@@ -117,11 +117,16 @@ impl<K: FaceKernels> FrameChain for Chain<K> {
             Ok(lq)
         })?;
         let on_device = generator.takes_device_memory() && k.device_address(&lq).is_some();
-        if !on_device || output_mode == OutputMode::Render {
+        let needs_host = !on_device || output_mode == OutputMode::Render;
+        if needs_host && k.as_host(&lq).is_none() {
             timed(&mut t.align_warp, || {
                 k.download(&lq, self.host_lq.fill(size, faces.len()))
             })?;
         }
+        let host_lq = (
+            k.as_host(&lq).unwrap_or(self.host_lq.as_slice()),
+            faces.len(),
+        );
 
         // 4a. shape (paper Sec. 3.1): regress the 3DMM coefficients of all crops in one run,
         // render each face in the crop's own alignment; 4b. restore, or show the shape prior.
@@ -150,17 +155,17 @@ impl<K: FaceKernels> FrameChain for Chain<K> {
                         })?;
                         timed(&mut t.restore, || {
                             let prior = Some((&renders, coefficients.as_slice()));
-                            run_generator(k, generator, (&lq, &self.host_lq), prior, on_device)
+                            run_generator(k, generator, (&lq, host_lq), prior, on_device)
                         })?
                     }
                     OutputMode::Render => timed(&mut t.render, || -> Result<_, FaceError> {
                         shape.render(&coefficients, size, k)?;
-                        Ok(k.upload(&shape.composite_over(self.host_lq.as_slice()))?)
+                        Ok(k.upload_owned(shape.composite_over(host_lq.0))?)
                     })?,
                 }
             }
             None => timed(&mut t.restore, || {
-                run_generator(k, generator, (&lq, &self.host_lq), None, on_device)
+                run_generator(k, generator, (&lq, host_lq), None, on_device)
             })?,
         };
 
@@ -212,25 +217,29 @@ impl<K: FaceKernels> FrameChain for Chain<K> {
 
 /// Step 4b on the batch `lq`: bound to the device buffers when the generator runs on a CUDA
 /// provider and the kernels keep their buffers on that device (`on_device`), else on the host
-/// copy `host_lq`, the result handed back to the kernels. `prior` is a `full` generator's shape
-/// prior: the rendered faces (where the kernels compute) and the coefficients.
+/// crops `host_lq` (`count` of them), the result handed back to the kernels. `prior` is a
+/// `full` generator's shape prior: the rendered faces (where the kernels compute) and the
+/// coefficients.
 fn run_generator<K: FaceKernels>(
     k: &K,
     generator: &mut Generator,
-    (lq, host_lq): (&K::Buffer, &CropBatch),
+    (lq, host_lq): (&K::Buffer, (&[f32], usize)),
     prior: Option<(&K::Buffer, &[f32])>,
     on_device: bool,
 ) -> Result<K::Buffer, FaceError> {
     if !on_device {
         let restored = match prior {
             None => restore_batch(generator, host_lq, None)?,
-            Some((renders, coefficients)) => {
-                let mut host = CropBatch::default();
-                k.download(renders, host.fill(host_lq.size(), host_lq.len()))?;
-                restore_batch(generator, host_lq, Some((&host, coefficients)))?
-            }
+            Some((renders, coefficients)) => match k.as_host(renders) {
+                Some(renders) => restore_batch(generator, host_lq, Some((renders, coefficients)))?,
+                None => {
+                    let mut host = vec![0.0; k.len(renders)];
+                    k.download(renders, &mut host)?;
+                    restore_batch(generator, host_lq, Some((&host, coefficients)))?
+                }
+            },
         };
-        return Ok(k.upload(&restored)?);
+        return Ok(k.upload_owned(restored)?);
     }
     let restored = k.zeros(k.len(lq))?;
     let render = prior.map(|(r, _)| r);

@@ -66,25 +66,22 @@ impl CropBatch {
     }
 }
 
-/// Restores all crops of the batch in one generator run, a `full` generator with the shape prior
-/// of the same crops (the rendered faces, and the coefficients `[N,K]` for a generator that takes
-/// them); returns `[N,3,S,S]` in [-1, 1].
+/// Restores `count` crops (`lq`, `[N,3,S,S]`) in one generator run, a `full` generator with the
+/// shape prior of the same crops (the rendered faces, and the coefficients `[N,K]` for a
+/// generator that takes them); returns `[N,3,S,S]` in [-1, 1].
 pub fn restore_batch(
     generator: &mut Generator,
-    batch: &CropBatch,
-    shape: Option<(&CropBatch, &[f32])>,
+    (lq, count): (&[f32], usize),
+    shape: Option<(&[f32], &[f32])>,
 ) -> Result<Vec<f32>, ModelError> {
-    if batch.is_empty() {
+    if count == 0 {
         return Ok(Vec::new());
     }
     match shape {
-        None => generator.restore(batch.as_slice(), batch.len()),
-        Some((renders, coefficients)) => generator.restore_with_shape(
-            batch.as_slice(),
-            renders.as_slice(),
-            coefficients,
-            batch.len(),
-        ),
+        None => generator.restore(lq, count),
+        Some((renders, coefficients)) => {
+            generator.restore_with_shape(lq, renders, coefficients, count)
+        }
     }
 }
 

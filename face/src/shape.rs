@@ -148,7 +148,7 @@ impl ShapePrior {
     /// [`ShapePrior::regress`] on the crop batch `crops` (`count` crops of side `size`) where
     /// `kernels` compute: each crop is cut to the regressor's input there, and the regressor
     /// is bound to that buffer when it runs on a CUDA provider and the kernels keep device
-    /// buffers; otherwise the input is copied to the host first.
+    /// buffers; otherwise it reads the input on the host (copied there from a device).
     ///
     /// The `resize` crop is the crop warp with a pixel-centre-aligned scale (224-pixel x maps to
     /// `(x + 0.5)·S/224 − 0.5`, the same scaling `Camera` applies to the render); the `d3dfr` crop
@@ -178,6 +178,9 @@ impl ShapePrior {
             // SAFETY: `faces` holds `count·3·224·224` floats on the kernels' device (allocated
             // above) and lives past the call; the session runs on the kernels' stream.
             return Ok(unsafe { self.regressor.regress_on_device(faces_on_device, count) }?);
+        }
+        if let Some(host) = kernels.as_host(&faces) {
+            return Ok(self.regressor.regress(host, count)?);
         }
         let mut host = vec![0.0; kernels.len(&faces)];
         kernels.download(&faces, &mut host)?;

@@ -35,6 +35,18 @@ pub trait FaceKernels: Send {
     /// The number of floats `buffer` holds.
     fn len(&self, buffer: &Self::Buffer) -> usize;
 
+    /// `buffer`'s floats when it is host memory already, so that a network on the host reads
+    /// it without a copy; `None` for device memory (use [`FaceKernels::download`]).
+    fn as_host<'a>(&self, _buffer: &'a Self::Buffer) -> Option<&'a [f32]> {
+        None
+    }
+
+    /// A buffer holding `host`, taking it without a copy where the backend computes on the
+    /// host.
+    fn upload_owned(&self, host: Vec<f32>) -> Result<Self::Buffer, KernelError> {
+        self.upload(&host)
+    }
+
     /// A copy of `buffer`, on the same device.
     fn duplicate(&self, buffer: &Self::Buffer) -> Result<Self::Buffer, KernelError>;
 
@@ -224,6 +236,14 @@ impl FaceKernels for CpuKernels {
 
     fn len(&self, buffer: &Vec<f32>) -> usize {
         buffer.len()
+    }
+
+    fn as_host<'a>(&self, buffer: &'a Vec<f32>) -> Option<&'a [f32]> {
+        Some(buffer)
+    }
+
+    fn upload_owned(&self, host: Vec<f32>) -> Result<Vec<f32>, KernelError> {
+        Ok(host)
     }
 
     fn duplicate(&self, buffer: &Vec<f32>) -> Result<Vec<f32>, KernelError> {
