@@ -205,16 +205,28 @@ fn with_image<R>(
     out
 }
 
+/// A batch of `len` floats holds slots `..end` of `n` floats each.
+pub(crate) fn check_slot(
+    what: &'static str,
+    len: usize,
+    end: usize,
+    n: usize,
+) -> Result<(), KernelError> {
+    if len < end * n {
+        return Err(KernelError::BufferSize {
+            what,
+            expected: end * n,
+            found: len,
+        });
+    }
+    Ok(())
+}
+
 /// Crop `slot` of a batch of `[3,S,S]` crops.
 fn crop_at(batch: &[f32], slot: usize, size: usize) -> Result<&[f32], KernelError> {
     let n = 3 * size * size;
-    batch
-        .get(slot * n..(slot + 1) * n)
-        .ok_or(KernelError::BufferSize {
-            what: "crop batch",
-            expected: (slot + 1) * n,
-            found: batch.len(),
-        })
+    check_slot("crop batch", batch.len(), slot + 1, n)?;
+    Ok(&batch[slot * n..(slot + 1) * n])
 }
 
 impl FaceKernels for CpuKernels {
@@ -278,15 +290,9 @@ impl FaceKernels for CpuKernels {
         first: usize,
     ) -> Result<(), KernelError> {
         let n = 3 * size * size;
-        let end = (first + transforms.len()) * n;
-        if crops.len() < end {
-            return Err(KernelError::BufferSize {
-                what: "warp_face_crops crop batch",
-                expected: end,
-                found: crops.len(),
-            });
-        }
-        let out = &mut crops[first * n..end];
+        let end = first + transforms.len();
+        check_slot("warp_face_crops crop batch", crops.len(), end, n)?;
+        let out = &mut crops[first * n..end * n];
         warp::check_batch(transforms.len(), size, out.len())?;
         for (t, crop) in transforms.iter().zip(out.chunks_exact_mut(n)) {
             warp::warp_crop_from(region, (width, height), t, size, crop)?;

@@ -9,7 +9,7 @@
 //! (matched by SONAME), so cudarc uses ours. Without `.deps`, cudarc's own search applies.
 
 use crate::affine::Affine2;
-use crate::backend::FaceKernels;
+use crate::backend::{FaceKernels, check_slot};
 use crate::error::{KernelError, check_len};
 use crate::image::RgbImage;
 use crate::paste::PasteParams;
@@ -688,16 +688,12 @@ fn crop_view(
     Ok(batch.slice(slot * n..(slot + 1) * n))
 }
 
-/// A batch of `len` floats holds slots `..end` of `n` floats each.
-fn check_slot(what: &'static str, len: usize, end: usize, n: usize) -> Result<(), KernelError> {
-    if len < end * n {
-        return Err(KernelError::BufferSize {
-            what,
-            expected: end * n,
-            found: len,
-        });
-    }
-    Ok(())
+/// Transforms as the kernels take them: six floats each, row by row.
+pub(crate) fn flat_transforms(transforms: &[Affine2]) -> Vec<f32> {
+    transforms
+        .iter()
+        .flat_map(|t| t.m.into_iter().flatten())
+        .collect()
 }
 
 impl FaceKernels for CudaKernels {
@@ -836,11 +832,7 @@ impl FaceKernels for CudaKernels {
             self.stream.memcpy_htod(&fill, &mut out)?;
             return Ok(());
         }
-        let flat: Vec<f32> = transforms
-            .iter()
-            .flat_map(|t| t.m.into_iter().flatten())
-            .collect();
-        let d_t = self.stream.clone_htod(&flat)?;
+        let d_t = self.stream.clone_htod(&flat_transforms(transforms))?;
         let mut out = crops.slice_mut(first * n..(first + transforms.len()) * n);
         self.launch_warp(region, width, height, &d_t, size, &mut out)
     }
@@ -1266,11 +1258,10 @@ mod tests {
         let params = WarpParams::new(src.width, src.height, size, transforms.len()).unwrap();
         write("params.bin", &struct_bytes(&params));
         write("src.bin", &floats_to_bytes(&src.data));
-        let flat: Vec<f32> = transforms
-            .iter()
-            .flat_map(|t| t.m.into_iter().flatten())
-            .collect();
-        write("transforms.bin", &floats_to_bytes(&flat));
+        write(
+            "transforms.bin",
+            &floats_to_bytes(&flat_transforms(&transforms)),
+        );
         run("warp");
         assert_close(
             "emulated warp_face_crops",

@@ -5,11 +5,11 @@ use cudarc::driver::{CudaSlice, DeviceRepr, LaunchConfig, PushKernelArg};
 
 use super::morph::DeviceMorph;
 use super::normals::DeviceMesh;
-use super::{CudaKernels, grid, to_i32};
+use super::{CudaKernels, flat_transforms, grid, to_i32};
 use crate::error::{KernelError, check_len};
-use crate::render::batch::{BatchRender, POSE_LEN, PreparedBatch};
-use crate::render::sh::sh_weights;
-use crate::render::{Camera, CoefficientBatch, GAMMA_LEN, MorphableParts, RenderTarget, rotation};
+use crate::render::batch::{BatchRender, POSE_LEN, PreparedBatch, push_pose};
+use crate::render::face::checked_pose;
+use crate::render::{Camera, CoefficientBatch, MorphableParts, RenderTarget, rotation};
 
 /// Scalars of the render kernels (kernels/cuda/render.cu `RenderParams`, same field order).
 #[repr(C)]
@@ -216,17 +216,9 @@ impl CudaKernels {
             &mut normals,
         )?;
         let mut poses = Vec::with_capacity(faces * POSE_LEN);
-        for pose in &batch.poses {
-            let gamma: &[f32; GAMMA_LEN] = pose.gamma.try_into().map_err(|_| {
-                KernelError::Render(crate::render::RenderError::Length {
-                    what: "gamma (D3DFR SH coefficients, 3 channels × 9 bands)",
-                    expected: GAMMA_LEN,
-                    found: pose.gamma.len(),
-                })
-            })?;
-            poses.extend(rotation(pose.angles).iter().flatten());
-            poses.extend(pose.translation);
-            poses.extend(sh_weights(gamma).iter().flatten());
+        for (face, pose) in batch.poses.iter().enumerate() {
+            let gamma = checked_pose(pose).map_err(|e| e.in_face(face))?;
+            push_pose(&mut poses, &rotation(pose.angles), pose.translation, gamma);
         }
         let pixels = faces * camera.size * camera.size;
         let params = RenderParams::for_faces(faces, v, t, camera)?;
@@ -269,11 +261,7 @@ impl CudaKernels {
             frame: params.size,
             size: to_i32("crop size", size)?,
         };
-        let flat: Vec<f32> = crop_to_frame
-            .iter()
-            .flat_map(|t| t.m.into_iter().flatten())
-            .collect();
-        let transforms = s.clone_htod(&flat)?;
+        let transforms = s.clone_htod(&flat_transforms(crop_to_frame))?;
         let mut crops = s.alloc_zeros::<f32>(faces * 3 * size * size)?;
         let mut coverage = s.alloc_zeros::<f32>(faces * size * size)?;
         let mut launch = s.launch_builder(&self.render_warp_back);
@@ -518,11 +506,10 @@ mod tests {
             size: 60,
         };
         write("back_params.bin", &struct_bytes(&back));
-        let flat: Vec<f32> = transforms
-            .iter()
-            .flat_map(|t| t.m.into_iter().flatten())
-            .collect();
-        write("transforms.bin", &floats_to_bytes(&flat));
+        write(
+            "transforms.bin",
+            &floats_to_bytes(&flat_transforms(&transforms)),
+        );
         run_emulator(&exe, "render", &dir);
         let read = |name: &str| bytes_to_floats(&std::fs::read(dir.join(name)).unwrap());
         let got = BatchRender {

@@ -10,7 +10,7 @@ use super::error::RenderError;
 use super::face::{CheckedFace, FacePose, checked_inputs, project_and_shade};
 use super::interpolate::interpolate;
 use super::raster::{NO_TRIANGLE, rasterize_triangles};
-use super::sh::sh_weights;
+use super::sh::{GAMMA_LEN, sh_weights};
 
 /// Floats per face of [`PreparedBatch::poses`]: rotation (3×3 row-major), translation (3), SH
 /// weights (3 channels × 9 bands, D3DFR's ambient 0.8 added).
@@ -77,9 +77,7 @@ impl PreparedBatch {
             batch.vertices.extend(face.vertices.iter().flatten());
             batch.normals.extend(normals.iter().flatten());
             batch.albedo.extend(face.albedo.iter().flatten());
-            batch.poses.extend(rotation.iter().flatten());
-            batch.poses.extend(face.pose.translation);
-            batch.poses.extend(sh_weights(gamma).iter().flatten());
+            push_pose(&mut batch.poses, &rotation, face.pose.translation, gamma);
         }
         Ok(batch)
     }
@@ -87,6 +85,18 @@ impl PreparedBatch {
     pub fn triangle_count(&self) -> usize {
         self.triangles.len() / 3
     }
+}
+
+/// Appends one face's [`POSE_LEN`] floats to `poses`: rotation, translation, SH weights.
+pub(crate) fn push_pose(
+    poses: &mut Vec<f32>,
+    rotation: &[[f32; 3]; 3],
+    translation: [f32; 3],
+    gamma: &[f32; GAMMA_LEN],
+) {
+    poses.extend(rotation.iter().flatten());
+    poses.extend(translation);
+    poses.extend(sh_weights(gamma).iter().flatten());
 }
 
 /// Every face's visibility and colour, `[N, S, S]` per pixel (`[N, S, S, 3]` for the triples).

@@ -90,17 +90,8 @@ pub fn project_and_shade(
     Ok(ProjectedFace { screen, colours })
 }
 
-/// Checks a face's inputs.
-pub fn checked_inputs<'g>(
-    vertices: &[[f32; 3]],
-    triangles: &[[u32; 3]],
-    albedo: &[[f32; 3]],
-    pose: &FacePose<'g>,
-    camera: &Camera,
-) -> Result<CheckedFace<'g>, RenderError> {
-    camera.validate()?;
-    check_len("albedo (one per vertex)", vertices.len(), albedo.len())?;
-    check_finite("albedo", albedo)?;
+/// Checks a face's pose and light: finite angles and translation, and a whole, finite SH light.
+pub(crate) fn checked_pose<'g>(pose: &FacePose<'g>) -> Result<&'g [f32; GAMMA_LEN], RenderError> {
     check_finite("angles", &[pose.angles])?;
     check_finite("translation", &[pose.translation])?;
     let gamma: &[f32; GAMMA_LEN] = pose.gamma.try_into().map_err(|_| RenderError::Length {
@@ -114,6 +105,21 @@ pub fn checked_inputs<'g>(
             value: gamma[i],
         });
     }
+    Ok(gamma)
+}
+
+/// Checks a face's inputs.
+pub fn checked_inputs<'g>(
+    vertices: &[[f32; 3]],
+    triangles: &[[u32; 3]],
+    albedo: &[[f32; 3]],
+    pose: &FacePose<'g>,
+    camera: &Camera,
+) -> Result<CheckedFace<'g>, RenderError> {
+    camera.validate()?;
+    check_len("albedo (one per vertex)", vertices.len(), albedo.len())?;
+    check_finite("albedo", albedo)?;
+    let gamma = checked_pose(pose)?;
     // Checks vertices and triangles too.
     let normals = vertex_normals(vertices, triangles)?;
     Ok(CheckedFace {

@@ -7,8 +7,7 @@
 use super::batch::{FaceInput, render_batch};
 use super::camera::Camera;
 use super::error::{RenderError, check_len};
-use super::face::FacePose;
-use super::sh::GAMMA_LEN;
+use super::face::{FacePose, checked_pose};
 use crate::affine::Affine2;
 use crate::morph::add_combination;
 
@@ -74,27 +73,7 @@ impl CoefficientBatch<'_> {
     pub fn check(&self, model: &MorphableParts<'_>) -> Result<(), RenderError> {
         let n = self.faces();
         for (face, pose) in self.poses.iter().enumerate() {
-            let in_face = |e: RenderError| e.in_face(face);
-            for (what, v) in [("angles", pose.angles), ("translation", pose.translation)] {
-                if v.iter().any(|x| !x.is_finite()) {
-                    let error = RenderError::NonFinite {
-                        what,
-                        index: 0,
-                        value: v,
-                    };
-                    return Err(in_face(error));
-                }
-            }
-            check_len(
-                "gamma (D3DFR SH coefficients, 3 channels × 9 bands)",
-                GAMMA_LEN,
-                pose.gamma.len(),
-            )
-            .map_err(in_face)?;
-            if let Some(i) = pose.gamma.iter().position(|g| !g.is_finite()) {
-                let value = pose.gamma[i];
-                return Err(in_face(RenderError::NonFiniteGamma { index: i, value }));
-            }
+            checked_pose(pose).map_err(|e| e.in_face(face))?;
         }
         for (what, values, part) in [
             (
@@ -319,7 +298,7 @@ pub fn warp_back(
 pub(crate) mod tests {
     use super::*;
     use crate::render::fixtures::uv_sphere;
-    use crate::render::render_face;
+    use crate::render::{GAMMA_LEN, render_face};
 
     /// A small 3DMM on a UV sphere: two identity components (a stretch and a bulge), one
     /// expression component, one albedo component.
