@@ -26,8 +26,8 @@ use crate::FaceError;
 use crate::align::Alignment;
 use crate::paste::{CropSlot, PasteSettings, PasteState, paste_face};
 use crate::pipeline::{OutputMode, RestoreParams};
-use crate::restore::{CropBatch, restore_batch};
-use crate::shape::ShapePrior;
+use crate::restore::{CropBatch, on_host, restore_batch};
+use crate::shape::{ShapePrior, composite_over};
 use crate::timings::{StageTimings, timed};
 
 /// A face of the current frame on its way through the steps.
@@ -144,23 +144,22 @@ impl<K: FaceKernels> FrameChain for Chain<K> {
                 let coefficients = timed(&mut t.regress, || {
                     shape.regress_on(k, &lq, (faces.len(), size), &landmarks)
                 })?;
+                if self.morphable.is_none() {
+                    self.morphable = Some(k.load_morphable(&shape.morphable_parts())?);
+                }
+                let loaded = self.morphable.as_ref().expect("loaded above");
+                let (renders, coverage) = timed(&mut t.render, || {
+                    shape.render_on(k, loaded, &coefficients, size)
+                })?;
                 match output_mode {
-                    OutputMode::Restored => {
-                        let renders = timed(&mut t.render, || -> Result<_, FaceError> {
-                            if self.morphable.is_none() {
-                                self.morphable = Some(k.load_morphable(&shape.morphable_parts())?);
-                            }
-                            let loaded = self.morphable.as_ref().expect("loaded above");
-                            shape.render_on(k, loaded, &coefficients, size)
-                        })?;
-                        timed(&mut t.restore, || {
-                            let prior = Some((&renders, coefficients.as_slice()));
-                            run_generator(k, generator, (&lq, host_lq), prior, on_device)
-                        })?
-                    }
+                    OutputMode::Restored => timed(&mut t.restore, || {
+                        let prior = Some((&renders, coefficients.as_slice()));
+                        run_generator(k, generator, (&lq, host_lq), prior, on_device)
+                    })?,
                     OutputMode::Render => timed(&mut t.render, || -> Result<_, FaceError> {
-                        shape.render(&coefficients, size, k)?;
-                        Ok(k.upload_owned(shape.composite_over(host_lq.0))?)
+                        let (renders, coverage) = (on_host(k, &renders)?, on_host(k, &coverage)?);
+                        let shown = composite_over(host_lq.0, &renders, &coverage, size);
+                        Ok(k.upload_owned(shown)?)
                     })?,
                 }
             }
@@ -230,14 +229,10 @@ fn run_generator<K: FaceKernels>(
     if !on_device {
         let restored = match prior {
             None => restore_batch(generator, host_lq, None)?,
-            Some((renders, coefficients)) => match k.as_host(renders) {
-                Some(renders) => restore_batch(generator, host_lq, Some((renders, coefficients)))?,
-                None => {
-                    let mut host = vec![0.0; k.len(renders)];
-                    k.download(renders, &mut host)?;
-                    restore_batch(generator, host_lq, Some((&host, coefficients)))?
-                }
-            },
+            Some((renders, coefficients)) => {
+                let renders = on_host(k, renders)?;
+                restore_batch(generator, host_lq, Some((&renders, coefficients)))?
+            }
         };
         return Ok(k.upload_owned(restored)?);
     }
@@ -523,9 +518,10 @@ mod tests {
         let mut prior = ShapePrior::load(&shape, &cpu, &generator.info).unwrap();
         let restored = crossings(&mut generator, Some(&mut prior), OutputMode::Restored);
         assert_eq!(restored, (3, 1));
-        // Showing the prior composites on the host: the crops down, the composite up.
+        // Showing the prior composites on the host: the crops, the regressor's input, the
+        // renders and their coverage down, the composite up.
         let shown = crossings(&mut generator, Some(&mut prior), OutputMode::Render);
-        assert_eq!(shown, (2, 1));
+        assert_eq!(shown, (4, 1));
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -1,6 +1,10 @@
 //! Step 4, restore: every aligned crop of a frame goes through the generator in one batched run,
 //! with the rendered 3D faces of the shape step for a `full` generator (paper Sec. 3.1).
 
+use std::borrow::Cow;
+
+use sgpn_kernels::KernelError;
+use sgpn_kernels::backend::FaceKernels;
 use sgpn_models::error::ModelError;
 use sgpn_models::generator::Generator;
 
@@ -83,6 +87,19 @@ pub fn restore_batch(
             generator.restore_with_shape(lq, renders, coefficients, count)
         }
     }
+}
+
+/// `buffer`'s floats on the host: borrowed where they are host memory, else downloaded.
+pub(crate) fn on_host<'a, K: FaceKernels>(
+    k: &K,
+    buffer: &'a K::Buffer,
+) -> Result<Cow<'a, [f32]>, KernelError> {
+    if let Some(host) = k.as_host(buffer) {
+        return Ok(Cow::Borrowed(host));
+    }
+    let mut host = vec![0.0; k.len(buffer)];
+    k.download(buffer, &mut host)?;
+    Ok(Cow::Owned(host))
 }
 
 #[cfg(test)]

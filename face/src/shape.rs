@@ -19,9 +19,8 @@
 //! `FaceKernels::render_crops` ([`ShapePrior::render_on`]): the CPU reference
 //! (`sgpn_kernels::render::render_crops`) or, with `kernels=cuda`, the 3DMM's combination, the
 //! vertex normals and the raster on the device (`morph.cu`, `normals.cu`, `render.cu`); the
-//! `d3dfr` crop's renders are warped back into the crops there too. [`ShapePrior::render`]
-//! renders on the host with the faces' coverage, for evaluation and for showing the prior
-//! (`output-mode=render`).
+//! `d3dfr` crop's renders are warped back into the crops there too. [`ShapePrior::render`] is
+//! the same on the host, for evaluation.
 
 use std::path::{Path, PathBuf};
 
@@ -29,8 +28,7 @@ use sgpn_kernels::KernelError;
 use sgpn_kernels::affine::Affine2;
 use sgpn_kernels::backend::{CpuKernels, FaceKernels};
 use sgpn_kernels::render::{
-    Camera, CoefficientBatch, FaceInput, FacePose, LinearPart, MorphableParts, RenderError,
-    RenderTarget, to_generator_input, warp_back,
+    Camera, CoefficientBatch, FacePose, LinearPart, MorphableParts, RenderError, RenderTarget,
 };
 use sgpn_models::contract::GeneratorInfo;
 use sgpn_models::device_memory::DeviceTensor;
@@ -40,7 +38,7 @@ use sgpn_models::shape_regressor::{INPUT_SIZE, RegressorCrop, ShapeRegressor, sh
 
 use crate::FaceError;
 use crate::d3dfr_crop;
-use crate::restore::CropBatch;
+use crate::restore::{CropBatch, on_host};
 
 /// The files of the shape prior.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,10 +59,6 @@ pub struct ShapePrior {
     camera: Camera,
     /// Per face of the last batch, crop → 224 (the `d3dfr` crop; identity-free otherwise).
     frames: Vec<Affine2>,
-    /// `I_3d` of every face, `[N,3,S,S]` in [-1, 1].
-    renders: CropBatch,
-    /// Coverage of every render, `[N,S,S]`: 1 where the mesh covers the pixel.
-    coverage: Vec<f32>,
 }
 
 impl ShapePrior {
@@ -122,8 +116,6 @@ impl ShapePrior {
             morphable_path: cfg.morphable_path.clone(),
             camera,
             frames: Vec::new(),
-            renders: CropBatch::default(),
-            coverage: Vec::new(),
         })
     }
 
@@ -179,12 +171,7 @@ impl ShapePrior {
             // above) and lives past the call; the session runs on the kernels' stream.
             return Ok(unsafe { self.regressor.regress_on_device(faces_on_device, count) }?);
         }
-        if let Some(host) = kernels.as_host(&faces) {
-            return Ok(self.regressor.regress(host, count)?);
-        }
-        let mut host = vec![0.0; kernels.len(&faces)];
-        kernels.download(&faces, &mut host)?;
-        Ok(self.regressor.regress(&host, count)?)
+        Ok(self.regressor.regress(&on_host(kernels, &faces)?, count)?)
     }
 
     /// Per face, the regressor's 224 input → the crop (and, for the `d3dfr` crop, the crop →
@@ -223,72 +210,10 @@ impl ShapePrior {
             .collect()
     }
 
-    /// Renders every face from its coefficients (`[N,K]` from [`ShapePrior::regress`]) at the
-    /// crop size S, all in one batch on `kernels` (the rasterizer's CUDA twin with
-    /// `kernels=cuda`), on the host: `I_3d` as the generator's `render` input, `[N,3,S,S]` in
-    /// [-1, 1], with each face's coverage kept for [`ShapePrior::composite_over`].
-    pub fn render<K: FaceKernels>(
-        &mut self,
-        coefficients: &[f32],
-        size: usize,
-        kernels: &K,
-    ) -> Result<&CropBatch, FaceError> {
-        self.renders.clear(size);
-        self.coverage.clear();
-        if coefficients.is_empty() {
-            return Ok(&self.renders);
-        }
-        let k = self.morphable.coefficient_count();
-        let mut meshes = Vec::with_capacity(coefficients.len() / k);
-        for values in coefficients.chunks_exact(k) {
-            let c = Coefficients::split(values, &self.morphable)?;
-            let vertices = self.morphable.shape(&c.id, &c.exp)?;
-            let albedo = self.morphable.albedo(&c.tex)?;
-            meshes.push((vertices, albedo, c));
-        }
-        let faces: Vec<FaceInput<'_>> = meshes
-            .iter()
-            .map(|(vertices, albedo, c)| FaceInput {
-                vertices,
-                albedo,
-                pose: FacePose {
-                    angles: c.angles,
-                    translation: c.translation,
-                    gamma: &c.gamma,
-                },
-            })
-            .collect();
-        let batch = kernels
-            .render_faces(&faces, &self.morphable.triangles, &self.camera)
-            .map_err(|e| self.render_error(e))?;
-        let plane = batch.size * batch.size;
-        for (face, (image, mask)) in batch
-            .image
-            .chunks_exact(3 * plane)
-            .zip(batch.mask.chunks_exact(plane))
-            .enumerate()
-        {
-            match self.frames.get(face) {
-                None => {
-                    to_generator_input(image, mask, self.renders.push());
-                    self.coverage.extend_from_slice(mask);
-                }
-                Some(frame) => {
-                    let start = self.coverage.len();
-                    self.coverage.resize(start + size * size, 0.0);
-                    warp_back(
-                        image,
-                        mask,
-                        batch.size,
-                        frame,
-                        size,
-                        self.renders.push(),
-                        &mut self.coverage[start..],
-                    );
-                }
-            }
-        }
-        Ok(&self.renders)
+    /// [`ShapePrior::render_on`] with the CPU references: `I_3d` of every face as the
+    /// generator's `render` input, `[N,3,S,S]` in [-1, 1], on the host (evaluation).
+    pub fn render(&self, coefficients: &[f32], size: usize) -> Result<Vec<f32>, FaceError> {
+        Ok(self.render_on(&CpuKernels, &(), coefficients, size)?.0)
     }
 
     /// The 3DMM as the kernels render from it (`FaceKernels::load_morphable`).
@@ -303,8 +228,9 @@ impl ShapePrior {
     }
 
     /// Renders every face from its coefficients (`[N,K]` from [`ShapePrior::regress`]) straight
-    /// into the generator's `render` batch `[N,3,S,S]` where `kernels` compute: shape, albedo,
-    /// normals, raster and the mapping to [-1, 1] all on the device with `kernels=cuda`
+    /// into the generator's `render` batch `[N,3,S,S]` where `kernels` compute, with each
+    /// face's coverage `[N,S,S]` (1 where the mesh covers the pixel): shape, albedo, normals,
+    /// raster and the mapping to [-1, 1] all on the device with `kernels=cuda`
     /// (`FaceKernels::render_crops`). `loaded` is [`ShapePrior::morphable_parts`] after
     /// `FaceKernels::load_morphable`. With the `d3dfr` crop the faces are rendered in D3DFR's
     /// frame and warped back into the crops there (`RenderTarget::Frame`, the transforms of the
@@ -315,7 +241,7 @@ impl ShapePrior {
         loaded: &K::Morphable,
         coefficients: &[f32],
         size: usize,
-    ) -> Result<K::Buffer, FaceError> {
+    ) -> Result<(K::Buffer, K::Buffer), FaceError> {
         let k = self.morphable.coefficient_count();
         let split = coefficients
             .chunks_exact(k)
@@ -345,7 +271,7 @@ impl ShapePrior {
                 size,
             },
         };
-        let (renders, _coverage) = kernels
+        kernels
             .render_crops(
                 &self.morphable_parts(),
                 loaded,
@@ -353,8 +279,7 @@ impl ShapePrior {
                 &self.camera,
                 target,
             )
-            .map_err(|e| self.render_error(e))?;
-        Ok(renders)
+            .map_err(|e| self.render_error(e))
     }
 
     /// A face the renderer refused, named with the 3DMM file.
@@ -368,32 +293,33 @@ impl ShapePrior {
             other => FaceError::Kernel(other),
         }
     }
+}
 
-    /// The rendered faces over `lq` (`[N,3,S,S]`): `I_3d` where the mesh covers a pixel, the LQ
-    /// crop elsewhere, so that pasting it back shows the shape prior only where it exists.
-    pub fn composite_over(&self, lq: &[f32]) -> Vec<f32> {
-        let plane = self.renders.size() * self.renders.size();
-        let mut out = lq.to_vec();
-        for ((out, render), coverage) in out
-            .chunks_exact_mut(3 * plane)
-            .zip(self.renders.crops())
-            .zip(self.coverage.chunks_exact(plane))
-        {
-            for c in 0..3 {
-                let range = c * plane..(c + 1) * plane;
-                for ((o, &r), &m) in out[range.clone()]
-                    .iter_mut()
-                    .zip(&render[range])
-                    .zip(coverage)
-                {
-                    if m > 0.0 {
-                        *o = r;
-                    }
+/// The rendered faces `renders` (`[N,3,S,S]`, with their `coverage` `[N,S,S]`, from
+/// [`ShapePrior::render_on`]) over `lq`: `I_3d` where the mesh covers a pixel, the LQ crop
+/// elsewhere, so that pasting it back shows the shape prior only where it exists.
+pub fn composite_over(lq: &[f32], renders: &[f32], coverage: &[f32], size: usize) -> Vec<f32> {
+    let plane = size * size;
+    let mut out = lq.to_vec();
+    for ((out, render), coverage) in out
+        .chunks_exact_mut(3 * plane)
+        .zip(renders.chunks_exact(3 * plane))
+        .zip(coverage.chunks_exact(plane))
+    {
+        for c in 0..3 {
+            let range = c * plane..(c + 1) * plane;
+            for ((o, &r), &m) in out[range.clone()]
+                .iter_mut()
+                .zip(&render[range])
+                .zip(coverage)
+            {
+                if m > 0.0 {
+                    *o = r;
                 }
             }
         }
-        out
     }
+    out
 }
 
 /// A 3DMM part as the kernels take it.

@@ -150,10 +150,7 @@ pub fn restore_face(
             // Evaluation faces are aligned to the template: their landmarks are the template's.
             let landmarks = [generator.info.template.landmarks(size)];
             let coefficients = shape.regress(&batch, &landmarks)?;
-            let render = shape
-                .render(&coefficients, size, &sgpn_kernels::backend::CpuKernels)?
-                .as_slice()
-                .to_vec();
+            let render = shape.render(&coefficients, size)?;
             let restored = generator.restore_with_shape(lq, &render, &coefficients, 1)?;
             Ok((restored, Some(render)))
         }
