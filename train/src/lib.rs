@@ -5,6 +5,7 @@ pub mod data;
 pub mod eval;
 pub mod export;
 pub mod gate;
+pub mod identity;
 pub mod linalg;
 pub mod model;
 pub mod morphable;

@@ -1,14 +1,19 @@
 //! The full SGPN variant's training path end to end on the tiny preset, with the project's
 //! shipped 3DMM: a teacher cache, the regressor fitted to it, the full generator started from a
 //! no3d run, the landmark and mesh losses (Eq. 13–15) reported, and a resumed run continuing
-//! exactly as an uninterrupted one.
+//! exactly as an uninterrupted one; a full run started from that run's export
+//! (`--init-from-onnx`) begins with its generator and the 3D prior on.
 
 use std::path::{Path, PathBuf};
 
+use burn::prelude::Device;
 use clap::Parser;
 use sgpn_models::morphable::MorphableModel;
+use sgpn_models::onnx::encode_model;
+use sgpn_train::export::write_generator;
 use sgpn_train::model::{Config, Variant};
 use sgpn_train::morphable::teacher::{FILE_NAME, crop_names, write_cache};
+use sgpn_train::train::checkpoint::{GeneratorWeights, load_generator};
 use sgpn_train::train::cli::{TrainArgs, train};
 use sgpn_train::train::prepared::PreparedFaces;
 use sgpn_train::train::regressor_check::{RegressorCheckArgs, score_terms};
@@ -210,6 +215,60 @@ fn full_variant_trains_from_a_no3d_run_with_the_mesh_losses_and_resumes_exactly(
     assert_eq!(state["step"], 5);
     assert_eq!(state["model"]["variant"], "full");
     assert!(straight.join("checkpoint/regressor").is_dir());
+
+    // A new full run from the export of that one: its generator, the prior on at once.
+    let exported = root.join("full.onnx");
+    let ema = load_generator(
+        &straight.join("checkpoint"),
+        &Device::flex(),
+        GeneratorWeights::Ema,
+    )
+    .unwrap();
+    write_generator(&ema, &exported).unwrap();
+    let from_onnx = root.join("from_onnx");
+    let (m, r) = (morphable(), fit_out.join("checkpoint"));
+    let start = |steps: &str| {
+        train(train_args(&[
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            from_onnx.to_str().unwrap(),
+            "--preset",
+            "tiny",
+            "--variant",
+            "full",
+            "--init-from-onnx",
+            exported.to_str().unwrap(),
+            "--morphable",
+            m.to_str().unwrap(),
+            "--regressor",
+            r.to_str().unwrap(),
+            "--steps",
+            steps,
+            "--quiet",
+        ]))
+    };
+    start("0").unwrap();
+    let started = load_generator(
+        &from_onnx.join("checkpoint"),
+        &Device::flex(),
+        GeneratorWeights::Raw,
+    )
+    .unwrap();
+    assert!(
+        encode_model(&started.export_onnx()) == std::fs::read(&exported).unwrap(),
+        "the run does not start from the file's generator"
+    );
+    std::fs::remove_dir_all(&from_onnx).unwrap();
+    start("1").unwrap();
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(from_onnx.join("checkpoint").join("trainer.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["step"], 1);
+    assert_eq!(state["shape"]["fade_in_steps"], 0);
+    let (l1, lm, mesh) = last_losses(&from_onnx);
+    assert!(l1.is_finite() && lm.is_some_and(f64::is_finite) && mesh.is_some_and(f64::is_finite));
 }
 
 #[test]

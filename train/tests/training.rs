@@ -150,6 +150,46 @@ fn l1_training_reduces_the_reconstruction_error() {
     assert!(last < 0.7 * first, "L1 went from {first} to {last}");
 }
 
+/// With `identity_weight` alone, the generator learns to give the HQ face's dlib descriptor: the
+/// loss is computed, recorded and falls; without it, no identity loss is recorded.
+#[test]
+fn the_identity_loss_moves_the_restored_face_towards_the_hq_identity() {
+    let model = sgpn_train::identity::default_model_path();
+    if !model.exists() {
+        eprintln!(
+            "skipping: {} is absent (./scripts/setup-train.sh fetches it)",
+            model.display()
+        );
+        return;
+    }
+    let train = TrainConfig {
+        batch: 2,
+        adv_weight: 0.0,
+        l1_weight: 0.0,
+        identity_weight: 1.0,
+        ..TrainConfig::default()
+    };
+    let mut t = Trainer::new(Config::tiny(Variant::No3d), train, &training_device()).unwrap();
+    let mut source = SyntheticSource { size: 32, seed: 5 };
+    let fixed = source.batch(0, 2).unwrap();
+    let first = t
+        .step(&fixed)
+        .unwrap()
+        .identity
+        .expect("identity loss recorded");
+    for _ in 0..20 {
+        t.step(&fixed).unwrap();
+    }
+    let last = t.step(&fixed).unwrap().identity.unwrap();
+    assert!(
+        first.is_finite() && last < 0.7 * first,
+        "1 − cos went from {first} to {last}"
+    );
+
+    let mut plain = tiny_trainer();
+    assert_eq!(plain.step(&fixed).unwrap().identity, None);
+}
+
 #[test]
 fn time_budget_stops_cleanly_with_a_checkpoint() {
     let out = tmp("budget");

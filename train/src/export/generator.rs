@@ -15,6 +15,8 @@ pub use sgpn_models::contract::{INPUT_LQ, INPUT_RENDER, OUTPUT_RESTORED};
 pub const BATCH_DIM: &str = "N";
 /// SGPN networks are trained on faces aligned to the official SGPN template (from the official SGPN code).
 pub const TEMPLATE: &str = "sgpn";
+/// Metadata key of the whole [`crate::model::Config`] as JSON, which `super::import` checks.
+pub const META_CONFIG: &str = "sgpn.config";
 
 impl Generator {
     /// The generator as an ONNX model of standard operators (noise off: the deterministic
@@ -77,7 +79,7 @@ impl Generator {
                 ("sgpn.template", TEMPLATE),
                 ("sgpn.size", &size),
                 ("sgpn.variant", cfg.variant.as_str()),
-                ("sgpn.config", &config),
+                (META_CONFIG, &config),
             ],
         )
     }

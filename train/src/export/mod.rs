@@ -4,6 +4,7 @@
 //! mirroring `crate::model`; the AFFB is a separately named piece. Noise injection is left out
 //! of the exported graph: the export computes exactly [`crate::model::Generator::restore`]
 //! (the noise-free forward pass), so ONNX outputs are deterministic and comparable.
+//! [`import`] reads an exported generator back into burn, to fine-tune it.
 
 mod affb;
 pub mod cli;
@@ -12,6 +13,7 @@ mod encoder;
 mod equal;
 pub mod generator;
 pub mod graph;
+pub mod import;
 pub mod onnx_run;
 pub mod regressor;
 pub mod regressor_cli;

@@ -16,6 +16,7 @@ use super::trainer::{ShapeSettings, ShapeState, TrainConfig, Trainer, optimizers
 use super::warm_start::full_from_no3d;
 use super::{checkpoint, training_device};
 use crate::data::degrade::TrainingDegradation;
+use crate::export::import::read_generator;
 use crate::model::regressor::ShapeRegressor;
 use crate::model::{Config, Variant};
 
@@ -47,6 +48,14 @@ pub struct TrainArgs {
     /// generator average starts when the fade-in ends. 0 switches the prior on at once.
     #[arg(long, default_value_t = 100, requires = "init_from")]
     pub fade_in_steps: u64,
+    /// Start a new run (step 0, fresh optimizers and discriminator) whose generator and
+    /// generator average are the generator of this ONNX file, written by `sgpn-train export`:
+    /// fine-tuning a shipped generator, whose checkpoint is not kept (`export::import`). A colour
+    /// calibration or change gate in the file is left behind, to be refitted after the export.
+    /// The file must be of `--preset` and `--variant`; a full one needs `--morphable`,
+    /// `--regressor` and `--data` and trains with its 3D prior on from the start.
+    #[arg(long, conflicts_with_all = ["resume", "init_from"])]
+    pub init_from_onnx: Option<PathBuf>,
     /// λ_lm of the landmark loss (paper: 100).
     #[arg(long, default_value_t = 100.0)]
     pub lm_weight: f64,
@@ -104,6 +113,11 @@ pub struct TrainArgs {
     /// degraded faces weigh as much as heavy ones. On `--resume` it replaces the checkpoint's.
     #[arg(long)]
     pub relative_l1: Option<bool>,
+    /// Weight of the identity loss (`1 − cos` of dlib's face descriptors of the restored and the
+    /// HQ face, `identity::identity_loss`; needs `./scripts/setup-train.sh`); 0, the default of
+    /// a new run, trains without it. On `--resume` it replaces the checkpoint's.
+    #[arg(long)]
+    pub identity_weight: Option<f64>,
     /// Half-life of the generator's exponential moving average, in training images (StyleGAN2:
     /// 10,000, the default); 0 disables it. On `--resume` it replaces the checkpoint's.
     #[arg(long)]
@@ -161,6 +175,9 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             ..TrainConfig::default()
         };
         let mut trainer = Trainer::new(model, train, &device)?;
+        if let Some(onnx) = &args.init_from_onnx {
+            start_from_onnx(&mut trainer, &args, onnx, &device)?;
+        }
         apply_overrides(&mut trainer, &args);
         trainer
     };
@@ -174,7 +191,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         .context("a training setting is out of range (each is the flag of that name: r1_gamma is --r1-gamma)")?;
     anyhow::ensure!(
         trainer.model().variant.has_render() == trainer.shape.is_some(),
-        "the full variant trains with its shape branch: start it with --init-from (a no3d checkpoint), --morphable and --regressor"
+        "the full variant trains with its shape branch: start it with --init-from (a no3d checkpoint) or --init-from-onnx (a full generator), --morphable and --regressor"
     );
     anyhow::ensure!(
         !(args.synthetic && trainer.shape.is_some()),
@@ -222,11 +239,7 @@ fn full_from_no3d_run(args: &TrainArgs, init: &Path, device: &Device) -> anyhow:
         args.variant == "full",
         "--init-from starts a full-variant run; pass --variant full"
     );
-    let (Some(morphable), Some(regressor), Some(data)) =
-        (&args.morphable, &args.regressor, &args.data)
-    else {
-        anyhow::bail!("--init-from needs --morphable, --regressor and --data");
-    };
+    let files = shape_files(args, "--init-from")?;
     let mut trainer = Trainer::load(init, device)
         .with_context(|| format!("loading the no3d run to start from ({})", init.display()))?;
     let seed = trainer.train.seed.wrapping_add(trainer.step);
@@ -234,21 +247,83 @@ fn full_from_no3d_run(args: &TrainArgs, init: &Path, device: &Device) -> anyhow:
     trainer.generator_ema = full_from_no3d(&trainer.generator_ema, seed, device)?.valid();
     trainer.g_optim = optimizers(&trainer.train).0;
     apply_overrides(&mut trainer, args);
-    let teacher = ShapeTeacher::open(data, morphable, trainer.model().size, device)?;
+    let fade_in = (trainer.step, args.fade_in_steps);
+    trainer.shape = Some(shape_state(
+        args,
+        files,
+        trainer.model().size,
+        fade_in,
+        device,
+    )?);
+    Ok(trainer)
+}
+
+/// Puts the generator of the ONNX file `path` (see [`crate::export::import`]) into the new run
+/// `trainer`, as its generator and generator average; a full generator gets the shape branch of
+/// `--morphable`, `--regressor` and the teacher in `--data`, its prior on from the start (it is
+/// the paper's network already, nothing to fade in).
+fn start_from_onnx(
+    trainer: &mut Trainer,
+    args: &TrainArgs,
+    path: &Path,
+    device: &Device,
+) -> anyhow::Result<()> {
+    let cfg = trainer.model().clone();
+    let files = if cfg.variant.has_render() {
+        Some(shape_files(args, "--init-from-onnx with --variant full")?)
+    } else {
+        None
+    };
+    let generator = read_generator(path, &cfg, device).with_context(|| {
+        format!(
+            "loading the generator to start from ({}) as --preset {} --variant {}",
+            path.display(),
+            args.preset,
+            args.variant
+        )
+    })?;
+    trainer.generator_ema = generator.valid();
+    trainer.generator = generator;
+    if let Some(files) = files {
+        trainer.shape = Some(shape_state(args, files, cfg.size, (0, 0), device)?);
+    }
+    Ok(())
+}
+
+/// The 3DMM, the fitted regressor and the prepared data of a full run, which `flag` needs.
+fn shape_files<'a>(
+    args: &'a TrainArgs,
+    flag: &str,
+) -> anyhow::Result<(&'a Path, &'a Path, &'a Path)> {
+    match (&args.morphable, &args.regressor, &args.data) {
+        (Some(morphable), Some(regressor), Some(data)) => Ok((morphable, regressor, data)),
+        _ => anyhow::bail!("{flag} needs --morphable, --regressor and --data"),
+    }
+}
+
+/// The shape branch of a full run of `size` px from [`shape_files`], its 3D prior fading in over
+/// `fade_in.1` steps from step `fade_in.0` (0 steps: on at once).
+fn shape_state(
+    args: &TrainArgs,
+    (morphable, regressor, data): (&Path, &Path, &Path),
+    size: usize,
+    fade_in: (u64, u64),
+    device: &Device,
+) -> anyhow::Result<ShapeState> {
+    let teacher = ShapeTeacher::open(data, morphable, size, device)?;
     let settings = ShapeSettings {
-        morphable: morphable.clone(),
+        morphable: morphable.to_owned(),
         morphable_sha256: teacher.morphable_sha256().to_owned(),
         lm_weight: args.lm_weight,
         mesh_weight: args.mesh_weight,
         mesh_shape_weight: args.mesh_shape_weight,
         lr: args.regressor_lr,
-        fade_in_start: trainer.step,
-        fade_in_steps: args.fade_in_steps,
+        fade_in_start: fade_in.0,
+        fade_in_steps: fade_in.1,
     };
     let fitted = ShapeRegressor::load(regressor, device)
         .with_context(|| format!("loading the fitted regressor {}", regressor.display()))?;
-    trainer.shape = Some(ShapeState::new(settings, teacher, fitted));
-    Ok(trainer)
+    Ok(ShapeState::new(settings, teacher, fitted))
 }
 
 /// The settings a run takes from the command line instead of the checkpoint's (`--resume`,
@@ -268,6 +343,9 @@ fn apply_overrides(trainer: &mut Trainer, args: &TrainArgs) {
     }
     if let Some(relative) = args.relative_l1 {
         trainer.train.relative_l1 = relative;
+    }
+    if let Some(w) = args.identity_weight {
+        trainer.train.identity_weight = w;
     }
     if let Some(beta1) = args.beta1 {
         trainer.set_beta1(beta1);

@@ -27,12 +27,17 @@ fn moving_average(v: &[f32], window: usize) -> Vec<f32> {
 }
 
 pub fn write_csv(history: &[StepLosses], path: &Path) -> anyhow::Result<()> {
-    let mut s = String::from("step,l1,g_adv,d_loss,r1\n");
+    let mut s = String::from("step,l1,g_adv,d_loss,r1,identity\n");
+    let optional = |v: Option<f32>| v.map(|v| v.to_string()).unwrap_or_default();
     for h in history {
-        let r1 = h.r1.map(|v| v.to_string()).unwrap_or_default();
         s.push_str(&format!(
-            "{},{},{},{},{}\n",
-            h.step, h.l1, h.g_adv, h.d_loss, r1
+            "{},{},{},{},{},{}\n",
+            h.step,
+            h.l1,
+            h.g_adv,
+            h.d_loss,
+            optional(h.r1),
+            optional(h.identity)
         ));
     }
     std::fs::write(path, s).with_context(|| format!("writing {}", path.display()))

@@ -96,11 +96,14 @@ pub fn run(
         let batch = source.batch(trainer.step, trainer.train.batch)?;
         let l = trainer.step(&batch)?;
         bar.set_message(format!(
-            "l1 {:.4} g_adv {:.3} d {:.3}{}",
+            "l1 {:.4} g_adv {:.3} d {:.3}{}{}",
             l.l1,
             l.g_adv,
             l.d_loss,
-            l.r1.map(|r| format!(" r1 {r:.3}")).unwrap_or_default()
+            l.r1.map(|r| format!(" r1 {r:.3}")).unwrap_or_default(),
+            l.identity
+                .map(|i| format!(" id {i:.4}"))
+                .unwrap_or_default()
         ));
         bar.set_position(trainer.step);
         if opts.checkpoint_every > 0 && trainer.step.is_multiple_of(opts.checkpoint_every) {

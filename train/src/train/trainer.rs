@@ -22,6 +22,7 @@ use super::losses;
 use super::shape::ShapeTeacher;
 use super::source::PairBatch;
 use crate::data::degrade::TrainingDegradation;
+use crate::identity::{IdentityNet, identity_loss};
 use crate::model::init::normal_vec;
 use crate::model::regressor::ShapeRegressor;
 use crate::model::{Config, Discriminator, Generator, Noise};
@@ -55,6 +56,11 @@ pub struct TrainConfig {
     /// instead of the plain L1, so mildly degraded faces weigh as much as heavy ones.
     #[serde(default)]
     pub relative_l1: bool,
+    /// Weight of the identity loss ([`crate::identity::identity_loss`]: `1 − cos` of dlib's face
+    /// descriptors of the restored and the HQ face); 0 trains without it. It asks the network to
+    /// restore what makes a face that person's, which no pixel loss weighs as such.
+    #[serde(default)]
+    pub identity_weight: f64,
 }
 
 /// StyleGAN2's `ema_kimg = 10`.
@@ -90,6 +96,7 @@ impl TrainConfig {
             ("l1_weight", self.l1_weight),
             ("adv_weight", self.adv_weight),
             ("r1_gamma", self.r1_gamma),
+            ("identity_weight", self.identity_weight),
         ] {
             anyhow::ensure!(
                 value.is_finite() && value >= 0.0,
@@ -125,6 +132,7 @@ impl Default for TrainConfig {
             ema_half_life_images: DEFAULT_EMA_HALF_LIFE_IMAGES,
             degradation: TrainingDegradation::Paper,
             relative_l1: false,
+            identity_weight: 0.0,
         }
     }
 }
@@ -142,6 +150,8 @@ pub struct StepLosses {
     pub lm: Option<f32>,
     #[serde(default)]
     pub mesh: Option<f32>,
+    #[serde(default)]
+    pub identity: Option<f32>,
 }
 
 /// Settings of the full variant's shape branch (saved with every checkpoint).
@@ -218,6 +228,9 @@ pub struct Trainer {
     pub device: Device,
     /// The shape branch; present exactly for the full variant.
     pub shape: Option<ShapeState>,
+    /// dlib's face-recognition network, frozen, loaded at the first step with
+    /// [`TrainConfig::identity_weight`] above 0.
+    pub identity: Option<IdentityNet>,
 }
 
 fn lazy_factor(train: &TrainConfig) -> f64 {
@@ -265,6 +278,7 @@ impl Trainer {
             history: Vec::new(),
             device: device.clone(),
             shape: None,
+            identity: None,
         })
     }
 
@@ -396,6 +410,13 @@ impl Trainer {
             lm_value = Some(scalar(&lm));
             g_loss = g_loss + lm.mul_scalar(s.settings.lm_weight);
         }
+        let mut identity_value = None;
+        if self.train.identity_weight > 0.0 {
+            let net = self.identity_net()?;
+            let id = identity_loss(net, fake.clone(), hq.clone());
+            identity_value = Some(scalar(&id));
+            g_loss = g_loss + id.mul_scalar(self.train.identity_weight);
+        }
         let mut g_adv_value = 0.0;
         if adv {
             // D's weights need no gradient here: a frozen copy saves their backward pass.
@@ -443,10 +464,27 @@ impl Trainer {
             r1: r1_value,
             lm: lm_value,
             mesh: mesh_value,
+            identity: identity_value,
         };
         self.step += 1;
         self.history.push(losses);
         Ok(losses)
+    }
+
+    /// The identity loss's network, read from [`crate::identity::default_model_path`] on first
+    /// use (`scripts/setup-train.sh` fetches it).
+    fn identity_net(&mut self) -> anyhow::Result<&IdentityNet> {
+        let net = match self.identity.take() {
+            Some(net) => net,
+            None => IdentityNet::load(&crate::identity::default_model_path(), &self.device)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "the identity loss needs dlib's face-recognition network ({e}); \
+                         run ./scripts/setup-train.sh"
+                    )
+                })?,
+        };
+        Ok(self.identity.insert(net))
     }
 
     /// `ema = β·ema + (1−β)·G` for every float parameter (`β` from [`TrainConfig::ema_beta`]
