@@ -1011,7 +1011,11 @@ mod dlib_tests {
         let path = crate::identity::default_model_path();
         let dir = crate::data::cli::shared_data("eval/hq512");
         if !path.exists() || !dir.exists() {
-            eprintln!("skipping: {} or {} is absent", path.display(), dir.display());
+            eprintln!(
+                "skipping: {} or {} is absent",
+                path.display(),
+                dir.display()
+            );
             return;
         }
         let net = IdentityNet::load(&path, &Device::flex()).unwrap();
