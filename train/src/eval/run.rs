@@ -55,6 +55,7 @@ use crate::data::pixels::{
 };
 use crate::data::prepare::{DetectFaces, FaceCandidate, prepare_dir, prepared_crops};
 use crate::data::resize::to_square;
+use crate::identity::dlib_format::DESCRIPTOR_DIM;
 use crate::identity::{IdentityNet, identity_chips};
 use sgpn_models::identity::{IdentityEmbedder, cosine_similarity};
 
@@ -183,25 +184,40 @@ fn main_face(detector: &mut dyn DetectFaces, img: &Rgb32FImage) -> Result<Option
         .max_by(|a, b| a.eye_distance().total_cmp(&b.eye_distance())))
 }
 
-/// Cosine similarity of dlib's descriptors of `img` and `hq`, aligned crops on 0..255. Both are
-/// cut by the same fixed chip, so no detector's landmarks enter this metric.
-fn dlib_similarity(net: &IdentityNet, img: &Rgb32FImage, hq: &Rgb32FImage) -> Result<f64> {
-    let device = Device::flex();
-    let faces = [img, hq].map(|im| {
-        let (w, h) = (im.width() as usize, im.height() as usize);
-        let planar: Vec<f32> = (0..3)
-            .flat_map(|c| im.as_raw().iter().skip(c).step_by(3))
-            .map(|&v| v / 127.5 - 1.0)
-            .collect();
-        Tensor::<4>::from_data(TensorData::new(planar, [1, 3, h, w]), &device)
-    });
-    let d = net.forward(identity_chips(Tensor::cat(faces.to_vec(), 0)));
-    let d = d
+/// Per image of `images`, the cosine similarity of its dlib descriptor with `hq`'s, all in one
+/// batch; every image is an aligned crop on 0..255 of `hq`'s size, cut by the same fixed chip,
+/// so no detector's landmarks enter this metric.
+fn dlib_similarities<const N: usize>(
+    net: &IdentityNet,
+    images: [&Rgb32FImage; N],
+    hq: &Rgb32FImage,
+) -> Result<[f64; N]> {
+    let (w, h) = hq.dimensions();
+    if let Some(other) = images.iter().find(|im| im.dimensions() != (w, h)) {
+        bail!(
+            "dlib identity: an image is {:?}, its HQ {:?}",
+            other.dimensions(),
+            (w, h)
+        );
+    }
+    let planar: Vec<f32> = images
+        .iter()
+        .chain([&hq])
+        .flat_map(|im| to_network_planar(im))
+        .collect();
+    let faces = Tensor::<4>::from_data(
+        TensorData::new(planar, [N + 1, 3, h as usize, w as usize]),
+        &Device::flex(),
+    );
+    let d = net
+        .forward(identity_chips(faces))
         .into_data()
         .try_into_vec_as::<f32>()
         .map_err(|e| anyhow::anyhow!("dlib descriptors: {e:?}"))?;
-    let (a, b) = d.split_at(d.len() / 2);
-    Ok(cosine_similarity(a, b))
+    let (each, hq) = d.split_at(N * DESCRIPTOR_DIM);
+    Ok(std::array::from_fn(|i| {
+        cosine_similarity(&each[i * DESCRIPTOR_DIM..(i + 1) * DESCRIPTOR_DIM], hq)
+    }))
 }
 
 /// Rounds to 8 bits and back: every scored image is a valid 8-bit image.
@@ -210,12 +226,14 @@ pub fn quantized(img: &Rgb32FImage) -> Rgb32FImage {
 }
 
 impl Evaluator<'_> {
-    /// Scores `img` against `hq` (whose detected face is `hq_face`).
+    /// Scores `img` against `hq`, whose detected face and identity embedding are `hq_face`;
+    /// `identity_dlib` is the image's dlib similarity ([`dlib_similarities`]).
     fn score(
         &mut self,
         img: &Rgb32FImage,
         hq: &Rgb32FImage,
-        hq_face: Option<&FaceCandidate>,
+        hq_face: Option<(&FaceCandidate, &[f32])>,
+        identity_dlib: Option<f64>,
     ) -> Result<FaceScores> {
         let (w, h) = (img.width() as usize, img.height() as usize);
         let (ly, hy) = (luma_bt601(img), luma_bt601(hq));
@@ -223,20 +241,15 @@ impl Evaluator<'_> {
         let own = main_face(self.detector, img)?;
         let (identity, landmark_error) = match hq_face {
             None => (None, None),
-            Some(hf) => {
+            Some((hf, e_hq)) => {
                 let lm = own.as_ref().map_or(hf.landmarks, |f| f.landmarks);
                 let e_img = self.embedder.embed(img, &lm)?;
-                let e_hq = self.embedder.embed(hq, &hf.landmarks)?;
                 let nme = own
                     .as_ref()
                     .and_then(|f| normalized_landmark_error(&hf.landmarks, &f.landmarks));
-                (Some(cosine_similarity(&e_img, &e_hq)), nme)
+                (Some(cosine_similarity(&e_img, e_hq)), nme)
             }
         };
-        let identity_dlib = self
-            .dlib
-            .map(|net| dlib_similarity(net, img, hq))
-            .transpose()?;
         Ok(FaceScores {
             psnr: psnr(img.as_raw(), hq.as_raw()),
             ssim: ssim(&ly, &hy, w, h),
@@ -265,16 +278,24 @@ impl Evaluator<'_> {
             tiles.restored = from_network_planar(&out, w, h).context("colour-fixed restoration")?;
         }
         tiles.restored = quantized(&tiles.restored);
+        // The HQ's face, embedding and dlib descriptor once for both methods.
         let hq_face = main_face(self.detector, &tiles.hq)?;
+        let hq_embedding = hq_face
+            .as_ref()
+            .map(|f| self.embedder.embed(&tiles.hq, &f.landmarks))
+            .transpose()?;
+        let hq_reference = hq_face.as_ref().zip(hq_embedding.as_deref());
+        let images = [&tiles.bicubic, &tiles.restored];
+        let dlib = self
+            .dlib
+            .map(|net| dlib_similarities(net, images, &tiles.hq))
+            .transpose()?;
         let mut scores = BTreeMap::new();
-        scores.insert(
-            METHODS[0].to_string(),
-            self.score(&tiles.bicubic, &tiles.hq, hq_face.as_ref())?,
-        );
-        scores.insert(
-            METHODS[1].to_string(),
-            self.score(&tiles.restored, &tiles.hq, hq_face.as_ref())?,
-        );
+        for (m, (method, img)) in METHODS.iter().zip(images).enumerate() {
+            let identity_dlib = dlib.map(|d| d[m]);
+            let s = self.score(img, &tiles.hq, hq_reference, identity_dlib)?;
+            scores.insert(method.to_string(), s);
+        }
         Ok((degradation, scores, tiles))
     }
 }
@@ -1021,7 +1042,7 @@ mod dlib_tests {
         let net = IdentityNet::load(&path, &Device::flex()).unwrap();
         let (a, b) = (faces_of(&dir, "00005"), faces_of(&dir, "00022"));
         assert!(a.len() == 2 && b.len() == 2, "two photos of each person");
-        let sim = |x: &Rgb32FImage, y: &Rgb32FImage| dlib_similarity(&net, x, y).unwrap();
+        let sim = |x: &Rgb32FImage, y: &Rgb32FImage| dlib_similarities(&net, [x], y).unwrap()[0];
         assert!((sim(&a[0], &a[0]) - 1.0).abs() < 1e-5);
         let same = sim(&a[0], &a[1]).min(sim(&b[0], &b[1]));
         let different = [(0, 0), (0, 1), (1, 0), (1, 1)]
